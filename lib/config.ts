@@ -1,0 +1,73 @@
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import { SkjoldError } from './errors.ts';
+
+/**
+ * The one place that reads `process.env`. Every setting, its default and its
+ * unit is here; docs/config.md documents the same table (a test keeps them in
+ * step). The result is frozen: nothing changes configuration at run time.
+ */
+const int = (def: number) => z.coerce.number().int().nonnegative().default(def);
+const bool = (def: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no'])
+    .default(def ? 'true' : 'false')
+    .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const schema = z.object({
+  SKJOLD_DATA_DIR: z.string().default('.data'), // registry (PGlite), key file, operator token
+  SKJOLD_KEY_FILE: z.string().optional(), // default <data dir>/keys.json, mode 0600
+  SKJOLD_KEYS: z.string().optional(), // keys as JSON (or base64 JSON) instead of a file: read-only
+  DATABASE_URL: z.string().optional(), // PostgreSQL registry; PGlite in the data dir when unset
+  SKJOLD_OPERATOR_TOKEN: z.string().min(24).optional(), // generated into the data dir when unset
+  SKJOLD_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+
+  SKJOLD_MQTT_HOST: z.string().default('0.0.0.0'),
+  SKJOLD_MQTT_PORT: int(1883), // 8883 is conventional when TLS is on
+  SKJOLD_MQTT_TLS_CERT: z.string().optional(), // PEM file; TLS is on when cert and key are set
+  SKJOLD_MQTT_TLS_KEY: z.string().optional(),
+  SKJOLD_MQTT_MAX_PACKET_BYTES: int(16 * 1024), // whole MQTT packet, header included
+  SKJOLD_MQTT_CONNECT_RATE: int(200), // new connections per second, whole broker (burst = 2×)
+  SKJOLD_MQTT_DEVICE_RATE: int(10), // messages per second per device (burst = 5×)
+  SKJOLD_AUTH_CACHE_SECONDS: int(300), // how long a verified credential is remembered
+
+  SKJOLD_API_HOST: z.string().default('127.0.0.1'),
+  SKJOLD_API_PORT: int(8080),
+  SKJOLD_API_URL: z.string().url().optional(), // where CLI commands find a running Skjold
+
+  SKJOLD_INFLUX_URL: z.string().url().default('http://127.0.0.1:8086'),
+  SKJOLD_INFLUX_USER: z.string().default('admin'),
+  SKJOLD_INFLUX_PASSWORD: z.string().default(''),
+  SKJOLD_INFLUX_DB_PREFIX: z.string().default('skjold_'),
+  SKJOLD_INFLUX_SOCKETS: int(4), // bounded: unbounded parallel writes exhaust influxd's file descriptors
+  SKJOLD_INFLUXD_MANAGED: bool(true), // `skjold start` runs its own influxd when none answers
+
+  SKJOLD_BATCH_POINTS: int(2000), // points per write; past ~1k batch size matters little
+  SKJOLD_BATCH_MAX_WAIT_MS: int(50), // a partial batch is written after this long
+  SKJOLD_BUFFER_POINTS: int(50_000), // in-flight points before devices wait for their PUBACK
+  SKJOLD_RETRY_MAX_MS: int(30_000), // ceiling of the exponential backoff while the store is down
+  SKJOLD_CLOCK_SKEW_FUTURE_MS: int(5 * 60_000), // device time further ahead than this is not trusted
+  SKJOLD_CLOCK_SKEW_PAST_MS: int(7 * 24 * 3_600_000), // nor device time older than this
+});
+
+export type Config = Readonly<
+  Omit<z.infer<typeof schema>, 'SKJOLD_KEY_FILE'> & { SKJOLD_KEY_FILE: string; SKJOLD_DATA_DIR: string }
+>;
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const detail = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new SkjoldError('SKJOLD_ERR_CONFIG', detail);
+  }
+  const dataDir = resolve(overrides.SKJOLD_DATA_DIR ?? parsed.data.SKJOLD_DATA_DIR);
+  return Object.freeze({
+    ...parsed.data,
+    SKJOLD_KEY_FILE: parsed.data.SKJOLD_KEY_FILE ?? resolve(dataDir, 'keys.json'),
+    ...overrides,
+    SKJOLD_DATA_DIR: dataDir,
+  });
+}
+
+/** The documented settings, in order: used by the docs test. */
+export const CONFIG_KEYS = Object.keys(schema.shape);

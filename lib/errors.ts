@@ -1,0 +1,49 @@
+/**
+ * Every error Skjold raises on purpose carries a stable `SKJOLD_ERR_*` code and
+ * the HTTP status it maps to. docs/errors.md lists the same codes; a test keeps
+ * the two in step. Messages never include a raw identifier: callers pass
+ * pseudonyms or field names, never values.
+ */
+export const ERROR_CODES = {
+  SKJOLD_ERR_CONFIG: { status: 500, message: 'invalid configuration' },
+  SKJOLD_ERR_KEYS: { status: 500, message: 'pseudonymisation keys unavailable or invalid' },
+  SKJOLD_ERR_KEY_VERSION: { status: 404, message: 'no such pseudonymisation key version' },
+  SKJOLD_ERR_IDENTIFIER_INVALID: { status: 400, message: 'identifier fails validation' },
+  SKJOLD_ERR_PAYLOAD_JSON: { status: 400, message: 'payload is not valid JSON' },
+  SKJOLD_ERR_PAYLOAD_SCHEMA: { status: 400, message: 'payload does not match the schema for its device kind' },
+  SKJOLD_ERR_PAYLOAD_TOO_LARGE: { status: 413, message: 'MQTT packet exceeds the maximum size' },
+  SKJOLD_ERR_TOPIC_FORBIDDEN: { status: 403, message: 'topic not allowed for this device' },
+  SKJOLD_ERR_AUTH: { status: 401, message: 'authentication failed' },
+  SKJOLD_ERR_FORBIDDEN: { status: 403, message: 'not allowed' },
+  SKJOLD_ERR_NOT_FOUND: { status: 404, message: 'not found' },
+  SKJOLD_ERR_CONFLICT: { status: 409, message: 'already exists' },
+  SKJOLD_ERR_VALIDATION: { status: 400, message: 'request is invalid' },
+  SKJOLD_ERR_CSV: { status: 400, message: 'CSV import is invalid' },
+  SKJOLD_ERR_RATE_LIMITED: { status: 429, message: 'rate limit exceeded' },
+  SKJOLD_ERR_STORE_WRITE: { status: 503, message: 'time-series store rejected or failed a write' },
+  SKJOLD_ERR_STORE_QUERY: { status: 502, message: 'time-series store query failed' },
+  SKJOLD_ERR_STORE_UNAVAILABLE: { status: 503, message: 'time-series store is unreachable' },
+  SKJOLD_ERR_TRANSPORT_CLOSED: { status: 503, message: 'transport is closed' },
+  SKJOLD_ERR_REGISTRY: { status: 500, message: 'registry operation failed' },
+  SKJOLD_ERR_MIGRATION: { status: 500, message: 'registry migration failed' },
+  SKJOLD_ERR_INTERNAL: { status: 500, message: 'internal error' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export class SkjoldError extends Error {
+  readonly code: ErrorCode;
+  readonly statusCode: number;
+
+  constructor(code: ErrorCode, detail?: string, options?: { cause?: unknown }) {
+    const base = ERROR_CODES[code].message;
+    super(detail ? `${base}: ${detail}` : base, options);
+    this.name = 'SkjoldError';
+    this.code = code;
+    this.statusCode = ERROR_CODES[code].status;
+  }
+}
+
+export function isSkjoldError(err: unknown, code?: ErrorCode): err is SkjoldError {
+  return err instanceof SkjoldError && (code === undefined || err.code === code);
+}

@@ -1,0 +1,103 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+
+/**
+ * Every metric Skjold exports, built per instance so tests can run several.
+ * Labels are low-cardinality words (kinds, reasons, tenants); never a device,
+ * a pseudonym or an identifier.
+ */
+export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
+  const registry = new Registry();
+  if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: 'skjold_process_' });
+  const registers = [registry];
+
+  return {
+    registry,
+    mqttConnections: new Gauge({
+      name: 'skjold_mqtt_connections',
+      help: 'Authenticated MQTT connections open now',
+      registers,
+    }),
+    mqttConnectRefused: new Counter({
+      name: 'skjold_mqtt_connect_refused_total',
+      help: 'MQTT connections refused, by reason',
+      labelNames: ['reason'] as const,
+      registers,
+    }),
+    mqttLimited: new Counter({
+      name: 'skjold_mqtt_limit_enforced_total',
+      help: 'Times a broker limit was enforced (packet size, connection rate, device message rate)',
+      labelNames: ['limit'] as const,
+      registers,
+    }),
+    mqttForbidden: new Counter({
+      name: 'skjold_mqtt_forbidden_total',
+      help: 'Publishes and subscriptions refused by the topic ACL',
+      labelNames: ['action'] as const,
+      registers,
+    }),
+    ingestMessages: new Counter({
+      name: 'skjold_ingest_messages_total',
+      help: 'Telemetry messages handled by ingest, by device kind and outcome',
+      labelNames: ['kind', 'outcome'] as const,
+      registers,
+    }),
+    ingestRejected: new Counter({
+      name: 'skjold_ingest_rejected_total',
+      help: 'Telemetry messages rejected, by reason',
+      labelNames: ['kind', 'reason'] as const,
+      registers,
+    }),
+    ingestFieldsDropped: new Counter({
+      name: 'skjold_ingest_fields_dropped_total',
+      help: 'Fields removed from accepted messages, by reason (unknown, identifier, location)',
+      labelNames: ['kind', 'reason'] as const,
+      registers,
+    }),
+    identifiersPseudonymised: new Counter({
+      name: 'skjold_identifiers_pseudonymised_total',
+      help: 'Identifiers found in payloads and replaced by pseudonyms, by type and where they were found',
+      labelNames: ['type', 'where'] as const,
+      registers,
+    }),
+    timestampsReplaced: new Counter({
+      name: 'skjold_ingest_arrival_time_used_total',
+      help: 'Points stamped with arrival time because the device time was missing or implausible',
+      labelNames: ['kind'] as const,
+      registers,
+    }),
+    pointsWritten: new Counter({
+      name: 'skjold_store_points_written_total',
+      help: 'Points the time-series store accepted',
+      registers,
+    }),
+    writeBatches: new Counter({
+      name: 'skjold_store_write_batches_total',
+      help: 'Batch writes to the time-series store, by outcome',
+      labelNames: ['outcome'] as const,
+      registers,
+    }),
+    writeSeconds: new Histogram({
+      name: 'skjold_store_write_seconds',
+      help: 'Duration of successful batch writes',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    }),
+    bufferedPoints: new Gauge({
+      name: 'skjold_transport_buffered_points',
+      help: 'Points accepted by ingest and not yet stored',
+      registers,
+    }),
+    backpressure: new Gauge({
+      name: 'skjold_transport_backpressure',
+      help: '1 while the buffer is full and devices wait for their acknowledgement',
+      registers,
+    }),
+    storeUp: new Gauge({
+      name: 'skjold_store_up',
+      help: '1 when the last write to the time-series store succeeded',
+      registers,
+    }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;
