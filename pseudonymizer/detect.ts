@@ -10,8 +10,11 @@ import { canonicalise, classify, type IdentifierType } from './identifiers.ts';
 
 /** 'serial': the name says "device identifier" but no standard format (serial, device_id, sn). */
 export type FieldIdentifierType = IdentifierType | 'serial';
-/** 'number': a run of 8 or more digits in text that fits no known format. */
-export type FindingType = IdentifierType | 'number';
+/**
+ * 'number': a run of 8 or more digits in text that fits no known format.
+ * 'serial': a device code such as 'BS-K3J9X2MPWA' or 'SN4F2K9X01Z' (capitals and digits).
+ */
+export type FindingType = IdentifierType | 'serial' | 'number';
 
 export interface Finding {
   type: FindingType;
@@ -87,6 +90,10 @@ const PATTERN = new RegExp(
     String.raw`((?<![A-Za-z0-9])[A-Z]{3}[ -]?\d{8}(?!\d))`,
     // 3: a digit run; digit groups may be split by one separator.
     String.raw`(\+?\d(?:${SEPARATOR}?\d)*)`,
+    // 4: a device serial: a capitalised prefix, a separator and a code, or one
+    // run of 10+ capitals and digits with a digit in it. Bounded quantifiers
+    // only, so this alternative is linear too.
+    String.raw`((?<![A-Za-z0-9])[A-Z][A-Z0-9]{1,7}[-_][A-Z0-9]{6,32}(?![A-Za-z0-9])|(?<![A-Za-z0-9])(?=[A-Z]{0,31}\d)[A-Z][A-Z0-9]{9,31}(?![A-Za-z0-9]))`,
   ].join('|'),
   'g',
 );
@@ -116,6 +123,8 @@ export function findInText(text: string): Finding[] {
       found.push({ type: 'wmbus', start, end });
     } else if (m[3] !== undefined && countDigits(m[3]) >= MIN_DIGITS) {
       found.push({ type: classify(m[3]) ?? 'number', start, end });
+    } else if (m[4] !== undefined) {
+      found.push({ type: 'serial', start, end });
     }
   }
   return found;
