@@ -1,0 +1,37 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { SkjoldError } from '../lib/errors.ts';
+import type { SqlClient } from './sql.ts';
+
+const MIGRATIONS_DIR = join(import.meta.dirname, 'migrations');
+// Any constant works; it keeps two instances starting together from both migrating.
+const LOCK_ID = 7_245_001;
+
+/**
+ * Applies registry/migrations/NNN-name.sql in order, each in its own
+ * transaction, recording it in schema_migrations. Returns the versions applied.
+ */
+export async function migrate(sql: SqlClient): Promise<number[]> {
+  await sql.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+    version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
+  const files = (await readdir(MIGRATIONS_DIR)).filter((f) => /^\d{3}-[a-z0-9-]+\.sql$/.test(f)).sort();
+  const applied: number[] = [];
+  for (const file of files) {
+    const version = Number(file.slice(0, 3));
+    const text = await readFile(join(MIGRATIONS_DIR, file), 'utf8');
+    try {
+      const ran = await sql.transaction(async (tx) => {
+        await tx.query('SELECT pg_advisory_xact_lock($1)', [LOCK_ID]);
+        const done = await tx.query('SELECT 1 FROM schema_migrations WHERE version = $1', [version]);
+        if (done.length > 0) return false;
+        await tx.exec(text);
+        await tx.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [version, file]);
+        return true;
+      });
+      if (ran) applied.push(version);
+    } catch (err) {
+      throw new SkjoldError('SKJOLD_ERR_MIGRATION', file, { cause: err });
+    }
+  }
+  return applied;
+}
