@@ -1,0 +1,103 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { DeviceContext } from '../ingest/device-context.ts';
+import type { Pseudonymizer } from '../pseudonymizer/pseudonymizer.ts';
+import type { Enrolment } from '../registry/enrolment.ts';
+import type { Registry } from '../registry/registry.ts';
+import { hashSecret, verifySecret } from './credentials.ts';
+
+export interface AuthenticatorDeps {
+  registry: Registry;
+  enrolment: Enrolment;
+  pseudonymizer: Pseudonymizer;
+  /** How long a verified credential is remembered, in ms. */
+  cacheMs: number;
+  now?: () => number;
+}
+
+interface CacheEntry {
+  ctx: DeviceContext;
+  secretDigest: Buffer;
+  expires: number;
+}
+
+export type AuthResult = { ok: true; ctx: DeviceContext } | { ok: false; reason: 'unknown_device' | 'bad_secret' | 'disabled' };
+
+const sha256 = (s: string) => createHash('sha256').update(s).digest();
+
+/**
+ * Checks a device's MQTT credentials against the slow hash in the registry and
+ * resolves its DeviceContext. Successes are cached (keyed by login hash, with
+ * a digest of the secret compared in constant time) so reconnect storms do not
+ * cost a scrypt each; the cache entry is dropped when the tenant's key rotates.
+ */
+export function createAuthenticator(deps: AuthenticatorDeps) {
+  const { registry, enrolment, pseudonymizer, cacheMs } = deps;
+  const now = deps.now ?? Date.now;
+  const cache = new Map<string, CacheEntry>();
+  // Verified against when the login is unknown, so "no such device" and "wrong
+  // secret" take the same time and the broker does not reveal which logins exist.
+  const decoy = hashSecret('decoy-secret-that-matches-nothing');
+
+  async function resolve(
+    login: string,
+    loginHash: string,
+  ): Promise<{ ctx: DeviceContext; disabled: boolean; credentialHash: string } | undefined> {
+    const found = await registry.findByLoginHash(loginHash);
+    if (!found) return undefined;
+    const { device, contract } = found;
+    const keyVersion = pseudonymizer.currentVersion(device.tenantId);
+    const devicePseudonym = pseudonymizer.pseudonym(device.tenantId, device.loginType, login, keyVersion);
+    const rows = await registry.pseudonymsOf(device.id);
+    // Art. 4(5) with rotation: record the login's pseudonym under the new key
+    // the first time the device connects after a rotation, so data written
+    // under every version stays findable.
+    if (!rows.some((r) => r.keyVersion === keyVersion && r.idType === device.loginType)) {
+      await registry.addPseudonyms(device.id, [{ keyVersion, idType: device.loginType, pseudonym: devicePseudonym }]);
+    }
+    const ctx: DeviceContext = {
+      tenantId: device.tenantId,
+      deviceId: device.id,
+      kind: device.kind,
+      devicePseudonym,
+      keyVersion,
+      ownPseudonyms: new Set(rows.filter((r) => r.keyVersion === keyVersion).map((r) => r.pseudonym)),
+      tags: {
+        tenant: device.tenantId,
+        device: devicePseudonym,
+        contract: contract.id,
+        role: contract.role,
+        purpose: contract.purpose,
+        legal_basis: contract.legalBasis,
+      },
+      gpsDecimals: contract.gpsDecimals,
+    };
+    return { ctx, disabled: device.disabled, credentialHash: device.credentialHash };
+  }
+
+  return {
+    async authenticate(login: string, secret: string): Promise<AuthResult> {
+      const loginHash = await enrolment.loginHash(login);
+      const digest = sha256(secret);
+      const hit = cache.get(loginHash);
+      if (hit && hit.expires > now() && pseudonymizer.currentVersion(hit.ctx.tenantId) === hit.ctx.keyVersion) {
+        if (timingSafeEqual(hit.secretDigest, digest)) return { ok: true, ctx: hit.ctx };
+      }
+      const resolved = await resolve(login, loginHash);
+      if (!resolved) {
+        await verifySecret(secret, await decoy);
+        return { ok: false, reason: 'unknown_device' };
+      }
+      if (!(await verifySecret(secret, resolved.credentialHash))) return { ok: false, reason: 'bad_secret' };
+      if (resolved.disabled) return { ok: false, reason: 'disabled' };
+      cache.set(loginHash, { ctx: resolved.ctx, secretDigest: digest, expires: now() + cacheMs });
+      return { ok: true, ctx: resolved.ctx };
+    },
+
+    /** Forgets cached credentials (after a device is disabled or its secret changes). */
+    clear(): void {
+      cache.clear();
+    },
+  };
+}
+
+export type Authenticator = ReturnType<typeof createAuthenticator>;

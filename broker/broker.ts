@@ -1,0 +1,181 @@
+import type { AddressInfo } from 'node:net';
+import net from 'node:net';
+import { Duplex } from 'node:stream';
+import tls from 'node:tls';
+import { Aedes, type AuthenticateError, type Client } from 'aedes';
+import type { DeviceContext } from '../ingest/device-context.ts';
+import type { Ingest } from '../ingest/ingest.ts';
+import type { Logger } from '../lib/log.ts';
+import type { Metrics } from '../lib/metrics.ts';
+import type { Authenticator } from './authenticator.ts';
+import { createFrameGuard } from './frame-guard.ts';
+import { createTokenBucket, type TokenBucket } from './token-bucket.ts';
+import { commandTopic, telemetryTopic } from './topics.ts';
+
+export interface BrokerLimits {
+  maxPacketBytes: number;
+  /** New connections per second for the whole broker. */
+  connectRate: number;
+  /** Messages per second per device. */
+  deviceRate: number;
+}
+
+export interface BrokerDeps {
+  authenticator: Authenticator;
+  ingest: Ingest;
+  metrics: Metrics;
+  logger: Logger;
+  limits: BrokerLimits;
+  tls?: { cert: Buffer; key: Buffer } | undefined;
+}
+
+interface Session {
+  ctx: DeviceContext;
+  telemetry: string;
+  commands: string;
+  bucket: TokenBucket;
+}
+
+// [MQTT-3.2.2.3] CONNACK return codes (3.1.1).
+const SERVER_UNAVAILABLE = 3;
+const BAD_USERNAME_OR_PASSWORD = 4;
+const NOT_AUTHORIZED = 5;
+
+function refusal(message: string, returnCode: number): AuthenticateError {
+  return Object.assign(new Error(message), { returnCode }) as AuthenticateError;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * The MQTT front door: aedes with Skjold's authentication, topic ACL, packet
+ * size, connection-rate and per-device message-rate limits, and ingest in
+ * `authorizePublish` — which aedes runs before it sends PUBACK, so a QoS 1
+ * message is acknowledged only after ingest has made it safe.
+ */
+export async function createBroker(deps: BrokerDeps) {
+  const { authenticator, ingest, metrics, logger, limits } = deps;
+  const sessions = new WeakMap<Client, Session>();
+  const connectBucket = createTokenBucket(limits.connectRate, limits.connectRate * 2);
+
+  const aedes = await Aedes.createBroker({
+    maxClientsIdLength: 64,
+    authenticate(client, username, password, done) {
+      if (!username || !password) {
+        metrics.mqttConnectRefused.inc({ reason: 'missing_credentials' });
+        return done(refusal('credentials required', BAD_USERNAME_OR_PASSWORD), false);
+      }
+      authenticator.authenticate(username, password.toString('utf8')).then(
+        (result) => {
+          if (!result.ok) {
+            metrics.mqttConnectRefused.inc({ reason: result.reason });
+            const code = result.reason === 'disabled' ? NOT_AUTHORIZED : BAD_USERNAME_OR_PASSWORD;
+            return done(refusal('bad credentials', code), false);
+          }
+          const burst = Math.max(1, limits.deviceRate * 5);
+          sessions.set(client, {
+            ctx: result.ctx,
+            telemetry: telemetryTopic(username),
+            commands: commandTopic(username),
+            bucket: createTokenBucket(limits.deviceRate, burst),
+          });
+          done(null, true);
+        },
+        (err: unknown) => {
+          metrics.mqttConnectRefused.inc({ reason: 'registry_error' });
+          logger.error({ err }, 'authentication failed on a registry error');
+          done(refusal('server unavailable', SERVER_UNAVAILABLE), false);
+        },
+      );
+    },
+
+    authorizePublish(client, packet, done) {
+      const session = client ? sessions.get(client) : undefined;
+      if (!session) return done(new Error('not authenticated'));
+      if (packet.topic !== session.telemetry) {
+        metrics.mqttForbidden.inc({ action: 'publish' });
+        // The topic is not logged: it may hold another device's identifier.
+        logger.warn({ device: session.ctx.devicePseudonym }, 'publish outside the device topic refused');
+        return done(new Error('topic not allowed'));
+      }
+      // A retained message would sit in broker memory with raw identifiers in it.
+      packet.retain = false;
+      void admit(session, packet.payload as Buffer).then(
+        () => done(null),
+        (err: unknown) => {
+          logger.warn({ device: session.ctx.devicePseudonym, err }, 'message not accepted; device will resend');
+          done(err instanceof Error ? err : new Error('not accepted'));
+        },
+      );
+    },
+
+    authorizeSubscribe(client, sub, done) {
+      const session = sessions.get(client);
+      if (session && sub.topic === session.commands) return done(null, sub);
+      metrics.mqttForbidden.inc({ action: 'subscribe' });
+      done(null, null); // SUBACK 0x80: refused, connection kept
+    },
+  });
+
+  /** Per-device rate limit by waiting (backpressure), then ingest. */
+  async function admit(session: Session, payload: Buffer): Promise<void> {
+    if (!session.bucket.tryTake()) {
+      metrics.mqttLimited.inc({ limit: 'device_rate' });
+      do await sleep(session.bucket.waitMs());
+      while (!session.bucket.tryTake());
+    }
+    await ingest.handle(session.ctx, payload);
+  }
+
+  aedes.on('clientReady', (client) => {
+    if (sessions.has(client)) metrics.mqttConnections.inc();
+  });
+  aedes.on('clientDisconnect', (client) => {
+    if (sessions.has(client)) metrics.mqttConnections.dec();
+    sessions.delete(client);
+  });
+  aedes.on('clientError', (client, err) => {
+    const device = sessions.get(client)?.ctx.devicePseudonym;
+    logger.debug({ device, err: err.message }, 'client error');
+  });
+
+  function onConnection(socket: net.Socket): void {
+    if (!connectBucket.tryTake()) {
+      metrics.mqttLimited.inc({ limit: 'connect_rate' });
+      socket.destroy();
+      return;
+    }
+    socket.on('error', () => {}); // surfaced through aedes' client error
+    const guard = createFrameGuard(limits.maxPacketBytes);
+    guard.on('error', () => {
+      metrics.mqttLimited.inc({ limit: 'packet_size' });
+      logger.warn('connection closed: MQTT packet over the size limit');
+      socket.destroy();
+    });
+    socket.pipe(guard);
+    aedes.handle(Duplex.from({ readable: guard, writable: socket }));
+  }
+
+  const server = deps.tls
+    ? tls.createServer({ cert: deps.tls.cert, key: deps.tls.key }, onConnection)
+    : net.createServer(onConnection);
+
+  return {
+    aedes,
+    server,
+    listen(port: number, host: string): Promise<AddressInfo> {
+      return new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => resolve(server.address() as AddressInfo));
+      });
+    },
+    /** Stops accepting, disconnects every device, and waits for the sockets to close. */
+    async close(): Promise<void> {
+      const closed = new Promise<void>((r) => server.close(() => r()));
+      await new Promise<void>((r) => aedes.close(() => r()));
+      await closed;
+    },
+  };
+}
+
+export type Broker = Awaited<ReturnType<typeof createBroker>>;

@@ -1,0 +1,64 @@
+import { isSkjoldError } from '../lib/errors.ts';
+import type { Logger } from '../lib/log.ts';
+import type { Metrics } from '../lib/metrics.ts';
+import type { Transport } from '../transport/transport.ts';
+import type { DeviceContext } from './device-context.ts';
+import { type IngestPseudonymizer, type TimePolicy, transformMessage } from './transform.ts';
+
+export interface IngestOptions {
+  pseudonymizer: IngestPseudonymizer;
+  transport: Transport;
+  metrics: Metrics;
+  logger: Logger;
+  time: TimePolicy;
+  now?: () => number;
+}
+
+export type IngestOutcome = 'stored' | 'rejected';
+
+/**
+ * Validates, minimises, pseudonymises and tags one message, then hands the
+ * point to the transport. Resolves when the point is safe (the device may be
+ * acknowledged); rejects only when the transport cannot take it, in which
+ * case the device must not be acknowledged.
+ */
+export function createIngest(options: IngestOptions) {
+  const { pseudonymizer, transport, metrics, logger, time } = options;
+  const now = options.now ?? Date.now;
+
+  return {
+    async handle(ctx: DeviceContext, payload: Buffer): Promise<IngestOutcome> {
+      const result = transformMessage(ctx, payload, now(), pseudonymizer, time);
+      if (!result.ok) {
+        metrics.ingestRejected.inc({ kind: ctx.kind, reason: result.reason });
+        metrics.ingestMessages.inc({ kind: ctx.kind, outcome: 'rejected' });
+        // The device pseudonym and zod paths only: the payload is never logged.
+        logger.warn(
+          { device: ctx.devicePseudonym, tenant: ctx.tenantId, reason: result.reason, detail: result.detail },
+          'message rejected',
+        );
+        return 'rejected';
+      }
+      for (const [reason, n] of Object.entries(result.dropped)) {
+        if (n > 0) metrics.ingestFieldsDropped.inc({ kind: ctx.kind, reason }, n);
+      }
+      for (const p of result.pseudonymised) metrics.identifiersPseudonymised.inc({ type: p.type, where: p.where });
+      if (result.arrivalTime) metrics.timestampsReplaced.inc({ kind: ctx.kind });
+
+      try {
+        await transport.send(ctx.tenantId, result.point);
+      } catch (err) {
+        // The store refused the point outright (not an outage): retrying cannot
+        // help, so it is counted and reported, and the device is not made to resend.
+        if (!isSkjoldError(err, 'SKJOLD_ERR_STORE_WRITE')) throw err;
+        metrics.ingestRejected.inc({ kind: ctx.kind, reason: 'store_refused' });
+        metrics.ingestMessages.inc({ kind: ctx.kind, outcome: 'rejected' });
+        return 'rejected';
+      }
+      metrics.ingestMessages.inc({ kind: ctx.kind, outcome: 'stored' });
+      return 'stored';
+    },
+  };
+}
+
+export type Ingest = ReturnType<typeof createIngest>;
