@@ -1,0 +1,19 @@
+import type { Logger } from '../lib/log.ts';
+import type { Metrics } from '../lib/metrics.ts';
+import type { KeyStore } from '../pseudonymizer/keystore.ts';
+import type { Enrolment } from '../registry/enrolment.ts';
+import type { Registry } from '../registry/registry.ts';
+import type { TelemetryStore } from '../store/telemetry-store.ts';
+
+export interface ApiDeps {
+  registry: Registry;
+  enrolment: Enrolment;
+  keyStore: KeyStore;
+  store: TelemetryStore;
+  metrics: Metrics;
+  logger: Logger;
+  /** The operator's API token (compared by digest, in constant time). */
+  operatorToken: string;
+  /** Extra readiness checks (broker listening, transport open). */
+  ready?: () => boolean;
+}

@@ -1,0 +1,81 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { DEVICE_KINDS } from '../lib/device-kinds.ts';
+import { isSkjoldError, SkjoldError } from '../lib/errors.ts';
+import { DEVICE_IDENTIFIER_TYPES, type DeviceInput } from '../registry/enrolment.ts';
+import { parseCsv } from './csv.ts';
+import type { ApiDeps } from './deps.ts';
+import { requireTenant, tenantParams } from './routes-tenants.ts';
+
+const identifiers = z.strictObject(
+  Object.fromEntries(DEVICE_IDENTIFIER_TYPES.map((t) => [t, z.string().min(1).max(64).optional()])),
+);
+const deviceBody = z.object({
+  kind: z.enum(DEVICE_KINDS),
+  contractId: z.string().min(1).max(64),
+  identifiers,
+  secret: z.string().min(16).max(200).optional(),
+});
+const subjectParams = tenantParams.extend({ ref: z.string().min(1).max(128) });
+const linkBody = z.object({ deviceId: z.string().uuid() });
+
+/** CSV columns: kind, contract, then any identifier columns, and an optional secret. */
+function rowToDevice(row: Record<string, string>): DeviceInput {
+  const ids: Record<string, string> = {};
+  for (const t of DEVICE_IDENTIFIER_TYPES) if (row[t]) ids[t] = row[t];
+  return deviceBody.parse({ kind: row.kind, contractId: row.contract, identifiers: ids, secret: row.secret || undefined });
+}
+
+export function registerDeviceRoutes(app: FastifyInstance, deps: ApiDeps): void {
+  app.post('/v1/tenants/:tenant/devices', async (req, reply) => {
+    const { tenant } = tenantParams.parse(req.params);
+    await requireTenant(deps, tenant);
+    const device = await deps.enrolment.register(tenant, deviceBody.parse(req.body));
+    // The secret is returned once and never stored in clear.
+    return reply.code(201).send(device);
+  });
+
+  app.get('/v1/tenants/:tenant/devices', async (req) => {
+    const { tenant } = tenantParams.parse(req.params);
+    await requireTenant(deps, tenant);
+    const devices = await deps.registry.listDevices(tenant);
+    return devices.map(({ credentialHash: _hash, ...d }) => d);
+  });
+
+  // Bulk registration. Every row is validated before any is registered; rows
+  // that then conflict (already registered) are reported and the rest go in.
+  app.post('/v1/tenants/:tenant/devices/import', async (req) => {
+    const { tenant } = tenantParams.parse(req.params);
+    await requireTenant(deps, tenant);
+    if (typeof req.body !== 'string') throw new SkjoldError('SKJOLD_ERR_CSV', 'send the file as text/csv');
+    const rows = parseCsv(req.body);
+    const inputs = rows.map((row, i) => {
+      try {
+        return rowToDevice(row);
+      } catch (err) {
+        const reason = err instanceof z.ZodError ? err.issues.map((x) => x.path.join('.')).join(', ') : 'invalid';
+        throw new SkjoldError('SKJOLD_ERR_CSV', `row ${i + 2}: ${reason}`);
+      }
+    });
+    const results = [];
+    for (const [i, input] of inputs.entries()) {
+      try {
+        results.push({ row: i + 2, ...(await deps.enrolment.register(tenant, input)) });
+      } catch (err) {
+        if (!isSkjoldError(err)) throw err;
+        results.push({ row: i + 2, error: { code: err.code, message: err.message } });
+      }
+    }
+    return { imported: results.filter((r) => !('error' in r)).length, results };
+  });
+
+  app.put('/v1/tenants/:tenant/subjects/:ref/devices', async (req, reply) => {
+    const { tenant, ref } = subjectParams.parse(req.params);
+    const { deviceId } = linkBody.parse(req.body);
+    // Not found and not yours look the same: no other tenant's device is revealed.
+    if (!(await deps.registry.getDevice(tenant, deviceId))) throw new SkjoldError('SKJOLD_ERR_NOT_FOUND', 'device');
+    await deps.registry.createSubject(tenant, ref);
+    await deps.registry.linkSubjectDevice(tenant, ref, deviceId);
+    return reply.code(204).send();
+  });
+}

@@ -1,0 +1,75 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { SkjoldError } from '../lib/errors.ts';
+import type { ApiDeps } from './deps.ts';
+
+export const tenantId = z.string().regex(/^[a-z0-9][a-z0-9-]{1,62}$/, 'lowercase letters, digits and hyphens');
+const date = z.iso.date();
+
+const tenantBody = z.object({ id: tenantId, name: z.string().min(1).max(200) });
+const contractBody = z.object({
+  id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/),
+  role: z.enum(['controller', 'processor']),
+  purpose: z.string().min(1).max(200),
+  legalBasis: z.enum(['contract', 'consent', 'legal_obligation', 'vital_interests', 'public_task', 'legitimate_interests']),
+  startsOn: date,
+  endsOn: date.nullable().default(null),
+  jurisdiction: z.enum(['DK', 'SE']),
+  gpsDecimals: z.number().int().min(0).max(3).nullable().default(null),
+});
+const readerBody = z.object({
+  username: z.string().regex(/^[a-z][a-z0-9_]{2,62}$/),
+  password: z.string().min(16).max(200),
+});
+export const tenantParams = z.object({ tenant: tenantId });
+
+export async function requireTenant(deps: ApiDeps, id: string): Promise<void> {
+  if (!(await deps.registry.getTenant(id))) throw new SkjoldError('SKJOLD_ERR_NOT_FOUND', `tenant ${id}`);
+}
+
+export function registerTenantRoutes(app: FastifyInstance, deps: ApiDeps): void {
+  app.post('/v1/tenants', async (req, reply) => {
+    const body = tenantBody.parse(req.body);
+    await deps.registry.createTenant(body);
+    // One pseudonymisation domain and one database per tenant, from the start.
+    await deps.keyStore.ensureTenant(body.id);
+    await deps.store.ensureTenant(body.id);
+    return reply.code(201).send(body);
+  });
+
+  app.get('/v1/tenants', async () => deps.registry.listTenants());
+
+  app.post('/v1/tenants/:tenant/contracts', async (req, reply) => {
+    const { tenant } = tenantParams.parse(req.params);
+    await requireTenant(deps, tenant);
+    const body = contractBody.parse(req.body);
+    if (body.endsOn !== null && body.endsOn < body.startsOn) {
+      throw new SkjoldError('SKJOLD_ERR_VALIDATION', 'endsOn is before startsOn');
+    }
+    return reply.code(201).send(await deps.registry.createContract({ tenantId: tenant, ...body }));
+  });
+
+  app.get('/v1/tenants/:tenant/contracts', async (req) => {
+    const { tenant } = tenantParams.parse(req.params);
+    await requireTenant(deps, tenant);
+    return deps.registry.listContracts(tenant);
+  });
+
+  // Starts a new key version; data under older versions stays findable (registry keeps every version's pseudonyms).
+  app.post('/v1/tenants/:tenant/keys/rotate', async (req) => {
+    const { tenant } = tenantParams.parse(req.params);
+    await requireTenant(deps, tenant);
+    const version = await deps.keyStore.rotate(tenant);
+    deps.logger.info({ tenant, version }, 'pseudonymisation key rotated');
+    return { tenant, version };
+  });
+
+  // A read-only InfluxDB login for one tenant's database (Grafana data source).
+  app.put('/v1/tenants/:tenant/dashboard-credential', async (req) => {
+    const { tenant } = tenantParams.parse(req.params);
+    await requireTenant(deps, tenant);
+    const body = readerBody.parse(req.body);
+    await deps.store.grantReader(tenant, body.username, body.password);
+    return { tenant, username: body.username, database: deps.store.databaseFor(tenant) };
+  });
+}

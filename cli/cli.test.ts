@@ -1,0 +1,89 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { promisify } from 'node:util';
+import { type Stack, startStack } from '../test/harness/stack.ts';
+
+const run = promisify(execFile);
+const BIN = join(import.meta.dirname, '../bin/skjold.ts');
+let stack: Stack;
+
+async function skjold(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const env = {
+    ...process.env,
+    SKJOLD_API_URL: stack.apiUrl,
+    SKJOLD_OPERATOR_TOKEN: stack.config.SKJOLD_OPERATOR_TOKEN,
+    SKJOLD_DATA_DIR: stack.config.SKJOLD_DATA_DIR,
+  };
+  try {
+    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { env });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+before(async () => {
+  stack = await startStack();
+});
+after(() => stack.stop());
+
+test('an operator registers a tenant, a contract and devices from the command line', async () => {
+  assert.equal((await skjold('tenants', 'add', 'hedevarme', '--name', 'Hedevarme A.m.b.a.')).code, 0);
+  const contract = await skjold(
+    ...['contracts', 'add', '--tenant', 'hedevarme', '--id', 'heat', '--role', 'processor'],
+    ...['--purpose', 'district heating billing', '--legal-basis', 'contract', '--starts', '2026-01-01'],
+    ...['--jurisdiction', 'DK'],
+  );
+  assert.equal(contract.code, 0, contract.stderr);
+  const added = await skjold(
+    ...['devices', 'add', '--tenant', 'hedevarme', '--contract', 'heat', '--kind', 'heat_meter'],
+    ...['--wmbus', 'KAM12345678'],
+  );
+  assert.equal(added.code, 0, added.stderr);
+  const device = JSON.parse(added.stdout) as { id: string; secret: string; pseudonym: string };
+  assert.match(device.secret, /^[0-9a-f]{32}$/);
+  assert.match(device.pseudonym, /^v1\.[a-z2-7]{26}$/);
+
+  const dir = mkdtempSync(join(tmpdir(), 'skjold-cli-'));
+  const csv = join(dir, 'devices.csv');
+  writeFileSync(
+    csv,
+    'kind,contract,wmbus,serial\nheat_meter,heat,KAM87654321,\nbuilding_sensor,heat,,BS-ROOM-0001\nheat_meter,heat,KAM12345678,\n',
+  );
+  const imported = await skjold('devices', 'import', '--tenant', 'hedevarme', csv);
+  assert.equal(imported.code, 0, imported.stderr);
+  const report = JSON.parse(imported.stdout) as { imported: number; results: Array<{ row: number; error?: { code: string } }> };
+  assert.equal(report.imported, 2);
+  assert.equal(report.results.find((r) => r.row === 4)?.error?.code, 'SKJOLD_ERR_CONFLICT', 'a meter registered twice');
+
+  const listed = JSON.parse((await skjold('devices', 'list', '--tenant', 'hedevarme')).stdout) as unknown[];
+  assert.equal(listed.length, 3);
+  assert.ok(!JSON.stringify(listed).includes('KAM'), 'the registry gives back no raw identifier');
+
+  const rotated = JSON.parse((await skjold('keys', 'rotate', '--tenant', 'hedevarme')).stdout) as { version: number };
+  assert.equal(rotated.version, 2);
+});
+
+test('mistakes get a clear message and a non-zero exit code', async () => {
+  const invalid = await skjold('devices', 'add', '--tenant', 'hedevarme', '--contract', 'heat', '--kind', 'sim_unit', '--iccid', '8945000000000000001');
+  assert.equal(invalid.code, 1);
+  assert.match(invalid.stderr, /SKJOLD_ERR_IDENTIFIER_INVALID: identifier fails validation: not a valid iccid/);
+  assert.ok(!invalid.stderr.includes('8945000000000000001'), 'the error does not echo the identifier');
+
+  const missing = await skjold('contracts', 'add', '--tenant', 'hedevarme');
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /--id is required/);
+
+  const unknownTenant = await skjold('devices', 'list', '--tenant', 'nobody');
+  assert.equal(unknownTenant.code, 1);
+  assert.match(unknownTenant.stderr, /SKJOLD_ERR_NOT_FOUND/);
+
+  const usage = await skjold('frobnicate');
+  assert.equal(usage.code, 2);
+  assert.match(usage.stdout, /Usage: skjold/);
+});

@@ -1,0 +1,181 @@
+import type { ParseArgsConfig } from 'node:util';
+import { operatorToken } from '../app/operator-token.ts';
+import type { Config } from '../lib/config.ts';
+import { DEVICE_IDENTIFIER_TYPES } from '../registry/enrolment.ts';
+import { createApiClient } from './api-client.ts';
+
+export interface Command {
+  values: Record<string, string | boolean | undefined>;
+  positionals: string[];
+  config: Config;
+  readFile: (path: string) => Promise<string>;
+}
+
+interface Entry {
+  name: string;
+  options: NonNullable<ParseArgsConfig['options']>;
+  run: (cmd: Command) => Promise<void>;
+}
+
+export const USAGE = `Usage: skjold <command> [options]
+
+  start [--simulate] [--devices N] [--rate R]   run broker, ingest, API and dashboard (and a simulated fleet)
+  simulate [--devices N] [--rate R] [--duration S] [--seed X]
+                                                register a simulated fleet through the API and run it
+  tenants add <id> --name NAME                  register a tenant (its own key and database)
+  tenants list
+  contracts add --tenant T --id C --role controller|processor --purpose TEXT
+                --legal-basis B --starts YYYY-MM-DD [--ends YYYY-MM-DD] --jurisdiction DK|SE [--gps-decimals N]
+  contracts list --tenant T
+  devices add --tenant T --contract C --kind heat_meter|sim_unit|building_sensor
+              [--iccid ..] [--imsi ..] [--imei ..] [--msisdn ..] [--wmbus ..] [--serial ..] [--secret ..]
+  devices import --tenant T FILE.csv            columns: kind,contract,iccid,imsi,imei,msisdn,wmbus,serial,secret
+  devices list --tenant T
+  subjects link --tenant T --ref REF --device DEVICE_ID
+  keys rotate --tenant T                        new key version; older data stays findable
+  dashboard-credential --tenant T --username U --password P
+                                                read-only InfluxDB login for one tenant's database
+
+Commands other than start talk to the running API (SKJOLD_API_URL, default http://SKJOLD_API_HOST:SKJOLD_API_PORT)
+with SKJOLD_OPERATOR_TOKEN or the token start wrote into the data directory.
+`;
+
+const str = { type: 'string' } as const;
+const print = (value: unknown): void => {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+};
+
+function need(cmd: Command, name: string): string {
+  const v = cmd.values[name];
+  if (typeof v !== 'string' || v === '') throw Object.assign(new Error(`--${name} is required`), { code: 'ERR_PARSE_ARGS_MISSING' });
+  return v;
+}
+
+export async function apiFor(config: Config) {
+  const url = config.SKJOLD_API_URL ?? `http://${config.SKJOLD_API_HOST}:${config.SKJOLD_API_PORT}`;
+  return createApiClient({ url, token: await operatorToken(config) });
+}
+
+export const COMMANDS: Entry[] = [
+  {
+    name: 'start',
+    options: { simulate: { type: 'boolean' }, devices: str, rate: str },
+    async run(cmd) {
+      const { runStart } = await import('../app/main.ts');
+      await runStart(cmd.config, {
+        simulate: cmd.values.simulate === true,
+        devicesPerKind: Number(cmd.values.devices ?? 5),
+        ratePerDevice: Number(cmd.values.rate ?? 1),
+      });
+    },
+  },
+  {
+    name: 'simulate',
+    options: { devices: str, rate: str, duration: str, seed: str },
+    async run(cmd) {
+      const { runSimulation } = await import('../app/simulation.ts');
+      const api = await apiFor(cmd.config);
+      const report = await runSimulation(cmd.config, api, {
+        devicesPerKind: Number(cmd.values.devices ?? 5),
+        ratePerDevice: Number(cmd.values.rate ?? 1),
+        durationMs: Number(cmd.values.duration ?? 30) * 1000,
+        seed: String(cmd.values.seed ?? 'skjold-demo'),
+      });
+      print(report);
+    },
+  },
+  {
+    name: 'tenants add',
+    options: { name: str },
+    async run(cmd) {
+      const [id] = cmd.positionals;
+      if (!id) throw Object.assign(new Error('a tenant id is required'), { code: 'ERR_PARSE_ARGS_MISSING' });
+      print(await (await apiFor(cmd.config)).createTenant({ id, name: need(cmd, 'name') }));
+    },
+  },
+  {
+    name: 'tenants list',
+    options: {},
+    run: async (cmd) => print(await (await apiFor(cmd.config)).listTenants()),
+  },
+  {
+    name: 'contracts add',
+    options: {
+      tenant: str,
+      id: str,
+      role: str,
+      purpose: str,
+      'legal-basis': str,
+      starts: str,
+      ends: str,
+      jurisdiction: str,
+      'gps-decimals': str,
+    },
+    async run(cmd) {
+      const api = await apiFor(cmd.config);
+      const gps = cmd.values['gps-decimals'];
+      const body = {
+        id: need(cmd, 'id'),
+        role: need(cmd, 'role'),
+        purpose: need(cmd, 'purpose'),
+        legalBasis: need(cmd, 'legal-basis'),
+        startsOn: need(cmd, 'starts'),
+        endsOn: (cmd.values.ends as string | undefined) ?? null,
+        jurisdiction: need(cmd, 'jurisdiction'),
+        gpsDecimals: gps === undefined ? null : Number(gps),
+      };
+      print(await api.call('POST', `/v1/tenants/${need(cmd, 'tenant')}/contracts`, body));
+    },
+  },
+  {
+    name: 'contracts list',
+    options: { tenant: str },
+    run: async (cmd) => print(await (await apiFor(cmd.config)).call('GET', `/v1/tenants/${need(cmd, 'tenant')}/contracts`)),
+  },
+  {
+    name: 'devices add',
+    options: { tenant: str, contract: str, kind: str, secret: str, ...Object.fromEntries(DEVICE_IDENTIFIER_TYPES.map((t) => [t, str])) },
+    async run(cmd) {
+      const identifiers = Object.fromEntries(
+        DEVICE_IDENTIFIER_TYPES.filter((t) => typeof cmd.values[t] === 'string').map((t) => [t, cmd.values[t]]),
+      );
+      const body = { kind: need(cmd, 'kind'), contractId: need(cmd, 'contract'), identifiers, secret: cmd.values.secret };
+      print(await (await apiFor(cmd.config)).call('POST', `/v1/tenants/${need(cmd, 'tenant')}/devices`, body));
+    },
+  },
+  {
+    name: 'devices import',
+    options: { tenant: str },
+    async run(cmd) {
+      const [file] = cmd.positionals;
+      if (!file) throw Object.assign(new Error('a CSV file is required'), { code: 'ERR_PARSE_ARGS_MISSING' });
+      print(await (await apiFor(cmd.config)).importDevices(need(cmd, 'tenant'), await cmd.readFile(file)));
+    },
+  },
+  {
+    name: 'devices list',
+    options: { tenant: str },
+    run: async (cmd) => print(await (await apiFor(cmd.config)).listDevices(need(cmd, 'tenant'))),
+  },
+  {
+    name: 'subjects link',
+    options: { tenant: str, ref: str, device: str },
+    async run(cmd) {
+      await (await apiFor(cmd.config)).linkSubject(need(cmd, 'tenant'), need(cmd, 'ref'), need(cmd, 'device'));
+      print({ linked: true });
+    },
+  },
+  {
+    name: 'keys rotate',
+    options: { tenant: str },
+    run: async (cmd) => print(await (await apiFor(cmd.config)).rotateKey(need(cmd, 'tenant'))),
+  },
+  {
+    name: 'dashboard-credential',
+    options: { tenant: str, username: str, password: str },
+    run: async (cmd) =>
+      print(
+        await (await apiFor(cmd.config)).dashboardCredential(need(cmd, 'tenant'), need(cmd, 'username'), need(cmd, 'password')),
+      ),
+  },
+];
