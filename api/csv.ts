@@ -39,7 +39,10 @@ export function parseCsv(text: string): Array<Record<string, string>> {
   if (!header) throw new SkjoldError('SKJOLD_ERR_CSV', 'no header row');
   return nonEmpty.map((r, i) => {
     if (r.length !== header.length) {
-      throw new SkjoldError('SKJOLD_ERR_CSV', `row ${i + 2} has ${r.length} fields, the header has ${header.length}`);
+      throw new SkjoldError(
+        'SKJOLD_ERR_CSV',
+        `row ${i + 2} has ${r.length} fields, the header has ${header.length}`,
+      );
     }
     return Object.fromEntries(header.map((h, j) => [h, (r[j] ?? '').trim()]));
   });

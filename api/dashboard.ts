@@ -1,7 +1,10 @@
 import type { ApiDeps } from './deps.ts';
 
-const escape = (s: string) =>
-  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
+const escapeHtml = (s: string) =>
+  s.replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c,
+  );
 
 interface MetricJson {
   name: string;
@@ -24,9 +27,9 @@ export async function renderDashboard(deps: ApiDeps): Promise<string> {
     .map((t) => {
       const devices = counts
         .filter((c) => c.tenant_id === t.id)
-        .map((c) => `${escape(c.kind)}: ${c.n}`)
+        .map((c) => `${escapeHtml(c.kind)}: ${c.n}`)
         .join(', ');
-      return `<tr><td>${escape(t.id)}</td><td>${escape(t.name)}</td><td>${devices || '—'}</td></tr>`;
+      return `<tr><td>${escapeHtml(t.id)}</td><td>${escapeHtml(t.name)}</td><td>${devices || '—'}</td></tr>`;
     })
     .join('');
   const metricRows = shown
@@ -35,7 +38,7 @@ export async function renderDashboard(deps: ApiDeps): Promise<string> {
         const labels = Object.entries(v.labels)
           .map(([k, val]) => `${k}=${val}`)
           .join(' ');
-        return `<tr><td>${escape(m.name)}</td><td>${escape(labels)}</td><td>${v.value}</td></tr>`;
+        return `<tr><td>${escapeHtml(m.name)}</td><td>${escapeHtml(labels)}</td><td>${v.value}</td></tr>`;
       }),
     )
     .join('');

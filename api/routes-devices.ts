@@ -23,7 +23,12 @@ const linkBody = z.object({ deviceId: z.string().uuid() });
 function rowToDevice(row: Record<string, string>): DeviceInput {
   const ids: Record<string, string> = {};
   for (const t of DEVICE_IDENTIFIER_TYPES) if (row[t]) ids[t] = row[t];
-  return deviceBody.parse({ kind: row.kind, contractId: row.contract, identifiers: ids, secret: row.secret || undefined });
+  return deviceBody.parse({
+    kind: row.kind,
+    contractId: row.contract,
+    identifiers: ids,
+    secret: row.secret || undefined,
+  });
 }
 
 export function registerDeviceRoutes(app: FastifyInstance, deps: ApiDeps): void {
@@ -53,7 +58,8 @@ export function registerDeviceRoutes(app: FastifyInstance, deps: ApiDeps): void 
       try {
         return rowToDevice(row);
       } catch (err) {
-        const reason = err instanceof z.ZodError ? err.issues.map((x) => x.path.join('.')).join(', ') : 'invalid';
+        const reason =
+          err instanceof z.ZodError ? err.issues.map((x) => x.path.join('.')).join(', ') : 'invalid';
         throw new SkjoldError('SKJOLD_ERR_CSV', `row ${i + 2}: ${reason}`);
       }
     });
@@ -73,7 +79,8 @@ export function registerDeviceRoutes(app: FastifyInstance, deps: ApiDeps): void 
     const { tenant, ref } = subjectParams.parse(req.params);
     const { deviceId } = linkBody.parse(req.body);
     // Not found and not yours look the same: no other tenant's device is revealed.
-    if (!(await deps.registry.getDevice(tenant, deviceId))) throw new SkjoldError('SKJOLD_ERR_NOT_FOUND', 'device');
+    if (!(await deps.registry.getDevice(tenant, deviceId)))
+      throw new SkjoldError('SKJOLD_ERR_NOT_FOUND', 'device');
     await deps.registry.createSubject(tenant, ref);
     await deps.registry.linkSubjectDevice(tenant, ref, deviceId);
     return reply.code(204).send();

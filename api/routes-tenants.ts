@@ -3,7 +3,9 @@ import { z } from 'zod';
 import { SkjoldError } from '../lib/errors.ts';
 import type { ApiDeps } from './deps.ts';
 
-export const tenantId = z.string().regex(/^[a-z0-9][a-z0-9-]{1,62}$/, 'lowercase letters, digits and hyphens');
+export const tenantId = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9-]{1,62}$/, 'lowercase letters, digits and hyphens');
 const date = z.iso.date();
 
 const tenantBody = z.object({ id: tenantId, name: z.string().min(1).max(200) });
@@ -11,7 +13,14 @@ const contractBody = z.object({
   id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/),
   role: z.enum(['controller', 'processor']),
   purpose: z.string().min(1).max(200),
-  legalBasis: z.enum(['contract', 'consent', 'legal_obligation', 'vital_interests', 'public_task', 'legitimate_interests']),
+  legalBasis: z.enum([
+    'contract',
+    'consent',
+    'legal_obligation',
+    'vital_interests',
+    'public_task',
+    'legitimate_interests',
+  ]),
   startsOn: date,
   endsOn: date.nullable().default(null),
   jurisdiction: z.enum(['DK', 'SE']),

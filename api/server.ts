@@ -22,14 +22,18 @@ export function createApi(deps: ApiDeps): FastifyInstance {
   });
   const operatorDigest = digest(deps.operatorToken);
 
-  app.addContentTypeParser('text/csv', { parseAs: 'string', bodyLimit: 10 * 1024 * 1024 }, (_req, body, done) =>
-    done(null, body),
+  app.addContentTypeParser(
+    'text/csv',
+    { parseAs: 'string', bodyLimit: 10 * 1024 * 1024 },
+    (_req, body, done) => done(null, body),
   );
 
   app.setErrorHandler((err, req, reply) => {
     if (err instanceof ZodError) {
       const detail = err.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ');
-      return reply.code(400).send({ code: 'SKJOLD_ERR_VALIDATION', message: `request is invalid: ${detail}` });
+      return reply
+        .code(400)
+        .send({ code: 'SKJOLD_ERR_VALIDATION', message: `request is invalid: ${detail}` });
     }
     if (isSkjoldError(err)) return reply.code(err.statusCode).send({ code: err.code, message: err.message });
     const status = (err as { statusCode?: number }).statusCode;
@@ -63,7 +67,9 @@ export function createApi(deps: ApiDeps): FastifyInstance {
   app.get('/metrics', async (_req, reply) =>
     reply.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics()),
   );
-  app.get('/', async (_req, reply) => reply.type('text/html; charset=utf-8').send(await renderDashboard(deps)));
+  app.get('/', async (_req, reply) =>
+    reply.type('text/html; charset=utf-8').send(await renderDashboard(deps)),
+  );
 
   registerTenantRoutes(app, deps);
   registerDeviceRoutes(app, deps);

@@ -20,7 +20,9 @@ interface CacheEntry {
   expires: number;
 }
 
-export type AuthResult = { ok: true; ctx: DeviceContext } | { ok: false; reason: 'unknown_device' | 'bad_secret' | 'disabled' };
+export type AuthResult =
+  | { ok: true; ctx: DeviceContext }
+  | { ok: false; reason: 'unknown_device' | 'bad_secret' | 'disabled' };
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest();
 
@@ -52,7 +54,9 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
     // the first time the device connects after a rotation, so data written
     // under every version stays findable.
     if (!rows.some((r) => r.keyVersion === keyVersion && r.idType === device.loginType)) {
-      await registry.addPseudonyms(device.id, [{ keyVersion, idType: device.loginType, pseudonym: devicePseudonym }]);
+      const row = { keyVersion, idType: device.loginType, pseudonym: devicePseudonym };
+      await registry.addPseudonyms(device.id, [row]);
+      rows.push(row);
     }
     const ctx: DeviceContext = {
       tenantId: device.tenantId,
@@ -60,7 +64,8 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
       kind: device.kind,
       devicePseudonym,
       keyVersion,
-      ownPseudonyms: new Set(rows.filter((r) => r.keyVersion === keyVersion).map((r) => r.pseudonym)),
+      // Every version: an identifier registered under key 1 is still the device's own under key 2.
+      ownPseudonyms: new Set(rows.map((r) => r.pseudonym)),
       tags: {
         tenant: device.tenantId,
         device: devicePseudonym,
@@ -79,7 +84,11 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
       const loginHash = await enrolment.loginHash(login);
       const digest = sha256(secret);
       const hit = cache.get(loginHash);
-      if (hit && hit.expires > now() && pseudonymizer.currentVersion(hit.ctx.tenantId) === hit.ctx.keyVersion) {
+      if (
+        hit &&
+        hit.expires > now() &&
+        pseudonymizer.currentVersion(hit.ctx.tenantId) === hit.ctx.keyVersion
+      ) {
         if (timingSafeEqual(hit.secretDigest, digest)) return { ok: true, ctx: hit.ctx };
       }
       const resolved = await resolve(login, loginHash);

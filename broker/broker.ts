@@ -103,7 +103,10 @@ export async function createBroker(deps: BrokerDeps) {
       void admit(session, packet.payload as Buffer).then(
         () => done(null),
         (err: unknown) => {
-          logger.warn({ device: session.ctx.devicePseudonym, err }, 'message not accepted; device will resend');
+          logger.warn(
+            { device: session.ctx.devicePseudonym, err },
+            'message not accepted; device will resend',
+          );
           done(err instanceof Error ? err : new Error('not accepted'));
         },
       );

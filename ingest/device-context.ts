@@ -12,7 +12,7 @@ export interface DeviceContext {
   /** Keyed pseudonym of the login identifier under the tenant's current key version. */
   devicePseudonym: string;
   keyVersion: number;
-  /** Pseudonyms (current key version) of every identifier registered for this device. */
+  /** Pseudonyms, under every key version recorded, of every identifier registered for this device. */
   ownPseudonyms: ReadonlySet<string>;
   /** tenant, device, contract, role, purpose, legal_basis: art. 30 on every point. */
   tags: Readonly<Record<string, string>>;

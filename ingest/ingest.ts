@@ -42,7 +42,8 @@ export function createIngest(options: IngestOptions) {
       for (const [reason, n] of Object.entries(result.dropped)) {
         if (n > 0) metrics.ingestFieldsDropped.inc({ kind: ctx.kind, reason }, n);
       }
-      for (const p of result.pseudonymised) metrics.identifiersPseudonymised.inc({ type: p.type, where: p.where });
+      for (const p of result.pseudonymised)
+        metrics.identifiersPseudonymised.inc({ type: p.type, where: p.where });
       if (result.arrivalTime) metrics.timestampsReplaced.inc({ kind: ctx.kind });
 
       try {

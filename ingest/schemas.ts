@@ -28,7 +28,16 @@ const common = {
   wmbus: z.string().max(40).optional(),
 };
 
-export const METER_STATUSES = ['ok', 'low_battery', 'leak', 'burst', 'dry', 'reverse_flow', 'tamper', 'error'] as const;
+export const METER_STATUSES = [
+  'ok',
+  'low_battery',
+  'leak',
+  'burst',
+  'dry',
+  'reverse_flow',
+  'tamper',
+  'error',
+] as const;
 
 export const heatMeterSchema = z.object({
   ...common,
@@ -87,7 +96,12 @@ export const STORED_FIELDS = {
     bytes_down: 'integer',
     country: 'string',
   },
-  building_sensor: { temperature_c: 'float', humidity_pct: 'float', co2_ppm: 'integer', occupancy: 'integer' },
+  building_sensor: {
+    temperature_c: 'float',
+    humidity_pct: 'float',
+    co2_ppm: 'integer',
+    occupancy: 'integer',
+  },
 } as const satisfies Record<DeviceKind, Record<string, 'float' | 'integer' | 'string'>>;
 
 /** Fields any kind may store besides its own. */

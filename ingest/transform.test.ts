@@ -7,7 +7,10 @@ import type { DeviceContext } from './device-context.ts';
 import { createIngestPseudonymizer } from './pseudonymizer-adapter.ts';
 import { transformMessage } from './transform.ts';
 
-const keys = JSON.stringify({ format: 1, tenants: { acme: { current: 1, keys: { 1: Buffer.alloc(32, 7).toString('base64') } } } });
+const keys = JSON.stringify({
+  format: 1,
+  tenants: { acme: { current: 1, keys: { 1: Buffer.alloc(32, 7).toString('base64') } } },
+});
 const pseudonymizer = createPseudonymizer(await openKeyStore({ envValue: keys }));
 const pseudo = createIngestPseudonymizer(pseudonymizer);
 const time = { futureSkewMs: 300_000, pastSkewMs: 86_400_000 };
@@ -125,7 +128,11 @@ test('implausible or missing device time gives arrival time, flagged', () => {
 });
 
 test('bad input is rejected with a reason that names fields, never values', () => {
-  assert.deepEqual(run(ctx('sim_unit'), '{"rssi_dbm": '), { ok: false, reason: 'json', detail: 'payload is not valid JSON' });
+  assert.deepEqual(run(ctx('sim_unit'), '{"rssi_dbm": '), {
+    ok: false,
+    reason: 'json',
+    detail: 'payload is not valid JSON',
+  });
   for (const body of ['[1,2]', 'null', '42', '"text"']) {
     const r = run(ctx('sim_unit'), body);
     assert.equal(r.ok, false);

@@ -4,8 +4,15 @@ import { SCHEMAS } from './schemas.ts';
 
 /** What ingest needs from the pseudonymizer (pseudonymizer/ implements it). */
 export interface IngestPseudonymizer {
-  /** Pseudonym under the tenant's current key, or undefined if the value is no valid identifier of that type. */
-  tryPseudonym(tenantId: string, type: NamedIdentifier, value: string): string | undefined;
+  /**
+   * The value's pseudonym under the tenant's current key and under every key
+   * version it has, or undefined if the value is no valid identifier of that type.
+   */
+  tryPseudonyms(
+    tenantId: string,
+    type: NamedIdentifier,
+    value: string,
+  ): { current: string; all: string[] } | undefined;
   /** Replaces every identifier found in free text by `[type:pseudonym]`. */
   pseudonymizeText(tenantId: string, text: string): { text: string; found: ReadonlyArray<{ type: string }> };
   /** ISO 3166 alpha-2 country of a mobile country code. */
@@ -111,12 +118,13 @@ export function transformMessage(
       case 'imeisv':
       case 'msisdn':
       case 'wmbus': {
-        const p = pseudo.tryPseudonym(ctx.tenantId, key, value as string);
-        // An invalid or already-registered identifier adds nothing: drop it.
-        if (p === undefined || ctx.ownPseudonyms.has(p)) {
+        const p = pseudo.tryPseudonyms(ctx.tenantId, key, value as string);
+        // An invalid identifier, or one registered for this device under any
+        // key version, adds nothing: drop it (art. 5(1)(c)).
+        if (p === undefined || p.all.some((x) => ctx.ownPseudonyms.has(x))) {
           dropped.identifier++;
         } else {
-          fields[`${key}_pseudonym`] = p;
+          fields[`${key}_pseudonym`] = p.current;
           pseudonymised.push({ type: key, where: 'field' });
         }
         break;
@@ -145,7 +153,9 @@ export function transformMessage(
 
   const deviceMs = deviceTimeMs(data.ts as string | number | undefined);
   const plausible =
-    deviceMs !== undefined && deviceMs <= arrivalMs + time.futureSkewMs && deviceMs >= arrivalMs - time.pastSkewMs;
+    deviceMs !== undefined &&
+    deviceMs <= arrivalMs + time.futureSkewMs &&
+    deviceMs >= arrivalMs - time.pastSkewMs;
   if (!plausible) fields.arrival_time = true;
 
   return {

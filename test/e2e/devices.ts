@@ -1,0 +1,209 @@
+/**
+ * Hand-made devices for end-to-end tests: tenants and devices registered
+ * through the API (as an operator would), MQTT clients that connect as them,
+ * and waiting helpers that poll a condition with a deadline.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import { commandTopic, telemetryTopic } from '../../broker/topics.ts';
+import type { ApiClient } from '../../cli/api-client.ts';
+import { contractIdFor } from '../../device-sim/fleet.ts';
+import { createIdentifierSource, type IdentifierSource } from '../../device-sim/identifiers.ts';
+import { modelState } from '../../device-sim/models.ts';
+import { type Reading, reading } from '../../device-sim/payloads.ts';
+import { createRng } from '../../device-sim/random.ts';
+import type { DeviceIdentifiers } from '../../device-sim/registrar.ts';
+import { DEVICE_KINDS, type DeviceKind } from '../../lib/device-kinds.ts';
+import { waitUntil } from '../harness/server-process.ts';
+
+export interface TestDevice {
+  tenantId: string;
+  kind: DeviceKind;
+  /** Registry device id. */
+  id: string;
+  /** MQTT username: ICCID, wM-Bus id or serial. */
+  login: string;
+  secret: string;
+  /** Pseudonym of the login under the tenant's key at registration. */
+  pseudonym: string;
+  identifiers: DeviceIdentifiers;
+  telemetry: string;
+  commands: string;
+}
+
+/** A source of valid, unique identifiers (what the simulator uses). */
+export function identifierSource(seed: string): IdentifierSource {
+  return createIdentifierSource(createRng(seed));
+}
+
+/** A tenant with one contract per device kind (ids as the simulator names them). */
+export async function addTenant(api: ApiClient, tenantId: string): Promise<void> {
+  await api.createTenant({ id: tenantId, name: `Tenant ${tenantId}` });
+  for (const kind of DEVICE_KINDS) {
+    await api.createContract(tenantId, {
+      id: contractIdFor(tenantId, kind),
+      role: 'processor',
+      purpose: `${kind} telemetry`,
+      legalBasis: 'contract',
+      startsOn: '2024-01-01',
+      endsOn: null,
+      jurisdiction: 'DK',
+    });
+  }
+}
+
+/** Registers a device of `kind` with fresh identifiers from `ids`. */
+export async function addDevice(
+  api: ApiClient,
+  ids: IdentifierSource,
+  tenantId: string,
+  kind: DeviceKind,
+): Promise<TestDevice> {
+  const identifiers: DeviceIdentifiers =
+    kind === 'sim_unit'
+      ? ids.simIdentifiers('DK')
+      : kind === 'heat_meter'
+        ? { wmbus: ids.wmbus() }
+        : { serial: ids.serial() };
+  const login =
+    (kind === 'sim_unit'
+      ? identifiers.iccid
+      : kind === 'heat_meter'
+        ? identifiers.wmbus
+        : identifiers.serial) ?? '';
+  const secret = randomBytes(16).toString('hex');
+  const res = await api.addDevice(tenantId, {
+    kind,
+    contractId: contractIdFor(tenantId, kind),
+    identifiers,
+    secret,
+  });
+  return {
+    tenantId,
+    kind,
+    id: res.id,
+    login,
+    secret,
+    pseudonym: res.pseudonym,
+    identifiers,
+    telemetry: telemetryTopic(login),
+    commands: commandTopic(login),
+  };
+}
+
+/**
+ * Connects with MQTT 3.1.1 and no automatic reconnect. Rejects on a refused
+ * CONNACK (the error's `code` is the return code) or when the connection
+ * closes before one arrives.
+ */
+export function connectAs(
+  mqttUrl: string,
+  username: string | undefined,
+  password: string | undefined,
+  extra: IClientOptions = {},
+): Promise<MqttClient> {
+  return mqtt.connectAsync(
+    mqttUrl,
+    {
+      ...(username === undefined ? {} : { username }),
+      ...(password === undefined ? {} : { password }),
+      clientId: `t-${randomBytes(8).toString('hex')}`,
+      protocolVersion: 4,
+      reconnectPeriod: 0,
+      connectTimeout: 10_000,
+      ...extra,
+    },
+    false,
+  );
+}
+
+export function connectDevice(
+  mqttUrl: string,
+  device: Pick<TestDevice, 'login' | 'secret'>,
+): Promise<MqttClient> {
+  return connectAs(mqttUrl, device.login, device.secret);
+}
+
+/** A well-formed reading of the device at `time` (what a healthy device sends). */
+export function validReading(
+  device: Pick<TestDevice, 'kind' | 'login' | 'identifiers'>,
+  seq: number,
+  time: number = Date.now(),
+): Reading {
+  return reading(device, modelState(device), time, seq);
+}
+
+/** `promise`, or a rejection naming `what` once `ms` have passed. */
+export async function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: nothing after ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Publishes at QoS 1 and resolves on the PUBACK (with a deadline). */
+export async function publishAcked(
+  client: MqttClient,
+  topic: string,
+  body: string | Buffer,
+  timeoutMs = 10_000,
+): Promise<void> {
+  await withDeadline(client.publishAsync(topic, body, { qos: 1 }), timeoutMs, 'PUBACK');
+}
+
+/**
+ * The SUBACK return codes for one SUBSCRIBE. mqtt.js 5 rejects the promise
+ * when a code is 128 (failure); the SUBACK is on the error, so both come back
+ * as codes here.
+ */
+export async function subscribeCodes(client: MqttClient, topic: string, qos: 0 | 1 = 1): Promise<number[]> {
+  try {
+    const granted = await client.subscribeAsync(topic, { qos });
+    return granted.map((g) => g.qos);
+  } catch (err) {
+    const granted = (err as { packet?: { granted?: unknown } }).packet?.granted;
+    if (!Array.isArray(granted)) throw err;
+    return granted.map((g: number | { qos: number }) => (typeof g === 'number' ? g : g.qos));
+  }
+}
+
+/** Resolves when the client's connection closes (listen before causing it). */
+export function closed(client: MqttClient): Promise<void> {
+  return new Promise((resolve) => {
+    if (client.disconnected) resolve();
+    client.once('close', () => resolve());
+  });
+}
+
+/**
+ * Watches `check` for `ms` (an observation window, not a wait for something
+ * to happen): fails as soon as it returns false.
+ */
+export async function holdsFor(
+  what: string,
+  ms: number,
+  check: () => Promise<boolean> | boolean,
+): Promise<void> {
+  const end = Date.now() + ms;
+  for (;;) {
+    assert.ok(await check(), `${what} stopped holding`);
+    if (Date.now() >= end) return;
+    await delay(Math.min(50, end - Date.now()));
+  }
+}
+
+/** Polls `check` until it returns true, failing with `what` after `timeoutMs`. */
+export async function eventually(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 15_000) {
+  await waitUntil(async () => check(), { what, timeoutMs, intervalMs: 25 });
+}
+
+export async function endAll(clients: Iterable<MqttClient>): Promise<void> {
+  await Promise.all([...clients].map((c) => c.endAsync(true).catch(() => undefined)));
+}
