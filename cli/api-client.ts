@@ -17,7 +17,12 @@ export class ApiError extends Error {
  * they register through the same door an operator's own tooling would.
  */
 export function createApiClient(options: { url: string; token: string }) {
-  async function call<T>(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<T> {
+  async function call<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    contentType = 'application/json',
+  ): Promise<T> {
     const res = await fetch(new URL(path, options.url), {
       method,
       headers: {
@@ -48,9 +53,15 @@ export function createApiClient(options: { url: string; token: string }) {
     addDevice: (tenantId: string, d: DeviceInput) =>
       call<{ id: string; secret: string; pseudonym: string }>('POST', `/v1/tenants/${tenantId}/devices`, d),
     importDevices: (tenantId: string, csv: string) =>
-      call<{ imported: number; results: unknown[] }>('POST', `/v1/tenants/${tenantId}/devices/import`, csv, 'text/csv'),
+      call<{ imported: number; results: unknown[] }>(
+        'POST',
+        `/v1/tenants/${tenantId}/devices/import`,
+        csv,
+        'text/csv',
+      ),
     listDevices: (tenantId: string) => call<unknown[]>('GET', `/v1/tenants/${tenantId}/devices`),
-    rotateKey: (tenantId: string) => call<{ version: number }>('POST', `/v1/tenants/${tenantId}/keys/rotate`, {}),
+    rotateKey: (tenantId: string) =>
+      call<{ version: number }>('POST', `/v1/tenants/${tenantId}/keys/rotate`, {}),
     dashboardCredential: (tenantId: string, username: string, password: string) =>
       call('PUT', `/v1/tenants/${tenantId}/dashboard-credential`, { username, password }),
     linkSubject: (tenantId: string, ref: string, deviceId: string) =>

@@ -57,22 +57,45 @@ test('an operator registers a tenant, a contract and devices from the command li
   );
   const imported = await skjold('devices', 'import', '--tenant', 'hedevarme', csv);
   assert.equal(imported.code, 0, imported.stderr);
-  const report = JSON.parse(imported.stdout) as { imported: number; results: Array<{ row: number; error?: { code: string } }> };
+  const report = JSON.parse(imported.stdout) as {
+    imported: number;
+    results: Array<{ row: number; error?: { code: string } }>;
+  };
   assert.equal(report.imported, 2);
-  assert.equal(report.results.find((r) => r.row === 4)?.error?.code, 'SKJOLD_ERR_CONFLICT', 'a meter registered twice');
+  assert.equal(
+    report.results.find((r) => r.row === 4)?.error?.code,
+    'SKJOLD_ERR_CONFLICT',
+    'a meter registered twice',
+  );
 
   const listed = JSON.parse((await skjold('devices', 'list', '--tenant', 'hedevarme')).stdout) as unknown[];
   assert.equal(listed.length, 3);
   assert.ok(!JSON.stringify(listed).includes('KAM'), 'the registry gives back no raw identifier');
 
-  const rotated = JSON.parse((await skjold('keys', 'rotate', '--tenant', 'hedevarme')).stdout) as { version: number };
+  const rotated = JSON.parse((await skjold('keys', 'rotate', '--tenant', 'hedevarme')).stdout) as {
+    version: number;
+  };
   assert.equal(rotated.version, 2);
 });
 
 test('mistakes get a clear message and a non-zero exit code', async () => {
-  const invalid = await skjold('devices', 'add', '--tenant', 'hedevarme', '--contract', 'heat', '--kind', 'sim_unit', '--iccid', '8945000000000000001');
+  const invalid = await skjold(
+    'devices',
+    'add',
+    '--tenant',
+    'hedevarme',
+    '--contract',
+    'heat',
+    '--kind',
+    'sim_unit',
+    '--iccid',
+    '8945000000000000001',
+  );
   assert.equal(invalid.code, 1);
-  assert.match(invalid.stderr, /SKJOLD_ERR_IDENTIFIER_INVALID: identifier fails validation: not a valid iccid/);
+  assert.match(
+    invalid.stderr,
+    /SKJOLD_ERR_IDENTIFIER_INVALID: identifier fails validation: not a valid iccid/,
+  );
   assert.ok(!invalid.stderr.includes('8945000000000000001'), 'the error does not echo the identifier');
 
   const missing = await skjold('contracts', 'add', '--tenant', 'hedevarme');

@@ -47,7 +47,8 @@ const print = (value: unknown): void => {
 
 function need(cmd: Command, name: string): string {
   const v = cmd.values[name];
-  if (typeof v !== 'string' || v === '') throw Object.assign(new Error(`--${name} is required`), { code: 'ERR_PARSE_ARGS_MISSING' });
+  if (typeof v !== 'string' || v === '')
+    throw Object.assign(new Error(`--${name} is required`), { code: 'ERR_PARSE_ARGS_MISSING' });
   return v;
 }
 
@@ -130,17 +131,34 @@ export const COMMANDS: Entry[] = [
   {
     name: 'contracts list',
     options: { tenant: str },
-    run: async (cmd) => print(await (await apiFor(cmd.config)).call('GET', `/v1/tenants/${need(cmd, 'tenant')}/contracts`)),
+    run: async (cmd) =>
+      print(await (await apiFor(cmd.config)).call('GET', `/v1/tenants/${need(cmd, 'tenant')}/contracts`)),
   },
   {
     name: 'devices add',
-    options: { tenant: str, contract: str, kind: str, secret: str, ...Object.fromEntries(DEVICE_IDENTIFIER_TYPES.map((t) => [t, str])) },
+    options: {
+      tenant: str,
+      contract: str,
+      kind: str,
+      secret: str,
+      ...Object.fromEntries(DEVICE_IDENTIFIER_TYPES.map((t) => [t, str])),
+    },
     async run(cmd) {
       const identifiers = Object.fromEntries(
-        DEVICE_IDENTIFIER_TYPES.filter((t) => typeof cmd.values[t] === 'string').map((t) => [t, cmd.values[t]]),
+        DEVICE_IDENTIFIER_TYPES.filter((t) => typeof cmd.values[t] === 'string').map((t) => [
+          t,
+          cmd.values[t],
+        ]),
       );
-      const body = { kind: need(cmd, 'kind'), contractId: need(cmd, 'contract'), identifiers, secret: cmd.values.secret };
-      print(await (await apiFor(cmd.config)).call('POST', `/v1/tenants/${need(cmd, 'tenant')}/devices`, body));
+      const body = {
+        kind: need(cmd, 'kind'),
+        contractId: need(cmd, 'contract'),
+        identifiers,
+        secret: cmd.values.secret,
+      };
+      print(
+        await (await apiFor(cmd.config)).call('POST', `/v1/tenants/${need(cmd, 'tenant')}/devices`, body),
+      );
     },
   },
   {
@@ -161,7 +179,11 @@ export const COMMANDS: Entry[] = [
     name: 'subjects link',
     options: { tenant: str, ref: str, device: str },
     async run(cmd) {
-      await (await apiFor(cmd.config)).linkSubject(need(cmd, 'tenant'), need(cmd, 'ref'), need(cmd, 'device'));
+      await (await apiFor(cmd.config)).linkSubject(
+        need(cmd, 'tenant'),
+        need(cmd, 'ref'),
+        need(cmd, 'device'),
+      );
       print({ linked: true });
     },
   },
@@ -175,7 +197,11 @@ export const COMMANDS: Entry[] = [
     options: { tenant: str, username: str, password: str },
     run: async (cmd) =>
       print(
-        await (await apiFor(cmd.config)).dashboardCredential(need(cmd, 'tenant'), need(cmd, 'username'), need(cmd, 'password')),
+        await (await apiFor(cmd.config)).dashboardCredential(
+          need(cmd, 'tenant'),
+          need(cmd, 'username'),
+          need(cmd, 'password'),
+        ),
       ),
   },
 ];

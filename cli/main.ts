@@ -23,7 +23,12 @@ export async function main(argv: string[]): Promise<number> {
   try {
     const { values, positionals } = parseArgs({ args: rest, options: entry.options, allowPositionals: true });
     const config = loadConfig();
-    await entry.run({ values: values as Command['values'], positionals, config, readFile: (p) => readFile(p, 'utf8') });
+    await entry.run({
+      values: values as Command['values'],
+      positionals,
+      config,
+      readFile: (p) => readFile(p, 'utf8'),
+    });
     return 0;
   } catch (err) {
     if (err instanceof ApiError || isSkjoldError(err)) {
@@ -35,7 +40,9 @@ export async function main(argv: string[]): Promise<number> {
       return 2;
     }
     if ((err as { cause?: { code?: string } }).cause?.code === 'ECONNREFUSED') {
-      process.stderr.write(`skjold ${entry.name}: no Skjold answers at the API address; is \`skjold start\` running?\n`);
+      process.stderr.write(
+        `skjold ${entry.name}: no Skjold answers at the API address; is \`skjold start\` running?\n`,
+      );
       return 1;
     }
     throw err;

@@ -10,7 +10,10 @@ export const ERROR_CODES = {
   SKJOLD_ERR_KEY_VERSION: { status: 404, message: 'no such pseudonymisation key version' },
   SKJOLD_ERR_IDENTIFIER_INVALID: { status: 400, message: 'identifier fails validation' },
   SKJOLD_ERR_PAYLOAD_JSON: { status: 400, message: 'payload is not valid JSON' },
-  SKJOLD_ERR_PAYLOAD_SCHEMA: { status: 400, message: 'payload does not match the schema for its device kind' },
+  SKJOLD_ERR_PAYLOAD_SCHEMA: {
+    status: 400,
+    message: 'payload does not match the schema for its device kind',
+  },
   SKJOLD_ERR_PAYLOAD_TOO_LARGE: { status: 413, message: 'MQTT packet exceeds the maximum size' },
   SKJOLD_ERR_TOPIC_FORBIDDEN: { status: 403, message: 'topic not allowed for this device' },
   SKJOLD_ERR_AUTH: { status: 401, message: 'authentication failed' },

@@ -16,7 +16,15 @@ export const LOGIN_TYPE = {
 
 export type DeviceIdentifierType = IdentifierType | 'serial';
 export type LoginType = (typeof LOGIN_TYPE)[DeviceKind];
-export const DEVICE_IDENTIFIER_TYPES = ['iccid', 'imsi', 'imei', 'imeisv', 'msisdn', 'wmbus', 'serial'] as const;
+export const DEVICE_IDENTIFIER_TYPES = [
+  'iccid',
+  'imsi',
+  'imei',
+  'imeisv',
+  'msisdn',
+  'wmbus',
+  'serial',
+] as const;
 
 /**
  * The operator's own pseudonymisation domain for logins: the broker finds a
@@ -32,7 +40,10 @@ export const LOGIN_DOMAIN = '_login';
 export function normaliseIdentifier(type: DeviceIdentifierType, value: string): string {
   const v = canonicalise(type, value);
   if (type === 'serial' && !/^[A-Z0-9][A-Z0-9._-]{3,63}$/.test(v)) {
-    throw new SkjoldError('SKJOLD_ERR_IDENTIFIER_INVALID', 'a serial is 4–64 letters, digits, dots, hyphens or underscores');
+    throw new SkjoldError(
+      'SKJOLD_ERR_IDENTIFIER_INVALID',
+      'a serial is 4–64 letters, digits, dots, hyphens or underscores',
+    );
   }
   return v;
 }
@@ -63,7 +74,10 @@ export function createEnrolment({ registry, keyStore, pseudonymizer }: Enrolment
      * Registers a device: identifiers are validated, normalised, pseudonymised
      * under the tenant's current key and forgotten. Returns the secret once.
      */
-    async register(tenantId: string, input: DeviceInput): Promise<{ id: string; secret: string; pseudonym: string }> {
+    async register(
+      tenantId: string,
+      input: DeviceInput,
+    ): Promise<{ id: string; secret: string; pseudonym: string }> {
       const contract = await registry.getContract(tenantId, input.contractId);
       if (!contract) throw new SkjoldError('SKJOLD_ERR_NOT_FOUND', `contract ${input.contractId}`);
       const loginType = LOGIN_TYPE[input.kind];
@@ -87,7 +101,8 @@ export function createEnrolment({ registry, keyStore, pseudonymizer }: Enrolment
         }
       }
       const secret = input.secret ?? generateSecret();
-      if (secret.length < 16) throw new SkjoldError('SKJOLD_ERR_VALIDATION', 'a device secret needs at least 16 characters');
+      if (secret.length < 16)
+        throw new SkjoldError('SKJOLD_ERR_VALIDATION', 'a device secret needs at least 16 characters');
       const id = randomUUID();
       await registry.createDevice({
         id,

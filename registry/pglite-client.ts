@@ -6,7 +6,9 @@ import type { SqlClient, SqlTx } from './sql.ts';
  * Embedded PostgreSQL (WASM). `dataDir` undefined means in memory; `template`
  * is a dump from `dumpTemplate()` so tests skip the ~7 s initdb.
  */
-export async function createPgliteClient(options: { dataDir?: string; template?: Blob } = {}): Promise<SqlClient> {
+export async function createPgliteClient(
+  options: { dataDir?: string; template?: Blob } = {},
+): Promise<SqlClient> {
   if (options.dataDir) await mkdir(options.dataDir, { recursive: true, mode: 0o700 });
   const db = await PGlite.create({
     ...(options.dataDir ? { dataDir: options.dataDir } : {}),

@@ -50,7 +50,9 @@ export function runRegistryContract(name: string, open: () => Promise<SqlClient>
 
     test('migrations are recorded and re-running them is a no-op', async () => {
       assert.deepEqual(await migrate(sql), []);
-      const rows = await sql.query<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version');
+      const rows = await sql.query<{ version: number }>(
+        'SELECT version FROM schema_migrations ORDER BY version',
+      );
       assert.ok(rows.length >= 1);
     });
 

@@ -1,6 +1,6 @@
 import { after } from 'node:test';
-import { freshPglite } from '../test/harness/registry.ts';
 import { startPostgres } from '../test/harness/postgres.ts';
+import { freshPglite } from '../test/harness/registry.ts';
 import { createPostgresClient } from './postgres-client.ts';
 import { runRegistryContract } from './registry.contract.ts';
 

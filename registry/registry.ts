@@ -1,5 +1,5 @@
-import { SkjoldError } from '../lib/errors.ts';
 import type { DeviceKind } from '../lib/device-kinds.ts';
+import { SkjoldError } from '../lib/errors.ts';
 import type { LoginType } from './enrolment.ts';
 import type { SqlClient } from './sql.ts';
 
@@ -55,7 +55,8 @@ const DEVICE_COLUMNS = `d.id, d.tenant_id AS "tenantId", d.contract_id AS "contr
 function translate(err: unknown, what: string): never {
   const code = (err as { code?: string }).code;
   if (code === '23505') throw new SkjoldError('SKJOLD_ERR_CONFLICT', what, { cause: err });
-  if (code === '23503') throw new SkjoldError('SKJOLD_ERR_NOT_FOUND', `${what}: a referenced record`, { cause: err });
+  if (code === '23503')
+    throw new SkjoldError('SKJOLD_ERR_NOT_FOUND', `${what}: a referenced record`, { cause: err });
   if (code === '23514' || code === '22007' || code === '22008')
     throw new SkjoldError('SKJOLD_ERR_VALIDATION', what, { cause: err });
   throw new SkjoldError('SKJOLD_ERR_REGISTRY', what, { cause: err });
@@ -70,7 +71,9 @@ export function createRegistry(sql: SqlClient) {
     sql,
 
     async createTenant(t: Tenant): Promise<Tenant> {
-      await sql.query('INSERT INTO tenants (id, name) VALUES ($1, $2)', [t.id, t.name]).catch((e) => translate(e, `tenant ${t.id}`));
+      await sql
+        .query('INSERT INTO tenants (id, name) VALUES ($1, $2)', [t.id, t.name])
+        .catch((e) => translate(e, `tenant ${t.id}`));
       return t;
     },
 
@@ -88,7 +91,17 @@ export function createRegistry(sql: SqlClient) {
         .query(
           `INSERT INTO contracts (tenant_id, id, role, purpose, legal_basis, starts_on, ends_on, jurisdiction, gps_decimals)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-          [c.tenantId, c.id, c.role, c.purpose, c.legalBasis, c.startsOn, c.endsOn, c.jurisdiction, c.gpsDecimals],
+          [
+            c.tenantId,
+            c.id,
+            c.role,
+            c.purpose,
+            c.legalBasis,
+            c.startsOn,
+            c.endsOn,
+            c.jurisdiction,
+            c.gpsDecimals,
+          ],
         )
         .catch((e) => translate(e, `contract ${c.id}`));
       return c;
@@ -103,7 +116,10 @@ export function createRegistry(sql: SqlClient) {
     },
 
     listContracts(tenantId: string): Promise<Contract[]> {
-      return sql.query<Contract>(`SELECT ${CONTRACT_COLUMNS} FROM contracts WHERE tenant_id = $1 ORDER BY id`, [tenantId]);
+      return sql.query<Contract>(
+        `SELECT ${CONTRACT_COLUMNS} FROM contracts WHERE tenant_id = $1 ORDER BY id`,
+        [tenantId],
+      );
     },
 
     /** Registers a device with its login hash, credential hash and pseudonyms, atomically. */
@@ -136,7 +152,10 @@ export function createRegistry(sql: SqlClient) {
 
     /** The broker's lookup: a device and its contract from the keyed hash of its MQTT username. */
     async findByLoginHash(loginHash: string): Promise<{ device: Device; contract: Contract } | undefined> {
-      const rows = await sql.query<Device>(`SELECT ${DEVICE_COLUMNS} FROM devices d WHERE d.login_hash = $1`, [loginHash]);
+      const rows = await sql.query<Device>(
+        `SELECT ${DEVICE_COLUMNS} FROM devices d WHERE d.login_hash = $1`,
+        [loginHash],
+      );
       const device = rows[0];
       if (!device) return undefined;
       const contract = await this.getContract(device.tenantId, device.contractId);
@@ -153,7 +172,10 @@ export function createRegistry(sql: SqlClient) {
     },
 
     listDevices(tenantId: string): Promise<Device[]> {
-      return sql.query<Device>(`SELECT ${DEVICE_COLUMNS} FROM devices d WHERE d.tenant_id = $1 ORDER BY d.id`, [tenantId]);
+      return sql.query<Device>(
+        `SELECT ${DEVICE_COLUMNS} FROM devices d WHERE d.tenant_id = $1 ORDER BY d.id`,
+        [tenantId],
+      );
     },
 
     /** Records pseudonyms under a newer key version; existing rows are left alone. */
@@ -187,7 +209,10 @@ export function createRegistry(sql: SqlClient) {
 
     async createSubject(tenantId: string, ref: string): Promise<void> {
       await sql
-        .query('INSERT INTO subjects (tenant_id, ref) VALUES ($1, $2) ON CONFLICT DO NOTHING', [tenantId, ref])
+        .query('INSERT INTO subjects (tenant_id, ref) VALUES ($1, $2) ON CONFLICT DO NOTHING', [
+          tenantId,
+          ref,
+        ])
         .catch((e) => translate(e, 'subject'));
     },
 

@@ -53,7 +53,9 @@ export function createStoreWriter(options: StoreWriterOptions) {
           if (!retryable) {
             metrics.writeBatches.inc({ outcome: 'rejected' });
             logger.error({ tenant: tenantId, points: points.length, err }, 'store refused a batch');
-            throw isSkjoldError(err) ? err : new SkjoldError('SKJOLD_ERR_STORE_WRITE', undefined, { cause: err });
+            throw isSkjoldError(err)
+              ? err
+              : new SkjoldError('SKJOLD_ERR_STORE_WRITE', undefined, { cause: err });
           }
           metrics.writeBatches.inc({ outcome: 'retry' });
           metrics.storeUp.set(0);

@@ -20,7 +20,11 @@ test('docs/errors.md lists exactly the error codes in lib/errors.ts, with their 
   const text = doc('errors.md');
   assert.deepEqual(firstColumn(text).sort(), Object.keys(ERROR_CODES).sort());
   for (const [code, { status }] of Object.entries(ERROR_CODES)) {
-    assert.match(text, new RegExp(`\\| \`${code}\` \\| ${status} \\|`), `${code} documented with status ${status}`);
+    assert.match(
+      text,
+      new RegExp(`\\| \`${code}\` \\| ${status} \\|`),
+      `${code} documented with status ${status}`,
+    );
   }
 });
 
@@ -43,7 +47,11 @@ test('docs/privacy.md says what happens to every field a device may send', () =>
   const text = doc('privacy.md');
   for (const schema of Object.values(SCHEMAS)) {
     for (const field of Object.keys(schema.shape)) {
-      assert.match(text, new RegExp(`(^|[\\s|\`,])${field}([\\s|\`,]|$)`, 'm'), `${field} is not in docs/privacy.md`);
+      assert.match(
+        text,
+        new RegExp(`(^|[\\s|\`,])${field}([\\s|\`,]|$)`, 'm'),
+        `${field} is not in docs/privacy.md`,
+      );
     }
   }
 });
