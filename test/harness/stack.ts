@@ -1,0 +1,80 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { createSkjold, type Skjold } from '../../app/create-skjold.ts';
+import { type ApiClient, createApiClient } from '../../cli/api-client.ts';
+import { type Config, loadConfig } from '../../lib/config.ts';
+import { createLogger } from '../../lib/log.ts';
+import { type InfluxdServer, startInfluxd } from './influxd.ts';
+import { freshPglite } from './registry.ts';
+
+export interface Stack {
+  skjold: Skjold;
+  influx: InfluxdServer;
+  config: Config;
+  mqttUrl: string;
+  apiUrl: string;
+  api: ApiClient;
+  /** Every log line Skjold wrote, as written. */
+  logs: string[];
+  stop(): Promise<void>;
+}
+
+/**
+ * A whole Skjold for one test file: a private influxd (auth on), a fresh
+ * PGlite registry from the shared template, a temp data dir, broker and API on
+ * free ports, and the logs captured so tests can search them.
+ */
+export async function startStack(
+  overrides: Partial<Config> = {},
+  options: { influx?: InfluxdServer } = {},
+): Promise<Stack> {
+  const influx = options.influx ?? (await startInfluxd());
+  const dataDir = mkdtempSync(join(tmpdir(), 'skjold-test-'));
+  const config = loadConfig(
+    { SKJOLD_LOG_LEVEL: 'debug' },
+    {
+      SKJOLD_DATA_DIR: dataDir,
+      SKJOLD_KEY_FILE: join(dataDir, 'keys.json'),
+      SKJOLD_MQTT_HOST: '127.0.0.1',
+      SKJOLD_MQTT_PORT: 0,
+      SKJOLD_API_PORT: 0,
+      SKJOLD_INFLUX_URL: influx.url,
+      SKJOLD_INFLUX_USER: influx.adminUser,
+      SKJOLD_INFLUX_PASSWORD: influx.adminPassword,
+      SKJOLD_OPERATOR_TOKEN: 'test-operator-token-0123456789',
+      SKJOLD_MQTT_DEVICE_RATE: 1000,
+      SKJOLD_MQTT_CONNECT_RATE: 1000,
+      ...overrides,
+    },
+  );
+  const logs: string[] = [];
+  const sink = new Writable({
+    write(chunk, _enc, cb) {
+      logs.push(String(chunk));
+      cb();
+    },
+  });
+  const skjold = await createSkjold(config, {
+    logger: createLogger('debug', sink),
+    sql: await freshPglite(),
+  });
+  const { mqttPort, apiPort } = await skjold.start();
+  const apiUrl = `http://127.0.0.1:${apiPort}`;
+  return {
+    skjold,
+    influx,
+    config,
+    mqttUrl: `mqtt://127.0.0.1:${mqttPort}`,
+    apiUrl,
+    api: createApiClient({ url: apiUrl, token: config.SKJOLD_OPERATOR_TOKEN ?? '' }),
+    logs,
+    async stop() {
+      await skjold.stop();
+      await skjold.registry.close();
+      if (!options.influx) await influx.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
