@@ -8,7 +8,7 @@ import type { Ingest } from '../ingest/ingest.ts';
 import type { Logger } from '../lib/log.ts';
 import type { Metrics } from '../lib/metrics.ts';
 import type { Authenticator } from './authenticator.ts';
-import { createFrameGuard } from './frame-guard.ts';
+import { createFrameGuard, PacketTooLargeError } from './frame-guard.ts';
 import { createTokenBucket, type TokenBucket } from './token-bucket.ts';
 import { commandTopic, telemetryTopic } from './topics.ts';
 
@@ -150,9 +150,12 @@ export async function createBroker(deps: BrokerDeps) {
     }
     socket.on('error', () => {}); // surfaced through aedes' client error
     const guard = createFrameGuard(limits.maxPacketBytes);
-    guard.on('error', () => {
-      metrics.mqttLimited.inc({ limit: 'packet_size' });
-      logger.warn('connection closed: MQTT packet over the size limit');
+    guard.on('error', (err) => {
+      // The guard also errors when aedes tears a connection down; only its own refusal counts.
+      if (err instanceof PacketTooLargeError) {
+        metrics.mqttLimited.inc({ limit: 'packet_size' });
+        logger.warn({ bytes: err.size }, 'connection closed: MQTT packet over the size limit');
+      }
       socket.destroy();
     });
     socket.pipe(guard);

@@ -1,0 +1,156 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createApi } from '../api/server.ts';
+import { createAuthenticator } from '../broker/authenticator.ts';
+import { createBroker } from '../broker/broker.ts';
+import { createIngest } from '../ingest/ingest.ts';
+import { createIngestPseudonymizer } from '../ingest/pseudonymizer-adapter.ts';
+import type { Config } from '../lib/config.ts';
+import { createLogger, type Logger } from '../lib/log.ts';
+import { createMetrics } from '../lib/metrics.ts';
+import { openKeyStore } from '../pseudonymizer/keystore.ts';
+import { createPseudonymizer } from '../pseudonymizer/pseudonymizer.ts';
+import { createEnrolment } from '../registry/enrolment.ts';
+import { migrate } from '../registry/migrate.ts';
+import { createPgliteClient } from '../registry/pglite-client.ts';
+import { createPostgresClient } from '../registry/postgres-client.ts';
+import { createRegistry } from '../registry/registry.ts';
+import type { SqlClient } from '../registry/sql.ts';
+import { createInfluxV1Store } from '../store/influx-v1.ts';
+import { createInProcessTransport } from '../transport/in-process.ts';
+import { createStoreWriter } from '../transport/store-writer.ts';
+import { operatorToken } from './operator-token.ts';
+
+export interface SkjoldOptions {
+  logger?: Logger;
+  /** An already-open registry connection (tests share a migrated template). */
+  sql?: SqlClient;
+  now?: () => number;
+}
+
+export async function openRegistrySql(config: Config): Promise<SqlClient> {
+  if (config.DATABASE_URL) return createPostgresClient(config.DATABASE_URL);
+  return createPgliteClient({ dataDir: join(config.SKJOLD_DATA_DIR, 'registry') });
+}
+
+/**
+ * Builds every part of Skjold from one frozen config: registry, keys,
+ * pseudonymizer, store, transport, ingest, broker and API. Nothing listens
+ * until `start()`; `stop()` closes in the order that loses nothing: stop
+ * taking messages, flush what was taken, then close the stores.
+ */
+export async function createSkjold(config: Config, options: SkjoldOptions = {}) {
+  const logger = options.logger ?? createLogger(config.SKJOLD_LOG_LEVEL);
+  const metrics = createMetrics();
+  const keyStore = await openKeyStore({
+    file: config.SKJOLD_KEY_FILE,
+    ...(config.SKJOLD_KEYS ? { envValue: config.SKJOLD_KEYS } : {}),
+  });
+  const sql = options.sql ?? (await openRegistrySql(config));
+  await migrate(sql);
+  const registry = createRegistry(sql);
+  const pseudonymizer = createPseudonymizer(keyStore);
+  const enrolment = createEnrolment({ registry, keyStore, pseudonymizer });
+  const store = createInfluxV1Store({
+    url: config.SKJOLD_INFLUX_URL,
+    username: config.SKJOLD_INFLUX_USER,
+    password: config.SKJOLD_INFLUX_PASSWORD,
+    databasePrefix: config.SKJOLD_INFLUX_DB_PREFIX,
+    maxSockets: config.SKJOLD_INFLUX_SOCKETS,
+  });
+
+  let stopping = false;
+  const writer = createStoreWriter({
+    store,
+    metrics,
+    logger: logger.child({ component: 'writer' }),
+    retryMaxMs: config.SKJOLD_RETRY_MAX_MS,
+    keepTrying: () => !stopping,
+  });
+  const transport = createInProcessTransport({
+    writer,
+    metrics,
+    batchPoints: config.SKJOLD_BATCH_POINTS,
+    maxWaitMs: config.SKJOLD_BATCH_MAX_WAIT_MS,
+    bufferPoints: config.SKJOLD_BUFFER_POINTS,
+  });
+  const ingest = createIngest({
+    pseudonymizer: createIngestPseudonymizer(pseudonymizer),
+    transport,
+    metrics,
+    logger: logger.child({ component: 'ingest' }),
+    time: { futureSkewMs: config.SKJOLD_CLOCK_SKEW_FUTURE_MS, pastSkewMs: config.SKJOLD_CLOCK_SKEW_PAST_MS },
+    ...(options.now ? { now: options.now } : {}),
+  });
+  const authenticator = createAuthenticator({
+    registry,
+    enrolment,
+    pseudonymizer,
+    cacheMs: config.SKJOLD_AUTH_CACHE_SECONDS * 1000,
+    ...(options.now ? { now: options.now } : {}),
+  });
+  const tls =
+    config.SKJOLD_MQTT_TLS_CERT && config.SKJOLD_MQTT_TLS_KEY
+      ? { cert: await readFile(config.SKJOLD_MQTT_TLS_CERT), key: await readFile(config.SKJOLD_MQTT_TLS_KEY) }
+      : undefined;
+  const broker = await createBroker({
+    authenticator,
+    ingest,
+    metrics,
+    logger: logger.child({ component: 'broker' }),
+    limits: {
+      maxPacketBytes: config.SKJOLD_MQTT_MAX_PACKET_BYTES,
+      connectRate: config.SKJOLD_MQTT_CONNECT_RATE,
+      deviceRate: config.SKJOLD_MQTT_DEVICE_RATE,
+    },
+    tls,
+  });
+  let listening = false;
+  const api = createApi({
+    registry,
+    enrolment,
+    keyStore,
+    store,
+    metrics,
+    logger,
+    operatorToken: await operatorToken(config),
+    ready: () => listening && !stopping,
+  });
+
+  return {
+    config,
+    logger,
+    metrics,
+    registry,
+    keyStore,
+    pseudonymizer,
+    enrolment,
+    store,
+    transport,
+    broker,
+    api,
+
+    async start(): Promise<{ mqttPort: number; apiPort: number }> {
+      const mqtt = await broker.listen(config.SKJOLD_MQTT_PORT, config.SKJOLD_MQTT_HOST);
+      await api.listen({ port: config.SKJOLD_API_PORT, host: config.SKJOLD_API_HOST });
+      const apiAddress = api.server.address();
+      listening = true;
+      return {
+        mqttPort: mqtt.port,
+        apiPort: typeof apiAddress === 'object' && apiAddress ? apiAddress.port : 0,
+      };
+    },
+
+    async stop(): Promise<void> {
+      // Devices first, so nothing new is accepted; then flush what was.
+      await broker.close();
+      stopping = true;
+      await transport.close();
+      await api.close();
+      await store.close();
+      if (!options.sql) await sql.close();
+    },
+  };
+}
+
+export type Skjold = Awaited<ReturnType<typeof createSkjold>>;

@@ -1,0 +1,73 @@
+import { join } from 'node:path';
+import { createApiClient } from '../cli/api-client.ts';
+import type { Config } from '../lib/config.ts';
+import { createLogger } from '../lib/log.ts';
+import { createSkjold } from './create-skjold.ts';
+import { ensureInfluxd } from './managed-influxd.ts';
+import { operatorToken, operatorTokenFile } from './operator-token.ts';
+import { runSimulation } from './simulation.ts';
+
+export interface StartOptions {
+  simulate: boolean;
+  devicesPerKind: number;
+  ratePerDevice: number;
+}
+
+/**
+ * `skjold start`: reads config, makes sure InfluxDB answers (running a private
+ * influxd in the data directory when none does and that is allowed), builds
+ * Skjold, listens, optionally runs the demo fleet, and shuts down in order on
+ * SIGINT/SIGTERM.
+ */
+export async function runStart(baseConfig: Config, options: StartOptions): Promise<void> {
+  const logger = createLogger(baseConfig.SKJOLD_LOG_LEVEL);
+  const influx = await ensureInfluxd(baseConfig, join(baseConfig.SKJOLD_DATA_DIR, 'influxdb'), logger);
+  const config = Object.freeze({ ...baseConfig, ...influx.config });
+  const skjold = await createSkjold(config, { logger });
+  const { mqttPort, apiPort } = await skjold.start();
+  const api = `http://${config.SKJOLD_API_HOST}:${apiPort}`;
+
+  const lines = [
+    '',
+    'Skjold is running.',
+    `  MQTT (devices)     mqtt${config.SKJOLD_MQTT_TLS_CERT ? 's' : ''}://${config.SKJOLD_MQTT_HOST}:${mqttPort}  topic skjold/d/<login>/telemetry`,
+    `  Dashboard          ${api}/`,
+    `  Metrics            ${api}/metrics`,
+    `  API                ${api}/v1  (operator token: ${config.SKJOLD_OPERATOR_TOKEN ? 'SKJOLD_OPERATOR_TOKEN' : operatorTokenFile(config)})`,
+    `  InfluxDB           ${config.SKJOLD_INFLUX_URL}  databases ${config.SKJOLD_INFLUX_DB_PREFIX}<tenant>${influx.managed ? ` (managed, data in ${influx.dir})` : ''}`,
+    options.simulate
+      ? `  Simulated fleet    ${options.devicesPerKind} devices of each kind per tenant at ${options.ratePerDevice} msg/s each`
+      : '  Simulated fleet    off (npm start runs one; or `skjold simulate`)',
+    '  Stop with Ctrl-C.',
+    '',
+  ];
+  process.stderr.write(`${lines.join('\n')}\n`);
+
+  const abort = new AbortController();
+  let simulation: Promise<unknown> = Promise.resolve();
+  if (options.simulate) {
+    const client = createApiClient({ url: api, token: await operatorToken(config) });
+    simulation = runSimulation(config, client, {
+      devicesPerKind: options.devicesPerKind,
+      ratePerDevice: options.ratePerDevice,
+      seed: 'skjold-demo',
+      signal: abort.signal,
+    }).then(
+      (summary) => logger.info({ summary }, 'simulated fleet stopped'),
+      (err: unknown) => logger.error({ err }, 'simulated fleet failed'),
+    );
+  }
+
+  await new Promise<void>((resolve) => {
+    const onSignal = (signal: string) => {
+      logger.info({ signal }, 'shutting down');
+      resolve();
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+  });
+  abort.abort();
+  await simulation;
+  await skjold.stop();
+  await influx.stop();
+}
