@@ -16,7 +16,7 @@ import { type Reading, reading } from '../../device-sim/payloads.ts';
 import { createRng } from '../../device-sim/random.ts';
 import type { DeviceIdentifiers } from '../../device-sim/registrar.ts';
 import { DEVICE_KINDS, type DeviceKind } from '../../lib/device-kinds.ts';
-import { waitUntil } from '../harness/server-process.ts';
+import { waitUntil } from '../../lib/process/server-process.ts';
 
 export interface TestDevice {
   tenantId: string;
