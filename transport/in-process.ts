@@ -34,7 +34,7 @@ export interface InProcessOptions {
 export function createInProcessTransport(options: InProcessOptions): Transport {
   const { writer, metrics, batchPoints, maxWaitMs, bufferPoints } = options;
   const concurrency = options.concurrency ?? 2;
-  let queue: Pending[] = [];
+  const queue: Pending[] = [];
   let inFlight = 0; // points being written
   let writing = 0; // batches being written
   let timer: NodeJS.Timeout | undefined;
@@ -65,9 +65,7 @@ export function createInProcessTransport(options: InProcessOptions): Transport {
 
   function drain(): void {
     while (writing < concurrency && queue.length > 0) {
-      const batch = queue.slice(0, batchPoints);
-      queue = queue.slice(batch.length);
-      void writeBatch(batch);
+      void writeBatch(queue.splice(0, batchPoints));
     }
     if (queue.length > 0) schedule();
   }
