@@ -20,5 +20,8 @@ fi
 
 if [ ! -x node_modules/.bin/node ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "setup: installing npm packages" >&2
-  npm ci --no-audit --no-fund --loglevel=error >&2
+  # `npm install`, not `npm ci`: with the lock file as written, npm 11 installs
+  # exactly the locked versions either way, but `npm ci` refuses the platform
+  # packages it left out of the lock (Biome's other-OS binaries).
+  npm install --no-audit --no-fund --loglevel=error >&2
 fi
