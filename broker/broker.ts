@@ -143,11 +143,7 @@ export async function createBroker(deps: BrokerDeps) {
   });
 
   function onConnection(socket: net.Socket): void {
-    if (!connectBucket.tryTake()) {
-      metrics.mqttLimited.inc({ limit: 'connect_rate' });
-      socket.destroy();
-      return;
-    }
+    if (socket.destroyed) return; // dropped by the connection-rate limit
     socket.on('error', () => {}); // surfaced through aedes' client error
     const guard = createFrameGuard(limits.maxPacketBytes);
     guard.on('error', (err) => {
@@ -162,9 +158,14 @@ export async function createBroker(deps: BrokerDeps) {
     aedes.handle(Duplex.from({ readable: guard, writable: socket }));
   }
 
-  const server = deps.tls
-    ? tls.createServer({ cert: deps.tls.cert, key: deps.tls.key }, onConnection)
-    : net.createServer(onConnection);
+  const server = deps.tls ? tls.createServer({ cert: deps.tls.cert, key: deps.tls.key }) : net.createServer();
+  // The rate limit sees the TCP connection, before any TLS handshake is spent on it.
+  server.prependListener('connection', (socket: net.Socket) => {
+    if (connectBucket.tryTake()) return;
+    metrics.mqttLimited.inc({ limit: 'connect_rate' });
+    socket.destroy();
+  });
+  server.on(deps.tls ? 'secureConnection' : 'connection', onConnection);
 
   return {
     aedes,
