@@ -6,7 +6,14 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { rows } from '../harness/influx-rows.ts';
 import { type Stack, startStack } from '../harness/stack.ts';
-import { addDevice, addTenant, connectAs, identifierSource, type TestDevice, validReading } from './devices.ts';
+import {
+  addDevice,
+  addTenant,
+  connectAs,
+  identifierSource,
+  type TestDevice,
+  validReading,
+} from './devices.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'skjold-tls-'));
 const cert = join(dir, 'cert.pem');
@@ -32,7 +39,10 @@ after(async () => {
 
 test('with a certificate configured, devices connect over TLS and their readings are stored', async () => {
   const url = stack.mqttUrl.replace('mqtt://', 'mqtts://');
-  const client = await connectAs(url, device.login, device.secret, { ca: readFileSync(cert), servername: 'localhost' });
+  const client = await connectAs(url, device.login, device.secret, {
+    ca: readFileSync(cert),
+    servername: 'localhost',
+  });
   await client.publishAsync(device.telemetry, JSON.stringify(validReading(device, 1)), { qos: 1 });
   await client.endAsync();
   const stored = await rows(stack.skjold.store, 'tls-tenant', 'SELECT seq FROM heat_meter');
