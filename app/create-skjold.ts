@@ -28,8 +28,12 @@ export interface SkjoldOptions {
   now?: () => number;
 }
 
-export async function openRegistrySql(config: Config): Promise<SqlClient> {
-  if (config.DATABASE_URL) return createPostgresClient(config.DATABASE_URL);
+export async function openRegistrySql(config: Config, logger: Logger): Promise<SqlClient> {
+  if (config.DATABASE_URL) {
+    return createPostgresClient(config.DATABASE_URL, {
+      onIdleError: (err) => logger.warn({ err }, 'registry connection lost; the next query reconnects'),
+    });
+  }
   return createPgliteClient({ dataDir: join(config.SKJOLD_DATA_DIR, 'registry') });
 }
 
@@ -46,7 +50,7 @@ export async function createSkjold(config: Config, options: SkjoldOptions = {}) 
     file: config.SKJOLD_KEY_FILE,
     ...(config.SKJOLD_KEYS ? { envValue: config.SKJOLD_KEYS } : {}),
   });
-  const sql = options.sql ?? (await openRegistrySql(config));
+  const sql = options.sql ?? (await openRegistrySql(config, logger));
   await migrate(sql);
   const registry = createRegistry(sql);
   const pseudonymizer = createPseudonymizer(keyStore);

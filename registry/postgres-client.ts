@@ -2,8 +2,12 @@ import pg from 'pg';
 import type { SqlClient, SqlTx } from './sql.ts';
 
 /** PostgreSQL through a small pool: the registry for several Skjold instances. */
-export async function createPostgresClient(url: string, options: { max?: number } = {}): Promise<SqlClient> {
+export async function createPostgresClient(url: string, options: { max?: number; onIdleError?: (err: Error) => void } = {}): Promise<SqlClient> {
   const pool = new pg.Pool({ connectionString: url, max: options.max ?? 5 });
+  // An idle connection the server closed (restart, failover) is not fatal: the
+  // pool drops it and the next query opens a new one. Without a listener it
+  // would be an uncaught exception.
+  pool.on('error', (err) => options.onIdleError?.(err));
   // Fail at start, not at the first device connect, when the URL is wrong.
   const probe = await pool.connect();
   probe.release();
