@@ -53,21 +53,19 @@ export function createInProcessTransport(options: InProcessOptions): Transport {
     while (roomWaiters.length > 0 && held() < bufferPoints) roomWaiters.shift()?.();
   }
 
+  /** Called whenever points arrive or a writer frees up. */
   function schedule(): void {
-    if (queue.length >= batchPoints) return void drain();
+    if (writing >= concurrency) return; // the batch that finishes calls schedule again
+    if (queue.length >= batchPoints) return drain();
     if (timer === undefined && queue.length > 0) {
-      timer = setTimeout(() => {
-        timer = undefined;
-        drain();
-      }, maxWaitMs);
+      timer = setTimeout(drain, maxWaitMs);
     }
   }
 
   function drain(): void {
-    while (writing < concurrency && queue.length > 0) {
-      void writeBatch(queue.splice(0, batchPoints));
-    }
-    if (queue.length > 0) schedule();
+    if (timer !== undefined) clearTimeout(timer);
+    timer = undefined;
+    while (writing < concurrency && queue.length > 0) void writeBatch(queue.splice(0, batchPoints));
   }
 
   async function writeBatch(batch: Pending[]): Promise<void> {
