@@ -1,0 +1,95 @@
+/**
+ * `npm run bench [-- --quick] [--duration <s>] [--rates a,b,…] [--broker-rates a,b,…]
+ *  [--skjold SKJOLD_NAME=value …] [--phases A,B,C] [--profile] [--out <file>]`
+ */
+import { parseArgs } from 'node:util';
+
+export interface BenchSettings {
+  quick: boolean;
+  /** Which of A (InfluxDB alone), B (broker alone), C (end to end) to run; all unless `--phases`. */
+  phases: string[];
+  /** Devices of each kind per tenant (2 tenants × 3 kinds). */
+  devicesPerKind: number;
+  influxMs: number;
+  influxBatchPoints: number;
+  influxWriters: number;
+  brokerStepMs: number;
+  brokerRates: number[];
+  pipelineStepMs: number;
+  /** Tried in order while they pass; when the first fails, `pipelineFallbackRates` are tried. */
+  pipelineRates: number[];
+  pipelineFallbackRates: number[];
+  /** One more step halfway between the highest passing and the lowest failing rate. */
+  refine: boolean;
+  /** Devices whose every message is followed to InfluxDB for latency. */
+  latencyDevices: number;
+  probeIntervalMs: number;
+  /** Extra Skjold settings (`--skjold SKJOLD_BATCH_POINTS=5000`), applied over the benchmark's own. */
+  skjoldEnv: Record<string, string>;
+  /** Directory for a V8 CPU profile of the Skjold process (`--profile`), or null. */
+  profileDir: string | null;
+  out: string;
+}
+
+const rateList = (s: string): number[] =>
+  s.split(',').map((v) => {
+    const n = Number(v.trim());
+    if (!(n > 0)) throw new Error(`not a rate: ${v}`);
+    return n;
+  });
+
+export function parseSettings(argv: string[]): BenchSettings {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      quick: { type: 'boolean', default: false },
+      duration: { type: 'string' },
+      rates: { type: 'string' },
+      'broker-rates': { type: 'string' },
+      out: { type: 'string' },
+      skjold: { type: 'string', multiple: true },
+      profile: { type: 'boolean', default: false },
+      phases: { type: 'string', default: 'A,B,C' },
+    },
+    strict: true,
+  });
+  const quick = values.quick === true;
+  const stepS = values.duration !== undefined ? Number(values.duration) : quick ? 8 : 30;
+  if (!(stepS >= 2)) throw new Error('--duration is seconds per end-to-end step, at least 2');
+  const phases = values.phases.split(',').map((p) => p.trim().toUpperCase());
+  if (phases.some((p) => !['A', 'B', 'C'].includes(p))) throw new Error('--phases is a list of A, B and C');
+  return {
+    quick,
+    phases,
+    devicesPerKind: 100,
+    influxMs: Math.max(5, stepS / 2) * 1000,
+    influxBatchPoints: 2000,
+    influxWriters: 2,
+    brokerStepMs: Math.max(4, stepS / 3) * 1000,
+    brokerRates: values['broker-rates']
+      ? rateList(values['broker-rates'])
+      : quick
+        ? [10_000, 20_000]
+        : [10_000, 15_000, 20_000, 25_000, 30_000, 40_000],
+    pipelineStepMs: stepS * 1000,
+    pipelineRates: values.rates
+      ? rateList(values.rates)
+      : quick
+        ? [15_000]
+        : [15_000, 20_000, 25_000, 30_000],
+    pipelineFallbackRates: [10_000, 5_000],
+    refine: !quick,
+    latencyDevices: 12,
+    probeIntervalMs: 100,
+    skjoldEnv: Object.fromEntries(
+      (values.skjold ?? []).map((kv) => {
+        const eq = kv.indexOf('=');
+        if (!kv.startsWith('SKJOLD_') || eq < 0)
+          throw new Error(`--skjold wants SKJOLD_NAME=value, got ${kv}`);
+        return [kv.slice(0, eq), kv.slice(eq + 1)];
+      }),
+    ),
+    profileDir: values.profile ? new URL('./results/profiles/', import.meta.url).pathname : null,
+    out: values.out ?? new URL('./results/latest.json', import.meta.url).pathname,
+  };
+}

@@ -1,0 +1,167 @@
+/**
+ * Publish-to-queryable latency: polls InfluxDB for the points of a few
+ * sampled devices and records when each (device, seq) is first returned.
+ * Kept cheap so it does not distort what it measures: one query per poll for
+ * all sampled devices (tag filter, indexed), over a time window that starts
+ * at the oldest point not yet seen — so each poll returns roughly the points
+ * written since the previous one, not the whole step.
+ */
+import { quoteIdentifier, quoteString } from '../store/influxql.ts';
+import type { TelemetryStore } from '../store/telemetry-store.ts';
+
+export interface ProbeTarget {
+  login: string;
+  tenantId: string;
+  measurement: string;
+  pseudonym: string;
+}
+
+export interface ProbeStats {
+  polls: number;
+  rows: number;
+  queryMsAvg: number;
+  queryMsMax: number;
+  errors: number;
+  /** Mean ± bound on each visibility time: half the span from the previous poll's start to this answer. */
+  resolutionMs: number;
+}
+
+export interface Probe {
+  /** Waits until every seq in `expected` (per login) has been seen, or `timeoutMs`; then stops. */
+  finish(expected: Record<string, Iterable<number>>, timeoutMs: number): Promise<void>;
+  /** Per login: seq → epoch ms of the first poll that returned it. */
+  seen: Map<string, Map<number, number>>;
+  stats: ProbeStats;
+}
+
+// A point that becomes queryable later than this after its successors is not waited for: it
+// counts as never seen (the step fails on it), and the window stays cheap to query.
+const MAX_WINDOW_MS = 3_000;
+// A seq still missing this long after a later one of its device appeared is passed over: it was
+// overwritten (ts-collisions.ts) or lost, and waiting for it would widen every later query.
+const SKIP_AFTER_MS = 1_000;
+
+interface Front {
+  /** Oldest seq not yet seen (or passed over). */
+  next: number;
+  /** Point time of the seq before `next`: where the next query's window starts. */
+  time: number;
+  maxSeen: number;
+  /** When a gap at `next` was first noticed (0: none). */
+  gapSince: number;
+}
+
+function advance(f: Front, got: Map<number, number>, times: Map<number, number>, now: number): void {
+  for (;;) {
+    if (got.has(f.next)) {
+      f.time = times.get(f.next) ?? f.time;
+      f.next++;
+      f.gapSince = 0;
+    } else if (f.maxSeen > f.next && f.gapSince === 0) {
+      f.gapSince = now;
+      return;
+    } else if (f.maxSeen > f.next && now - f.gapSince >= SKIP_AFTER_MS) {
+      f.next++;
+      f.gapSince = 0;
+    } else {
+      return;
+    }
+  }
+}
+
+export function startProbe(opts: {
+  store: TelemetryStore;
+  targets: ProbeTarget[];
+  firstSeq: number;
+  /** Epoch ms: no sampled point is older. */
+  sinceMs: number;
+  intervalMs: number;
+}): Probe {
+  const { store, targets } = opts;
+  const byPseudonym = new Map(targets.map((t) => [t.pseudonym, t]));
+  const seen = new Map<string, Map<number, number>>(targets.map((t) => [t.login, new Map()]));
+  // Per login: next seq not yet seen in an unbroken run, and the time of the last seen one.
+  const front = new Map(
+    targets.map((t) => [t.login, { next: opts.firstSeq, time: opts.sinceMs, maxSeen: -1, gapSince: 0 }]),
+  );
+  const pointTimes = new Map<string, Map<number, number>>(targets.map((t) => [t.login, new Map()]));
+  const sources = [
+    ...new Set(
+      targets.map(
+        (t) => `${quoteIdentifier(store.databaseFor(t.tenantId))}..${quoteIdentifier(t.measurement)}`,
+      ),
+    ),
+  ];
+  const filter = targets.map((t) => `device = ${quoteString(t.pseudonym)}`).join(' OR ');
+  const stats: ProbeStats = { polls: 0, rows: 0, queryMsAvg: 0, queryMsMax: 0, errors: 0, resolutionMs: 0 };
+  let totalQueryMs = 0;
+  let totalHalfSpan = 0;
+  let stopped = false;
+  // Start of the previous poll: a point first returned now was not yet visible then.
+  let previousStart = Date.now();
+
+  const poll = async (): Promise<void> => {
+    const since = Math.max(Math.min(...[...front.values()].map((f) => f.time)), Date.now() - MAX_WINDOW_MS);
+    const q = `SELECT seq FROM ${sources.join(', ')} WHERE (${filter}) AND time >= ${since}ms GROUP BY device`;
+    const start = performance.now();
+    const startedAt = Date.now();
+    try {
+      const results = await store.query(targets[0]?.tenantId ?? '', q);
+      const answeredAt = Date.now();
+      // Visible after the previous poll's snapshot and by this answer: the middle of that span.
+      const at = (previousStart + answeredAt) / 2;
+      totalHalfSpan += (answeredAt - previousStart) / 2;
+      for (const series of results[0]?.series ?? []) {
+        const target = byPseudonym.get(series.tags?.device ?? '');
+        if (!target) continue;
+        const got = seen.get(target.login) as Map<number, number>;
+        const times = pointTimes.get(target.login) as Map<number, number>;
+        const f = front.get(target.login) as Front;
+        for (const [time, seq] of series.values) {
+          stats.rows++;
+          if (typeof seq !== 'number' || got.has(seq)) continue;
+          got.set(seq, at);
+          f.maxSeen = Math.max(f.maxSeen, seq);
+          if (typeof time === 'number') times.set(seq, time);
+        }
+        advance(f, got, times, at);
+      }
+    } catch {
+      stats.errors++;
+    }
+    previousStart = startedAt;
+    const ms = performance.now() - start;
+    stats.polls++;
+    stats.resolutionMs = totalHalfSpan / stats.polls;
+    totalQueryMs += ms;
+    stats.queryMsMax = Math.max(stats.queryMsMax, ms);
+    stats.queryMsAvg = totalQueryMs / stats.polls;
+  };
+
+  const loop = (async () => {
+    while (!stopped) {
+      const started = Date.now();
+      await poll();
+      const wait = opts.intervalMs - (Date.now() - started);
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    }
+  })();
+
+  return {
+    seen,
+    stats,
+    async finish(expected, timeoutMs) {
+      const deadline = Date.now() + timeoutMs;
+      const missing = (): boolean => {
+        for (const [login, seqs] of Object.entries(expected)) {
+          const got = seen.get(login);
+          for (const seq of seqs) if (!got?.has(seq)) return true;
+        }
+        return false;
+      };
+      while (missing() && Date.now() < deadline) await new Promise((r) => setTimeout(r, opts.intervalMs));
+      stopped = true;
+      await loop;
+    },
+  };
+}

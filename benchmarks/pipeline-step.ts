@@ -1,0 +1,180 @@
+/**
+ * One end-to-end step: the load generator at a target rate through Skjold,
+ * then the reckoning — acknowledged vs stored, publish-to-queryable latency
+ * of the sampled devices, Skjold's own counters and buffer, CPU and memory.
+ */
+import type { TelemetryStore } from '../store/telemetry-store.ts';
+import type { BenchSettings } from './args.ts';
+import { BENCH_TENANTS, type FleetSpec } from './bench-fleet.ts';
+import { type HttpdDelta, httpdDelta, httpdStats } from './influxd-stats.ts';
+import type { Child } from './ipc.ts';
+import { type ProbeStats, type ProbeTarget, startProbe } from './latency-probe.ts';
+import type { MqttLoadResult } from './load-process.ts';
+import { type PhaseUsage, startSampler } from './proc-sampler.ts';
+import type { MetricValues, RuntimeWatch } from './skjold-process.ts';
+import { type Distribution, distribution, perSecond } from './stats.ts';
+import { countPoints } from './store-count.ts';
+
+export interface PipelineStep {
+  targetRate: number;
+  published: number;
+  acked: number;
+  unacked: number;
+  /** Points InfluxDB holds for the step. */
+  stored: number;
+  /** Messages with their device's previous timestamp: InfluxDB keeps one of the two (not a Skjold loss). */
+  tsCollisions: number;
+  /** Acknowledged messages missing from InfluxDB: acked − stored − tsCollisions, at least 0. */
+  lost: number;
+  /** Acknowledged messages per second, first publish to last PUBACK. */
+  achievedRate: number;
+  latencyMs: Distribution;
+  /** Sampled messages never seen in InfluxDB (within the probe's window), overwritten ones aside. */
+  latencyNotSeen: number;
+  /** Sampled messages that shared a timestamp with their device's next or previous one (see tsCollisions). */
+  latencyOverwritten: number;
+  throttledTicks: number;
+  errors: Record<string, number>;
+  /** Inside Skjold during the step: transport buffer (how far the store lagged), event loop delay, GC. */
+  skjoldRuntime: RuntimeWatch;
+  /** Skjold's writes to InfluxDB during the step (one per tenant per batch). */
+  storeWrites: { count: number; meanMs: number; meanPoints: number };
+  /** influxd's view of the step: its own time per write request, and the probe's queries (with the counts). */
+  influxd: HttpdDelta;
+  /** Skjold's own counters over the step (ingest outcomes, limits, store write retries). */
+  skjoldCounters: Record<string, number>;
+  probe: ProbeStats;
+  pass: boolean;
+  failures: string[];
+  usage: PhaseUsage;
+}
+
+export interface Context {
+  s: BenchSettings;
+  influx: { url: string; adminUser: string; adminPassword: string };
+  fleet: FleetSpec;
+  load: Child;
+  skjold: Child;
+  influxPid: number;
+  store: TelemetryStore;
+  mqttUrl: string;
+  targets: ProbeTarget[];
+}
+
+export async function pipelineStep(ctx: Context, rate: number, index: number): Promise<PipelineStep> {
+  const { s, targets } = ctx;
+  const firstSeq = index * 10_000_000;
+  const probe = startProbe({
+    store: ctx.store,
+    targets,
+    firstSeq,
+    sinceMs: Date.now(),
+    intervalMs: s.probeIntervalMs,
+  });
+  const before = await ctx.skjold.call<MetricValues>('metrics');
+  const httpdBefore = await httpdStats(ctx.influx.url, ctx.influx.adminUser, ctx.influx.adminPassword);
+  await ctx.skjold.call('watchStart');
+  const sampler = startSampler({
+    skjold: ctx.skjold.pid,
+    influxd: ctx.influxPid,
+    load: ctx.load.pid,
+    runner: process.pid,
+  });
+  const report = await ctx.load.call<MqttLoadResult>('mqttLoad', {
+    mqttUrl: ctx.mqttUrl,
+    fleet: ctx.fleet,
+    totalRate: rate,
+    durationMs: s.pipelineStepMs,
+    // A second's worth: the generator holds back only when latency passes a second, which fails the step anyway.
+    maxInflight: rate,
+    firstSeq,
+    sampleLogins: targets.map((t) => t.login),
+  });
+  const expected: Record<string, Iterable<number>> = {};
+  for (const [login, sent] of Object.entries(report.sample)) expected[login] = sent.keys();
+  await probe.finish(expected, 5_000);
+  const usage = sampler.stop({
+    from: report.firstPublishAt ?? report.startTime,
+    to: report.lastAckAt ?? Date.now(),
+  });
+  const stored = await countPoints(
+    ctx.store,
+    BENCH_TENANTS.map((t) => t.id),
+    report.startTime,
+  );
+  const after = await ctx.skjold.call<MetricValues>('metrics');
+  const httpd = httpdDelta(
+    httpdBefore,
+    await httpdStats(ctx.influx.url, ctx.influx.adminUser, ctx.influx.adminPassword),
+  );
+  const runtime = await ctx.skjold.call<RuntimeWatch>('watchStop');
+  const counters = counterDelta(before.counters, after.counters);
+  const writes = counters['skjold_store_write_seconds_count'] ?? 0;
+
+  const latencies: number[] = [];
+  let notSeen = 0;
+  let overwritten = 0;
+  for (const [login, sent] of Object.entries(report.sample)) {
+    const seen = probe.seen.get(login);
+    const shared = new Set(report.sampleOverwritten[login]);
+    for (const [seq, sentAt] of sent) {
+      const at = seen?.get(seq);
+      if (at !== undefined) latencies.push(at - sentAt);
+      else if (shared.has(seq)) overwritten++;
+      else notSeen++;
+    }
+  }
+  const latencyMs = distribution(latencies);
+  const achievedRate = perSecond(report.acked, report.firstPublishAt, report.lastAckAt);
+  const lost = Math.max(0, report.acked - stored - report.tsCollisions);
+  const failures: string[] = [];
+  if (report.unacked > 0) failures.push(`${report.unacked} never acknowledged`);
+  if (lost > 0) failures.push(`${lost} acknowledged but not stored`);
+  if (notSeen > 0) failures.push(`${notSeen} sampled messages never queryable`);
+  if (achievedRate < 0.97 * rate) failures.push(`achieved ${achievedRate} < 97 % of ${rate}`);
+  if (!(latencyMs.p99 < 1000)) failures.push(`p99 ${latencyMs.p99} ms ≥ 1 s`);
+  return {
+    targetRate: rate,
+    published: report.published,
+    acked: report.acked,
+    unacked: report.unacked,
+    stored,
+    tsCollisions: report.tsCollisions,
+    lost,
+    achievedRate,
+    latencyMs,
+    latencyNotSeen: notSeen,
+    latencyOverwritten: overwritten,
+    throttledTicks: report.throttledTicks,
+    errors: report.errors,
+    skjoldRuntime: runtime,
+    storeWrites: {
+      count: writes,
+      meanMs:
+        writes > 0
+          ? Math.round(((counters['skjold_store_write_seconds_sum'] ?? 0) / writes) * 10_000) / 10
+          : 0,
+      meanPoints: writes > 0 ? Math.round((counters['skjold_store_points_written_total'] ?? 0) / writes) : 0,
+    },
+    influxd: httpd,
+    skjoldCounters: counters,
+    probe: {
+      ...probe.stats,
+      queryMsAvg: Math.round(probe.stats.queryMsAvg * 10) / 10,
+      queryMsMax: Math.round(probe.stats.queryMsMax),
+      resolutionMs: Math.round(probe.stats.resolutionMs),
+    },
+    pass: failures.length === 0,
+    failures,
+    usage,
+  };
+}
+
+function counterDelta(before: Record<string, number>, after: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [key, value] of Object.entries(after)) {
+    const d = value - (before[key] ?? 0);
+    if (d !== 0) out[key] = d;
+  }
+  return out;
+}

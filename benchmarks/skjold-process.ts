@@ -1,0 +1,189 @@
+/**
+ * Skjold itself — broker and ingest in one process, as `npm start` runs it —
+ * built the way test/harness/stack.ts builds it (fresh PGlite registry from
+ * the shared template, a temp data dir, free ports), with limits raised for
+ * load and logs at warn to a file.
+ */
+import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
+import { createSkjold, type Skjold } from '../app/create-skjold.ts';
+import { loadConfig } from '../lib/config.ts';
+import { createLogger } from '../lib/log.ts';
+import { freshPglite } from '../test/harness/registry.ts';
+import { serveIpc } from './ipc.ts';
+
+export interface SkjoldStartArgs {
+  /** SKJOLD_* settings from the command line, over the benchmark's own. */
+  env: Record<string, string>;
+  influxUrl: string;
+  influxUser: string;
+  influxPassword: string;
+}
+
+export interface SkjoldStarted {
+  mqttUrl: string;
+  apiUrl: string;
+  operatorToken: string;
+  logFile: string;
+  /** The settings that differ from the defaults, for the results file. */
+  settings: Record<string, number | string>;
+}
+
+const OPERATOR_TOKEN = 'bench-operator-token-0123456789';
+let skjold: Skjold | undefined;
+let dataDir: string | undefined;
+
+async function start(args: SkjoldStartArgs): Promise<SkjoldStarted> {
+  dataDir = mkdtempSync(join(tmpdir(), 'skjold-bench-'));
+  const env = {
+    SKJOLD_LOG_LEVEL: 'warn',
+    // Load, not abuse: the fleet is ~600 devices at up to ~100 msg/s each, connecting all at once.
+    SKJOLD_MQTT_DEVICE_RATE: '100000',
+    SKJOLD_MQTT_CONNECT_RATE: '10000',
+    SKJOLD_AUTH_CACHE_SECONDS: '3600',
+    ...args.env,
+  };
+  const config = loadConfig(env, {
+    SKJOLD_DATA_DIR: dataDir,
+    SKJOLD_KEY_FILE: join(dataDir, 'keys.json'),
+    SKJOLD_MQTT_HOST: '127.0.0.1',
+    SKJOLD_MQTT_PORT: 0,
+    SKJOLD_API_PORT: 0,
+    SKJOLD_INFLUX_URL: args.influxUrl,
+    SKJOLD_INFLUX_USER: args.influxUser,
+    SKJOLD_INFLUX_PASSWORD: args.influxPassword,
+    SKJOLD_OPERATOR_TOKEN: OPERATOR_TOKEN,
+  });
+  const logFile = join(dataDir, 'skjold.log');
+  skjold = await createSkjold(config, {
+    logger: createLogger(config.SKJOLD_LOG_LEVEL, createWriteStream(logFile)),
+    sql: await freshPglite(),
+  });
+  const { mqttPort, apiPort } = await skjold.start();
+  return {
+    mqttUrl: `mqtt://127.0.0.1:${mqttPort}`,
+    apiUrl: `http://127.0.0.1:${apiPort}`,
+    operatorToken: OPERATOR_TOKEN,
+    logFile,
+    settings: {
+      ...env,
+      SKJOLD_BATCH_POINTS: config.SKJOLD_BATCH_POINTS,
+      SKJOLD_BATCH_MAX_WAIT_MS: config.SKJOLD_BATCH_MAX_WAIT_MS,
+      SKJOLD_BUFFER_POINTS: config.SKJOLD_BUFFER_POINTS,
+      SKJOLD_INFLUX_SOCKETS: config.SKJOLD_INFLUX_SOCKETS,
+    },
+  };
+}
+
+export interface MetricValues {
+  counters: Record<string, number>;
+  gauges: Record<string, number>;
+}
+
+/** Values by name and labels, e.g. `skjold_ingest_messages_total{kind=sim_unit,outcome=stored}`. */
+async function metrics(): Promise<MetricValues> {
+  if (!skjold) throw new Error('not started');
+  const out: MetricValues = { counters: {}, gauges: {} };
+  for (const metric of await skjold.metrics.registry.getMetricsAsJSON()) {
+    if (!metric.name.startsWith('skjold_') || metric.name.startsWith('skjold_process_')) continue;
+    // prom-client types `type` as a numeric enum; at run time it is 'counter', 'gauge', …
+    const type = String(metric.type);
+    if (type === 'histogram') {
+      // Sum and count only: their deltas give a step's mean (e.g. of store write time).
+      for (const v of metric.values as Array<{ metricName?: string; value: number }>) {
+        if (v.metricName?.endsWith('_sum') || v.metricName?.endsWith('_count'))
+          out.counters[v.metricName] = v.value;
+      }
+      continue;
+    }
+    if (type !== 'counter' && type !== 'gauge') continue;
+    for (const v of metric.values) {
+      const labels = Object.entries(v.labels ?? {})
+        .map(([k, l]) => `${k}=${l}`)
+        .join(',');
+      out[type === 'counter' ? 'counters' : 'gauges'][labels ? `${metric.name}{${labels}}` : metric.name] =
+        v.value;
+    }
+  }
+  return out;
+}
+
+export interface RuntimeWatch {
+  /** Points ingest accepted and the store has not yet confirmed, sampled every 50 ms. */
+  bufferedMax: number;
+  bufferedMean: number;
+  /** Share of samples with the buffer full (devices kept waiting for their PUBACK). */
+  fullShare: number;
+  /** How late Skjold's event loop ran timers (perf_hooks), ms: long synchronous stretches delay every reply. */
+  eventLoopDelayMs: { p50: number; p99: number; max: number };
+  /** Garbage collection pauses on the main thread during the step. */
+  gc: { count: number; totalMs: number; maxMs: number; heapUsedEndMiB: number };
+}
+
+let watchTimer: NodeJS.Timeout | undefined;
+const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+const gc = { count: 0, totalMs: 0, maxMs: 0 };
+const gcObserver = new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) {
+    gc.count++;
+    gc.totalMs += entry.duration;
+    gc.maxMs = Math.max(gc.maxMs, entry.duration);
+  }
+});
+const watched = { samples: 0, sum: 0, max: 0, full: 0 };
+
+function watchStart(): void {
+  if (!skjold) throw new Error('not started');
+  const { transport, config } = skjold;
+  Object.assign(watched, { samples: 0, sum: 0, max: 0, full: 0 });
+  loopDelay.reset();
+  loopDelay.enable();
+  Object.assign(gc, { count: 0, totalMs: 0, maxMs: 0 });
+  gcObserver.observe({ entryTypes: ['gc'] });
+  clearInterval(watchTimer);
+  watchTimer = setInterval(() => {
+    const held = transport.buffered();
+    watched.samples++;
+    watched.sum += held;
+    watched.max = Math.max(watched.max, held);
+    if (held >= config.SKJOLD_BUFFER_POINTS) watched.full++;
+  }, 50);
+}
+
+function watchStop(): RuntimeWatch {
+  clearInterval(watchTimer);
+  watchTimer = undefined;
+  loopDelay.disable();
+  gcObserver.disconnect();
+  const ms = (ns: number): number => Math.round(ns / 1e5) / 10;
+  const n = Math.max(1, watched.samples);
+  return {
+    bufferedMax: watched.max,
+    bufferedMean: Math.round(watched.sum / n),
+    fullShare: Math.round((watched.full / n) * 1000) / 1000,
+    eventLoopDelayMs: {
+      p50: ms(loopDelay.percentile(50)),
+      p99: ms(loopDelay.percentile(99)),
+      max: ms(loopDelay.max),
+    },
+    gc: {
+      count: gc.count,
+      totalMs: Math.round(gc.totalMs),
+      maxMs: Math.round(gc.maxMs),
+      heapUsedEndMiB: Math.round(process.memoryUsage().heapUsed / 2 ** 20),
+    },
+  };
+}
+
+async function stop(): Promise<void> {
+  if (skjold) {
+    await skjold.stop();
+    await skjold.registry.close();
+  }
+  skjold = undefined;
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+}
+
+serveIpc({ start, metrics, watchStart, watchStop, stop });
