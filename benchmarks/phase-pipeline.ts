@@ -5,6 +5,9 @@
  * missing from InfluxDB, ≥ 97 % of the target rate was achieved and p99
  * publish-to-queryable latency is under a second.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createInfluxV1Store } from '../store/influx-v1.ts';
 import { startInfluxd } from '../test/harness/influxd.ts';
 import type { BenchSettings } from './args.ts';
@@ -34,6 +37,7 @@ export async function runPipelinePhase(
   load: Child,
 ): Promise<PipelinePhase> {
   const influx = await startInfluxd();
+  const dataDir = mkdtempSync(join(tmpdir(), 'skjold-bench-'));
   const skjold = forkChild(
     'skjold',
     new URL('./skjold-process.ts', import.meta.url).pathname,
@@ -47,6 +51,7 @@ export async function runPipelinePhase(
   try {
     const started = await skjold.call<SkjoldStarted>('start', {
       env: s.skjoldEnv,
+      dataDir,
       influxUrl: influx.url,
       influxUser: influx.adminUser,
       influxPassword: influx.adminPassword,
@@ -139,6 +144,7 @@ export async function runPipelinePhase(
     await store.close();
     await skjold.stop();
     await influx.stop();
+    rmSync(dataDir, { recursive: true, force: true });
   }
 }
 

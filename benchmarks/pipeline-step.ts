@@ -109,7 +109,7 @@ export async function pipelineStep(ctx: Context, rate: number, index: number): P
   );
   const runtime = await ctx.skjold.call<RuntimeWatch>('watchStop');
   const counters = counterDelta(before.counters, after.counters);
-  const writes = counters['skjold_store_write_seconds_count'] ?? 0;
+  const writes = counters.skjold_store_write_seconds_count ?? 0;
 
   const latencies: number[] = [];
   let notSeen = 0;
@@ -151,10 +151,8 @@ export async function pipelineStep(ctx: Context, rate: number, index: number): P
     storeWrites: {
       count: writes,
       meanMs:
-        writes > 0
-          ? Math.round(((counters['skjold_store_write_seconds_sum'] ?? 0) / writes) * 10_000) / 10
-          : 0,
-      meanPoints: writes > 0 ? Math.round((counters['skjold_store_points_written_total'] ?? 0) / writes) : 0,
+        writes > 0 ? Math.round(((counters.skjold_store_write_seconds_sum ?? 0) / writes) * 10_000) / 10 : 0,
+      meanPoints: writes > 0 ? Math.round((counters.skjold_store_points_written_total ?? 0) / writes) : 0,
     },
     influxd: httpd,
     skjoldCounters: counters,

@@ -4,8 +4,7 @@
  * the shared template, a temp data dir, free ports), with limits raised for
  * load and logs at warn to a file.
  */
-import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { createSkjold, type Skjold } from '../app/create-skjold.ts';
@@ -15,6 +14,8 @@ import { freshPglite } from '../test/harness/registry.ts';
 import { serveIpc } from './ipc.ts';
 
 export interface SkjoldStartArgs {
+  /** Created and removed by the runner, so nothing is left behind if this process dies. */
+  dataDir: string;
   /** SKJOLD_* settings from the command line, over the benchmark's own. */
   env: Record<string, string>;
   influxUrl: string;
@@ -33,10 +34,9 @@ export interface SkjoldStarted {
 
 const OPERATOR_TOKEN = 'bench-operator-token-0123456789';
 let skjold: Skjold | undefined;
-let dataDir: string | undefined;
 
 async function start(args: SkjoldStartArgs): Promise<SkjoldStarted> {
-  dataDir = mkdtempSync(join(tmpdir(), 'skjold-bench-'));
+  const { dataDir } = args;
   const env = {
     SKJOLD_LOG_LEVEL: 'warn',
     // Load, not abuse: the fleet is ~600 devices at up to ~100 msg/s each, connecting all at once.
@@ -183,7 +183,6 @@ async function stop(): Promise<void> {
     await skjold.registry.close();
   }
   skjold = undefined;
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 }
 
 serveIpc({ start, metrics, watchStart, watchStop, stop });
