@@ -2,7 +2,10 @@ import pg from 'pg';
 import type { SqlClient, SqlTx } from './sql.ts';
 
 /** PostgreSQL through a small pool: the registry for several Skjold instances. */
-export async function createPostgresClient(url: string, options: { max?: number; onIdleError?: (err: Error) => void } = {}): Promise<SqlClient> {
+export async function createPostgresClient(
+  url: string,
+  options: { max?: number; onIdleError?: (err: Error) => void } = {},
+): Promise<SqlClient> {
   const pool = new pg.Pool({ connectionString: url, max: options.max ?? 5 });
   // An idle connection the server closed (restart, failover) is not fatal: the
   // pool drops it and the next query opens a new one. Without a listener it

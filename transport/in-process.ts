@@ -56,10 +56,8 @@ export function createInProcessTransport(options: InProcessOptions): Transport {
   /** Called whenever points arrive or a writer frees up. */
   function schedule(): void {
     if (writing >= concurrency) return; // the batch that finishes calls schedule again
-    if (queue.length >= batchPoints) return drain();
-    if (timer === undefined && queue.length > 0) {
-      timer = setTimeout(drain, maxWaitMs);
-    }
+    if (queue.length >= batchPoints) drain();
+    else if (timer === undefined && queue.length > 0) timer = setTimeout(drain, maxWaitMs);
   }
 
   function drain(): void {
