@@ -1,8 +1,11 @@
+import type { AuditLog } from '../audit/audit-log.ts';
+import type { Clock } from '../lib/clock.ts';
 import type { Logger } from '../lib/log.ts';
 import type { Metrics } from '../lib/metrics.ts';
 import type { KeyStore } from '../pseudonymizer/keystore.ts';
 import type { Enrolment } from '../registry/enrolment.ts';
 import type { Registry } from '../registry/registry.ts';
+import type { LegalHolds } from '../retention/holds.ts';
 import type { TelemetryStore } from '../store/telemetry-store.ts';
 
 export interface ApiDeps {
@@ -12,6 +15,9 @@ export interface ApiDeps {
   store: TelemetryStore;
   metrics: Metrics;
   logger: Logger;
+  audit: AuditLog;
+  holds: LegalHolds;
+  clock: Clock;
   /** The operator's API token (compared by digest, in constant time). */
   operatorToken: string;
   /** Extra readiness checks (broker listening, transport open). */

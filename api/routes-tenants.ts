@@ -70,6 +70,12 @@ export function registerTenantRoutes(app: FastifyInstance, deps: ApiDeps): void 
     await requireTenant(deps, tenant);
     const version = await deps.keyStore.rotate(tenant);
     deps.logger.info({ tenant, version }, 'pseudonymisation key rotated');
+    await deps.audit.append({
+      actor: 'operator',
+      action: 'keys.rotate',
+      tenantId: tenant,
+      detail: { version },
+    });
     return { tenant, version };
   });
 

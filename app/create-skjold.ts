@@ -1,10 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createApi } from '../api/server.ts';
+import { createAuditLog } from '../audit/audit-log.ts';
 import { createAuthenticator } from '../broker/authenticator.ts';
 import { createBroker } from '../broker/broker.ts';
 import { createIngest } from '../ingest/ingest.ts';
 import { createIngestPseudonymizer } from '../ingest/pseudonymizer-adapter.ts';
+import { type Clock, systemClock } from '../lib/clock.ts';
 import type { Config } from '../lib/config.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
 import { createMetrics } from '../lib/metrics.ts';
@@ -16,6 +18,7 @@ import { createPgliteClient } from '../registry/pglite-client.ts';
 import { createPostgresClient } from '../registry/postgres-client.ts';
 import { createRegistry } from '../registry/registry.ts';
 import type { SqlClient } from '../registry/sql.ts';
+import { createLegalHolds } from '../retention/holds.ts';
 import { createInfluxV1Store } from '../store/influx-v1.ts';
 import { createInProcessTransport } from '../transport/in-process.ts';
 import { createStoreWriter } from '../transport/store-writer.ts';
@@ -26,6 +29,8 @@ export interface SkjoldOptions {
   /** An already-open registry connection (tests share a migrated template). */
   sql?: SqlClient;
   now?: () => number;
+  /** Where retention, request deadlines and the audit log get the date. */
+  clock?: Clock;
 }
 
 export async function openRegistrySql(config: Config, logger: Logger): Promise<SqlClient> {
@@ -53,6 +58,9 @@ export async function createSkjold(config: Config, options: SkjoldOptions = {}) 
   const sql = options.sql ?? (await openRegistrySql(config, logger));
   await migrate(sql);
   const registry = createRegistry(sql);
+  const clock = options.clock ?? systemClock;
+  const audit = createAuditLog(sql, { clock, anchorFile: config.SKJOLD_AUDIT_ANCHOR_FILE });
+  const holds = createLegalHolds(sql);
   const pseudonymizer = createPseudonymizer(keyStore);
   const enrolment = createEnrolment({ registry, keyStore, pseudonymizer });
   const store = createInfluxV1Store({
@@ -117,6 +125,9 @@ export async function createSkjold(config: Config, options: SkjoldOptions = {}) 
     store,
     metrics,
     logger,
+    audit,
+    holds,
+    clock,
     operatorToken: await operatorToken(config),
     ready: () => listening && !stopping,
   });
@@ -130,6 +141,9 @@ export async function createSkjold(config: Config, options: SkjoldOptions = {}) 
     pseudonymizer,
     enrolment,
     store,
+    audit,
+    holds,
+    clock,
     transport,
     broker,
     api,

@@ -18,6 +18,7 @@ const schema = z.object({
   SKJOLD_DATA_DIR: z.string().default('.data'), // registry (PGlite), key file, operator token
   SKJOLD_KEY_FILE: z.string().optional(), // default <data dir>/keys.json, mode 0600
   SKJOLD_KEYS: z.string().optional(), // keys as JSON (or base64 JSON) instead of a file: read-only
+  SKJOLD_AUDIT_ANCHOR_FILE: z.string().optional(), // newest audit entry's hash, outside the registry; default <data dir>/audit-anchor.json
   DATABASE_URL: z.string().optional(), // PostgreSQL registry; PGlite in the data dir when unset
   SKJOLD_OPERATOR_TOKEN: z.string().min(24).optional(), // generated into the data dir when unset
   SKJOLD_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -51,7 +52,11 @@ const schema = z.object({
 });
 
 export type Config = Readonly<
-  Omit<z.infer<typeof schema>, 'SKJOLD_KEY_FILE'> & { SKJOLD_KEY_FILE: string; SKJOLD_DATA_DIR: string }
+  Omit<z.infer<typeof schema>, 'SKJOLD_KEY_FILE' | 'SKJOLD_AUDIT_ANCHOR_FILE'> & {
+    SKJOLD_KEY_FILE: string;
+    SKJOLD_AUDIT_ANCHOR_FILE: string;
+    SKJOLD_DATA_DIR: string;
+  }
 >;
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
@@ -64,6 +69,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   return Object.freeze({
     ...parsed.data,
     SKJOLD_KEY_FILE: parsed.data.SKJOLD_KEY_FILE ?? resolve(dataDir, 'keys.json'),
+    SKJOLD_AUDIT_ANCHOR_FILE: parsed.data.SKJOLD_AUDIT_ANCHOR_FILE ?? resolve(dataDir, 'audit-anchor.json'),
     ...overrides,
     SKJOLD_DATA_DIR: dataDir,
   });

@@ -126,6 +126,13 @@ export function createInfluxV1Store(options: InfluxV1StoreOptions): TelemetrySto
       return runQuery(influxql, databaseFor(tenantId));
     },
 
+    async execute(tenantId, influxql) {
+      const results = await runQuery(influxql, databaseFor(tenantId));
+      const error = firstError(results);
+      if (error !== undefined) throw new StoreError('SKJOLD_ERR_STORE_QUERY', error, { retryable: false });
+      return results;
+    },
+
     async grantReader(tenantId, username, password) {
       const db = databaseFor(tenantId);
       const user = quoteIdentifier(username);

@@ -151,6 +151,27 @@ export function runTelemetryStoreContract(name: string, makeStore: () => Promise
       assert.match(err.message, /conflict/);
     });
 
+    test('execute: DROP SERIES removes a device from the data and the index; DELETE removes a time range', async () => {
+      const at = (device: string, t: number): Point => ({
+        measurement: 'erase_test',
+        tags: { device },
+        fields: { v: t },
+        timestampMs: T0 + t,
+      });
+      await store.write('acme', [at('gone', 0), at('gone', 1), at('kept', 0), at('kept', 1), at('kept', 2)]);
+      await store.execute('acme', `DROP SERIES FROM erase_test WHERE device = 'gone'`);
+      await store.execute('acme', `DELETE FROM erase_test WHERE time < ${(T0 + 1) * 1_000_000}`);
+      assert.deepEqual(records(await store.query('acme', 'SELECT device, v FROM erase_test')), [
+        { time: T0 + 1, device: 'kept', v: 1 },
+        { time: T0 + 2, device: 'kept', v: 2 },
+      ]);
+      const tagValues = records(
+        await store.query('acme', `SHOW TAG VALUES FROM erase_test WITH KEY = "device"`),
+      ).map((r) => r.value);
+      assert.deepEqual(tagValues, ['kept']);
+      await rejectsWith(store.execute('acme', 'DROP SERIES FROM'), 'SKJOLD_ERR_STORE_QUERY', false);
+    });
+
     test('a query the store cannot parse is a non-retryable query error', async () => {
       await rejectsWith(store.query('acme', 'SELEKT nothing'), 'SKJOLD_ERR_STORE_QUERY', false);
     });

@@ -38,6 +38,11 @@ export interface TelemetryStore {
   write(tenantId: string, points: readonly Point[]): Promise<void>;
   /** InfluxQL query against one tenant's database (read-only use). */
   query(tenantId: string, influxql: string): Promise<QueryResult[]>;
+  /**
+   * Statements that change one tenant's data: `DROP SERIES`, `DELETE`,
+   * `SELECT … INTO`. Any statement's error is a failure (`SKJOLD_ERR_STORE_QUERY`).
+   */
+  execute(tenantId: string, influxql: string): Promise<QueryResult[]>;
   /** Creates or updates a read-only dashboard credential for one tenant's database. */
   grantReader(tenantId: string, username: string, password: string): Promise<void>;
   /** Name of the database that holds a tenant's data. */
