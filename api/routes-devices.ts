@@ -15,11 +15,12 @@ const deviceBody = z.object({
   contractId: z.string().min(1).max(64),
   identifiers,
   secret: z.string().min(16).max(200).optional(),
+  area: z.string().min(1).max(100).optional(),
 });
 const subjectParams = tenantParams.extend({ ref: z.string().min(1).max(128) });
 const linkBody = z.object({ deviceId: z.string().uuid() });
 
-/** CSV columns: kind, contract, then any identifier columns, and an optional secret. */
+/** CSV columns: kind, contract, then any identifier columns, an optional secret and an optional area. */
 function rowToDevice(row: Record<string, string>): DeviceInput {
   const ids: Record<string, string> = {};
   for (const t of DEVICE_IDENTIFIER_TYPES) if (row[t]) ids[t] = row[t];
@@ -28,6 +29,7 @@ function rowToDevice(row: Record<string, string>): DeviceInput {
     contractId: row.contract,
     identifiers: ids,
     secret: row.secret || undefined,
+    area: row.area || undefined,
   });
 }
 

@@ -29,7 +29,8 @@ export const USAGE = `Usage: skjold <command> [options]
   contracts list --tenant T
   devices add --tenant T --contract C --kind heat_meter|sim_unit|building_sensor
               [--iccid ..] [--imsi ..] [--imei ..] [--msisdn ..] [--wmbus ..] [--serial ..] [--secret ..]
-  devices import --tenant T FILE.csv            columns: kind,contract,iccid,imsi,imei,msisdn,wmbus,serial,secret
+              [--area AREA]                     building or postcode area: the group retention anonymises by
+  devices import --tenant T FILE.csv            columns: kind,contract,iccid,imsi,imei,msisdn,wmbus,serial,secret[,area]
   devices list --tenant T
   subjects link --tenant T --ref REF --device DEVICE_ID
   keys rotate --tenant T                        new key version; older data stays findable
@@ -141,6 +142,7 @@ export const COMMANDS: Entry[] = [
       contract: str,
       kind: str,
       secret: str,
+      area: str,
       ...Object.fromEntries(DEVICE_IDENTIFIER_TYPES.map((t) => [t, str])),
     },
     async run(cmd) {
@@ -155,6 +157,7 @@ export const COMMANDS: Entry[] = [
         contractId: need(cmd, 'contract'),
         identifiers,
         secret: cmd.values.secret,
+        area: cmd.values.area,
       };
       print(
         await (await apiFor(cmd.config)).call('POST', `/v1/tenants/${need(cmd, 'tenant')}/devices`, body),

@@ -53,6 +53,8 @@ export interface DeviceInput {
   contractId: string;
   identifiers: Partial<Record<DeviceIdentifierType, string>>;
   secret?: string | undefined;
+  /** Building or postcode area (free text, not an identifier): retention's anonymisation group. */
+  area?: string | undefined;
 }
 
 export interface EnrolmentDeps {
@@ -113,6 +115,7 @@ export function createEnrolment({ registry, keyStore, pseudonymizer }: Enrolment
         loginType,
         credentialHash: await hashSecret(secret),
         pseudonyms,
+        area: input.area ?? null,
       });
       return { id, secret, pseudonym: devicePseudonym };
     },

@@ -38,6 +38,8 @@ export interface Device {
   loginType: LoginType;
   credentialHash: string;
   disabled: boolean;
+  /** Building or postcode area the tenant chose: the group retention anonymises by. */
+  area: string | null;
 }
 
 export interface PseudonymRow {
@@ -49,7 +51,8 @@ export interface PseudonymRow {
 const CONTRACT_COLUMNS = `tenant_id AS "tenantId", id, role, purpose, legal_basis AS "legalBasis",
   starts_on::text AS "startsOn", ends_on::text AS "endsOn", jurisdiction, gps_decimals AS "gpsDecimals"`;
 const DEVICE_COLUMNS = `d.id, d.tenant_id AS "tenantId", d.contract_id AS "contractId", d.kind,
-  d.login_type AS "loginType", d.credential_hash AS "credentialHash", (d.disabled_at IS NOT NULL) AS disabled`;
+  d.login_type AS "loginType", d.credential_hash AS "credentialHash", (d.disabled_at IS NOT NULL) AS disabled,
+  d.area`;
 
 /** PostgreSQL's SQLSTATEs the registry turns into Skjold errors. */
 function translate(err: unknown, what: string): never {
@@ -132,13 +135,23 @@ export function createRegistry(sql: SqlClient) {
       loginType: LoginType;
       credentialHash: string;
       pseudonyms: PseudonymRow[];
+      area?: string | null;
     }): Promise<void> {
       await sql
         .transaction(async (tx) => {
           await tx.query(
-            `INSERT INTO devices (id, tenant_id, contract_id, kind, login_hash, login_type, credential_hash)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-            [d.id, d.tenantId, d.contractId, d.kind, d.loginHash, d.loginType, d.credentialHash],
+            `INSERT INTO devices (id, tenant_id, contract_id, kind, login_hash, login_type, credential_hash, area)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+            [
+              d.id,
+              d.tenantId,
+              d.contractId,
+              d.kind,
+              d.loginHash,
+              d.loginType,
+              d.credentialHash,
+              d.area ?? null,
+            ],
           );
           for (const p of d.pseudonyms) {
             await tx.query(

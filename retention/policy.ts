@@ -1,0 +1,129 @@
+import { z } from 'zod';
+import { SkjoldError } from '../lib/errors.ts';
+import type { SqlClient } from '../registry/sql.ts';
+
+/**
+ * A contract's retention policy. Defaults follow the seeds: telemetry is
+ * deleted (or anonymised) within one year after the contract ends; billing
+ * readings follow the jurisdiction's bookkeeping rule (retention/billing.ts).
+ */
+export interface RetentionPolicy {
+  /** What happens to raw telemetry once the contract is due: removed, or k-anonymous aggregates kept. */
+  telemetryAction: 'delete' | 'anonymise';
+  /** Months after the contract's end before telemetry goes. */
+  graceMonths: number;
+  /** Billing period length (1, 2, 3, 4, 6 or 12 months, aligned to January). */
+  billingPeriodMonths: number;
+  /** Last month of the tenant's fiscal year (1–12). */
+  fiscalYearEndMonth: number;
+  /** Fewest distinct devices an aggregate group must hold to be published. */
+  anonymiseK: number;
+  /** Time bucket of an aggregate group (area × bucket). */
+  anonymiseInterval: '1h' | '1d' | '7d';
+}
+
+export const DEFAULT_POLICY: Readonly<RetentionPolicy> = Object.freeze({
+  // IoT Partner Sweden: "radera alternativt anonymisera uppgifter inom ett år efter uppsägning".
+  telemetryAction: 'delete',
+  graceMonths: 12,
+  billingPeriodMonths: 1,
+  fiscalYearEndMonth: 12,
+  anonymiseK: 5,
+  anonymiseInterval: '1d',
+});
+
+/** A partial policy as the API and CLI accept it; unset fields keep their value. */
+export const policyPatch = z.strictObject({
+  telemetryAction: z.enum(['delete', 'anonymise']).optional(),
+  graceMonths: z.number().int().min(0).max(120).optional(),
+  billingPeriodMonths: z.union([1, 2, 3, 4, 6, 12].map((n) => z.literal(n))).optional(),
+  fiscalYearEndMonth: z.number().int().min(1).max(12).optional(),
+  anonymiseK: z.number().int().min(2).max(1000).optional(),
+  anonymiseInterval: z.enum(['1h', '1d', '7d']).optional(),
+});
+export type PolicyPatch = z.infer<typeof policyPatch>;
+
+const COLUMNS = `contract_id AS "contractId", telemetry_action AS "telemetryAction", grace_months AS "graceMonths",
+  billing_period_months AS "billingPeriodMonths", fiscal_year_end_month AS "fiscalYearEndMonth",
+  anonymise_k AS "anonymiseK", anonymise_interval AS "anonymiseInterval"`;
+
+type Row = RetentionPolicy & { contractId: string };
+
+function fromRow({ contractId: _c, ...row }: Row): RetentionPolicy {
+  return {
+    ...row,
+    graceMonths: Number(row.graceMonths),
+    billingPeriodMonths: Number(row.billingPeriodMonths),
+    fiscalYearEndMonth: Number(row.fiscalYearEndMonth),
+    anonymiseK: Number(row.anonymiseK),
+  };
+}
+
+/** `date` (YYYY-MM-DD or a Date) plus whole calendar months, at 00:00 UTC; the day is clamped to the month's end. */
+export function addMonths(date: string | Date, months: number): Date {
+  const d = typeof date === 'string' ? new Date(`${date}T00:00:00Z`) : date;
+  const first = new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + months, 1));
+  const lastDay = new Date(Date.UTC(first.getUTCFullYear(), first.getUTCMonth() + 1, 0)).getUTCDate();
+  return new Date(Date.UTC(first.getUTCFullYear(), first.getUTCMonth(), Math.min(d.getUTCDate(), lastDay)));
+}
+
+/** The day telemetry of a contract ending on `endsOn` becomes due: the day after the end, plus the grace months. */
+export function dueOn(endsOn: string, policy: RetentionPolicy): Date {
+  return addMonths(new Date(Date.parse(`${endsOn}T00:00:00Z`) + 86_400_000), policy.graceMonths);
+}
+
+export function createRetentionPolicies(sql: SqlClient) {
+  return {
+    /** The contract's policy: its stored row, or the defaults. */
+    async get(tenantId: string, contractId: string): Promise<RetentionPolicy> {
+      const [row] = await sql.query<Row>(
+        `SELECT ${COLUMNS} FROM retention_policies WHERE tenant_id = $1 AND contract_id = $2`,
+        [tenantId, contractId],
+      );
+      return row ? fromRow(row) : { ...DEFAULT_POLICY };
+    },
+
+    /** Every stored policy of a tenant, by contract id (contracts without one use the defaults). */
+    async forTenant(tenantId: string): Promise<Map<string, RetentionPolicy>> {
+      const rows = await sql.query<Row>(`SELECT ${COLUMNS} FROM retention_policies WHERE tenant_id = $1`, [
+        tenantId,
+      ]);
+      return new Map(rows.map((r) => [r.contractId, fromRow(r)]));
+    },
+
+    /** Applies a patch on top of the current policy and stores the result. */
+    async set(tenantId: string, contractId: string, patch: PolicyPatch): Promise<RetentionPolicy> {
+      const p = { ...(await this.get(tenantId, contractId)), ...policyPatch.parse(patch) };
+      try {
+        await sql.query(
+          `INSERT INTO retention_policies (tenant_id, contract_id, telemetry_action, grace_months,
+             billing_period_months, fiscal_year_end_month, anonymise_k, anonymise_interval)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+           ON CONFLICT (tenant_id, contract_id) DO UPDATE SET telemetry_action = $3, grace_months = $4,
+             billing_period_months = $5, fiscal_year_end_month = $6, anonymise_k = $7, anonymise_interval = $8,
+             updated_at = now()`,
+          [
+            tenantId,
+            contractId,
+            p.telemetryAction,
+            p.graceMonths,
+            p.billingPeriodMonths,
+            p.fiscalYearEndMonth,
+            p.anonymiseK,
+            p.anonymiseInterval,
+          ],
+        );
+      } catch (err) {
+        const code = (err as { code?: string }).code;
+        if (code === '23503')
+          throw new SkjoldError('SKJOLD_ERR_NOT_FOUND', `contract ${contractId}`, { cause: err });
+        if (code === '23514')
+          throw new SkjoldError('SKJOLD_ERR_VALIDATION', 'retention policy', { cause: err });
+        throw new SkjoldError('SKJOLD_ERR_REGISTRY', 'retention policy', { cause: err });
+      }
+      return p;
+    },
+  };
+}
+
+export type RetentionPolicies = ReturnType<typeof createRetentionPolicies>;
