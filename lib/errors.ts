@@ -20,6 +20,7 @@ export const ERROR_CODES = {
   SKJOLD_ERR_TRANSPORT_CLOSED: { status: 503, message: 'transport is closed' },
   SKJOLD_ERR_REGISTRY: { status: 500, message: 'registry operation failed' },
   SKJOLD_ERR_MIGRATION: { status: 500, message: 'registry migration failed' },
+  SKJOLD_ERR_RETENTION: { status: 500, message: 'retention run stopped before it finished' },
   SKJOLD_ERR_INTERNAL: { status: 500, message: 'internal error' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
