@@ -5,6 +5,7 @@ import { isSkjoldError, SkjoldError } from '../lib/errors.ts';
 import { renderDashboard } from './dashboard.ts';
 import type { ApiDeps } from './deps.ts';
 import { registerDeviceRoutes } from './routes-devices.ts';
+import { registerRetentionRoutes } from './routes-retention.ts';
 import { registerTenantRoutes } from './routes-tenants.ts';
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
@@ -73,5 +74,6 @@ export function createApi(deps: ApiDeps): FastifyInstance {
 
   registerTenantRoutes(app, deps);
   registerDeviceRoutes(app, deps);
+  registerRetentionRoutes(app, deps);
   return app;
 }

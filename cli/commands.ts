@@ -3,6 +3,7 @@ import { operatorToken } from '../app/operator-token.ts';
 import type { Config } from '../lib/config.ts';
 import { DEVICE_IDENTIFIER_TYPES } from '../registry/enrolment.ts';
 import { createApiClient } from './api-client.ts';
+import { RETENTION_USAGE, retentionCommands } from './commands-retention.ts';
 
 export interface Command {
   values: Record<string, string | boolean | undefined>;
@@ -11,7 +12,7 @@ export interface Command {
   readFile: (path: string) => Promise<string>;
 }
 
-interface Entry {
+export interface Entry {
   name: string;
   options: NonNullable<ParseArgsConfig['options']>;
   run: (cmd: Command) => Promise<void>;
@@ -36,7 +37,7 @@ export const USAGE = `Usage: skjold <command> [options]
   keys rotate --tenant T                        new key version; older data stays findable
   dashboard-credential --tenant T --username U --password P
                                                 read-only InfluxDB login for one tenant's database
-
+${RETENTION_USAGE}
 Commands other than start talk to the running API (SKJOLD_API_URL, default http://SKJOLD_API_HOST:SKJOLD_API_PORT)
 with SKJOLD_OPERATOR_TOKEN or the token start wrote into the data directory.
 `;
@@ -207,4 +208,5 @@ export const COMMANDS: Entry[] = [
         ),
       ),
   },
+  ...retentionCommands({ apiFor, need, print }),
 ];

@@ -29,7 +29,6 @@ import {
 
 const TENANT = 'fjernvarme';
 const QUARTER_HOUR = 15 * 60_000;
-const DAY = 86_400_000;
 const LOGIN: Record<DeviceKind, LoginType> = {
   heat_meter: 'wmbus',
   sim_unit: 'iccid',

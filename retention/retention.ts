@@ -311,7 +311,18 @@ export function createRetention(deps: RetentionDeps) {
       entry.billing.expired = await expiredBilling(tenantId, contract, policy, heldPseudonyms, now);
       if (mode === 'plan') continue;
 
-      await runContract(tenantId, runId, contract, policy, devices, free, heldPseudonyms, entry, progress);
+      await runContract(
+        tenantId,
+        runId,
+        contract,
+        policy,
+        devices,
+        free,
+        heldPseudonyms,
+        entry,
+        progress,
+        now,
+      );
     }
     return report;
   }
@@ -326,6 +337,7 @@ export function createRetention(deps: RetentionDeps) {
     heldPseudonyms: Set<string>,
     entry: ContractRetention,
     progress: ReturnType<typeof createRetentionProgress>,
+    now: Date,
   ): Promise<void> {
     const done = await progress.done(contract.id);
     let skipped = 0;
@@ -338,7 +350,9 @@ export function createRetention(deps: RetentionDeps) {
 
     // 1. Art. 17(3)(b): the bookkeeping duty outlives erasure. Reduce before anything is deleted.
     const meters = free.filter((d) => d.kind === 'heat_meter' && !isDone(d.deviceId, 'billing'));
-    if (meters.length > 0 && contract.endsOn) {
+    // When even the last period's bookkeeping duty is over, there is nothing left to keep.
+    const lapsed = entry.billing.keepUntil !== null && entry.billing.keepUntil <= isoDay(now);
+    if (meters.length > 0 && contract.endsOn && !lapsed) {
       const { readings } = await keepBillingReadings(
         store,
         tenantId,
