@@ -19,6 +19,8 @@ import { createPostgresClient } from '../registry/postgres-client.ts';
 import { createRegistry } from '../registry/registry.ts';
 import type { SqlClient } from '../registry/sql.ts';
 import { createLegalHolds } from '../retention/holds.ts';
+import { createRetention } from '../retention/retention.ts';
+import { createRetentionSchedule } from '../retention/schedule.ts';
 import { createInfluxV1Store } from '../store/influx-v1.ts';
 import { createInProcessTransport } from '../transport/in-process.ts';
 import { createStoreWriter } from '../transport/store-writer.ts';
@@ -117,6 +119,16 @@ export async function createSkjold(config: Config, options: SkjoldOptions = {}) 
     },
     tls,
   });
+  const retention = createRetention({ registry, store, holds, audit, clock, logger });
+  const retentionSchedule =
+    config.SKJOLD_RETENTION_SCHEDULE === 'daily'
+      ? createRetentionSchedule({
+          hourUtc: config.SKJOLD_RETENTION_HOUR_UTC,
+          clock,
+          run: () => retention.run(),
+          logger: logger.child({ component: 'retention' }),
+        })
+      : undefined;
   let listening = false;
   const api = createApi({
     registry,
@@ -144,6 +156,7 @@ export async function createSkjold(config: Config, options: SkjoldOptions = {}) 
     audit,
     holds,
     clock,
+    retention,
     transport,
     broker,
     api,
@@ -153,6 +166,7 @@ export async function createSkjold(config: Config, options: SkjoldOptions = {}) 
       await api.listen({ port: config.SKJOLD_API_PORT, host: config.SKJOLD_API_HOST });
       const apiAddress = api.server.address();
       listening = true;
+      retentionSchedule?.start();
       return {
         mqttPort: mqtt.port,
         apiPort: typeof apiAddress === 'object' && apiAddress ? apiAddress.port : 0,
@@ -161,6 +175,7 @@ export async function createSkjold(config: Config, options: SkjoldOptions = {}) 
 
     async stop(): Promise<void> {
       // Devices first, so nothing new is accepted; then flush what was.
+      await retentionSchedule?.stop();
       await broker.close();
       stopping = true;
       await transport.close();

@@ -38,6 +38,9 @@ export async function runStart(baseConfig: Config, options: StartOptions): Promi
     options.simulate
       ? `  Simulated fleet    ${options.devicesPerKind} devices of each kind per tenant at ${options.ratePerDevice} msg/s each`
       : '  Simulated fleet    off (npm start runs one; or `skjold simulate`)',
+    config.SKJOLD_RETENTION_SCHEDULE === 'daily'
+      ? `  Retention          daily at ${String(config.SKJOLD_RETENTION_HOUR_UTC).padStart(2, '0')}:00 UTC; \`skjold retention plan\` shows what it would do`
+      : '  Retention          schedule off; run it with `skjold retention run`',
     '  Stop with Ctrl-C.',
     '',
   ];

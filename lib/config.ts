@@ -49,6 +49,9 @@ const schema = z.object({
   SKJOLD_RETRY_MAX_MS: int(30_000), // ceiling of the exponential backoff while the store is down
   SKJOLD_CLOCK_SKEW_FUTURE_MS: int(5 * 60_000), // device time further ahead than this is not trusted
   SKJOLD_CLOCK_SKEW_PAST_MS: int(7 * 24 * 3_600_000), // nor device time older than this
+
+  SKJOLD_RETENTION_SCHEDULE: z.enum(['daily', 'off']).default('daily'), // retention runs inside `skjold start`, or only on demand
+  SKJOLD_RETENTION_HOUR_UTC: z.coerce.number().int().min(0).max(23).default(2), // hour of day (UTC) of the daily run
 });
 
 export type Config = Readonly<

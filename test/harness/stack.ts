@@ -46,6 +46,8 @@ export async function startStack(
       SKJOLD_OPERATOR_TOKEN: 'test-operator-token-0123456789',
       SKJOLD_MQTT_DEVICE_RATE: 1000,
       SKJOLD_MQTT_CONNECT_RATE: 1000,
+      // Tests run retention themselves; a daily run must not fire in the middle of one.
+      SKJOLD_RETENTION_SCHEDULE: 'off',
       ...overrides,
     },
   );
