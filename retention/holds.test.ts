@@ -167,7 +167,7 @@ test('a legal hold added from the CLI is named in the plan and obeyed by the run
   const plan = await skjold('retention', 'plan', '--tenant', TENANT);
   assert.equal(plan.code, 0, plan.stderr);
   assert.match(plan.stdout, /heat \(processor, DK\) ended 2020-12-31: due/);
-  assert.match(plan.stdout, /telemetry to delete: heat_meter: 1 device\(s\), 1 series, 288 points/);
+  assert.match(plan.stdout, /telemetry to delete: .*heat_meter: 1 device\(s\), 1 series, 288 points/);
   assert.match(plan.stdout, new RegExp(`${hold.id} \\(device: dispute over the 2020 heat bill`));
   assert.match(plan.stdout, /billing readings kept until 2026-01-01/);
   assert.equal(await points('time > 0'), 576, 'a plan changes nothing');
@@ -215,6 +215,32 @@ test('holds and plans refuse what does not exist', async () => {
     stack.api.call('GET', '/v1/retention/plan?tenant=nobody-here'),
     (err: unknown) => err instanceof ApiError && err.status === 404,
   );
+  // A subject hold covers every device linked to the subject.
+  const meter = meters[0];
+  assert.ok(meter);
+  await stack.api.linkSubject(TENANT, 'customer-4711', meter.id);
+  const subjectHold = await stack.api.call<LegalHold>('POST', `/v1/tenants/${TENANT}/holds`, {
+    scope: 'subject',
+    target: 'customer-4711',
+    reason: 'complaint under review',
+  });
+  const subjectPlan = await stack.api.call<{ plans: RetentionReport[] }>(
+    'GET',
+    `/v1/retention/plan?tenant=${TENANT}`,
+  );
+  assert.deepEqual(
+    subjectPlan.plans[0]?.contracts[0]?.held.map((h) => [h.deviceId, h.holds.map((x) => x.id)]),
+    [[meter.id, [subjectHold.id]]],
+  );
+  const audited = (await auditActions()).find(
+    (e) => e.action === 'hold.create' && e.target === subjectHold.id,
+  );
+  assert.doesNotMatch(
+    audited?.detail ?? '',
+    /customer-4711/,
+    "the subject's reference stays out of the audit log",
+  );
+
   const tenantHold = await stack.api.call<LegalHold>('POST', `/v1/tenants/${TENANT}/holds`, {
     scope: 'tenant',
     reason: 'authority request',

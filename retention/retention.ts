@@ -21,6 +21,7 @@ import { addMonths, createRetentionPolicies, dueOn, type RetentionPolicy } from 
 import { createRetentionProgress } from './progress.ts';
 import {
   COUNT_FIELD,
+  checked,
   contractCondition,
   countByPseudonym,
   dropSeries,
@@ -194,9 +195,11 @@ export function createRetention(deps: RetentionDeps) {
     heldPseudonyms: Set<string>,
     now: Date,
   ): Promise<SeriesCount & { periods: string[] }> {
-    const results = await store.query(
-      tenantId,
-      `SELECT count(energy_kwh) FROM ${BILLING_MEASUREMENT} WHERE ${contractCondition(contract.id)} GROUP BY *`,
+    const results = checked(
+      await store.query(
+        tenantId,
+        `SELECT count(energy_kwh) FROM ${BILLING_MEASUREMENT} WHERE ${contractCondition(contract.id)} GROUP BY *`,
+      ),
     );
     const periods = new Set<string>();
     const total = { series: 0, points: 0 };
@@ -307,7 +310,8 @@ export function createRetention(deps: RetentionDeps) {
       }
       const heldPseudonyms = new Set(entry.held.flatMap((h) => h.pseudonyms));
       const meters = free.filter((d) => d.kind === 'heat_meter');
-      entry.billing.devicesReduced = meters.length;
+      const lapsed = entry.billing.keepUntil !== null && entry.billing.keepUntil <= isoDay(now);
+      entry.billing.devicesReduced = lapsed ? 0 : meters.length;
       entry.billing.expired = await expiredBilling(tenantId, contract, policy, heldPseudonyms, now);
       if (mode === 'plan') continue;
 
@@ -433,7 +437,9 @@ export function createRetention(deps: RetentionDeps) {
     if (heldPseudonyms.size === 0) {
       // Series of the contract no registered device claims any more (a device removed from the registry).
       for (const kind of new Set(devices.map((d) => d.kind))) {
+        if (isDone('', `sweep:${kind}`)) continue;
         await dropSeries(store, tenantId, kind, contractCondition(contract.id));
+        await progress.record(contract.id, '', `sweep:${kind}`, runId, {});
       }
     }
 
