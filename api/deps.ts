@@ -18,6 +18,9 @@ export interface ApiDeps {
   audit: AuditLog;
   holds: LegalHolds;
   clock: Clock;
+  /** Named in the art. 30 records. */
+  operatorName: string;
+  subProcessors: readonly string[];
   /** The operator's API token (compared by digest, in constant time). */
   operatorToken: string;
   /** Extra readiness checks (broker listening, transport open). */

@@ -4,6 +4,7 @@ import { ZodError } from 'zod';
 import { isSkjoldError, SkjoldError } from '../lib/errors.ts';
 import { renderDashboard } from './dashboard.ts';
 import type { ApiDeps } from './deps.ts';
+import { registerAuditRoutes } from './routes-audit.ts';
 import { registerDeviceRoutes } from './routes-devices.ts';
 import { registerTenantRoutes } from './routes-tenants.ts';
 
@@ -73,5 +74,6 @@ export function createApi(deps: ApiDeps): FastifyInstance {
 
   registerTenantRoutes(app, deps);
   registerDeviceRoutes(app, deps);
+  registerAuditRoutes(app, deps);
   return app;
 }

@@ -128,6 +128,10 @@ export async function createSkjold(config: Config, options: SkjoldOptions = {}) 
     audit,
     holds,
     clock,
+    operatorName: config.SKJOLD_OPERATOR_NAME,
+    subProcessors: config.SKJOLD_SUBPROCESSORS.split(';')
+      .map((s) => s.trim())
+      .filter(Boolean),
     operatorToken: await operatorToken(config),
     ready: () => listening && !stopping,
   });
