@@ -4,6 +4,7 @@ import { ZodError } from 'zod';
 import { isSkjoldError, SkjoldError } from '../lib/errors.ts';
 import { renderDashboard } from './dashboard.ts';
 import type { ApiDeps } from './deps.ts';
+import { registerAuditRoutes } from './routes-audit.ts';
 import { registerDeviceRoutes } from './routes-devices.ts';
 import { registerRetentionRoutes } from './routes-retention.ts';
 import { registerTenantRoutes } from './routes-tenants.ts';
@@ -75,5 +76,6 @@ export function createApi(deps: ApiDeps): FastifyInstance {
   registerTenantRoutes(app, deps);
   registerDeviceRoutes(app, deps);
   registerRetentionRoutes(app, deps);
+  registerAuditRoutes(app, deps);
   return app;
 }

@@ -21,6 +21,7 @@ import type { SqlClient } from '../registry/sql.ts';
 import { createLegalHolds } from '../retention/holds.ts';
 import { createRetention } from '../retention/retention.ts';
 import { createRetentionSchedule } from '../retention/schedule.ts';
+import { createIndexPurge } from '../store/index-purge.ts';
 import { createInfluxV1Store } from '../store/influx-v1.ts';
 import { createInProcessTransport } from '../transport/in-process.ts';
 import { createStoreWriter } from '../transport/store-writer.ts';
@@ -33,6 +34,8 @@ export interface SkjoldOptions {
   now?: () => number;
   /** Where retention, request deadlines and the audit log get the date. */
   clock?: Clock;
+  /** Restarts the influxd Skjold manages, to purge erased pseudonyms from its index (store/index-purge.ts). */
+  restartInfluxd?: () => Promise<void>;
 }
 
 export async function openRegistrySql(config: Config, logger: Logger): Promise<SqlClient> {
@@ -72,6 +75,8 @@ export async function createSkjold(config: Config, options: SkjoldOptions = {}) 
     databasePrefix: config.SKJOLD_INFLUX_DB_PREFIX,
     maxSockets: config.SKJOLD_INFLUX_SOCKETS,
   });
+
+  const indexPurge = createIndexPurge(store, options.restartInfluxd);
 
   let stopping = false;
   const writer = createStoreWriter({
@@ -119,7 +124,7 @@ export async function createSkjold(config: Config, options: SkjoldOptions = {}) 
     },
     tls,
   });
-  const retention = createRetention({ registry, store, holds, audit, clock, logger });
+  const retention = createRetention({ registry, store, holds, audit, clock, logger, indexPurge });
   const retentionSchedule =
     config.SKJOLD_RETENTION_SCHEDULE === 'daily'
       ? createRetentionSchedule({
@@ -140,6 +145,11 @@ export async function createSkjold(config: Config, options: SkjoldOptions = {}) 
     audit,
     holds,
     clock,
+    indexPurge,
+    operatorName: config.SKJOLD_OPERATOR_NAME,
+    subProcessors: config.SKJOLD_SUBPROCESSORS.split(';')
+      .map((s) => s.trim())
+      .filter(Boolean),
     operatorToken: await operatorToken(config),
     ready: () => listening && !stopping,
   });
@@ -157,6 +167,7 @@ export async function createSkjold(config: Config, options: SkjoldOptions = {}) 
     holds,
     clock,
     retention,
+    indexPurge,
     transport,
     broker,
     api,

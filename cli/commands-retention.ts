@@ -60,6 +60,10 @@ export function formatReport(r: RetentionReport): string {
       lines.push(`    resumed: ${c.skippedSteps} step(s) finished by an earlier run were skipped`);
     for (const n of c.notices) lines.push(`    note: ${n}`);
   }
+  if (r.index?.state === 'purged')
+    lines.push(`  index: ${r.index.stale} removed pseudonym(s) purged from InfluxDB's index`);
+  if (r.index?.state === 'pending')
+    lines.push(`  index: ${r.index.stale} removed pseudonym(s) still listed: ${r.index.action}`);
   return `${lines.join('\n')}\n`;
 }
 

@@ -13,6 +13,7 @@ import type { DeviceKind } from '../lib/device-kinds.ts';
 import { SkjoldError } from '../lib/errors.ts';
 import type { Logger } from '../lib/log.ts';
 import type { Contract, Registry } from '../registry/registry.ts';
+import type { IndexPurge, IndexState } from '../store/index-purge.ts';
 import type { TelemetryStore } from '../store/telemetry-store.ts';
 import { type AnonymiseResult, anonymise } from './anonymise.ts';
 import { BILLING_MEASUREMENT, billingKeepUntil, deviceCondition, keepBillingReadings } from './billing.ts';
@@ -36,6 +37,8 @@ export interface RetentionDeps {
   audit: AuditLog;
   clock: Clock;
   logger?: Logger;
+  /** Checks (and, for a managed influxd, purges) dropped pseudonyms InfluxDB 1.6 still lists. */
+  indexPurge?: IndexPurge;
 }
 
 export type KindCounts = Partial<Record<DeviceKind, SeriesCount & { devices: number }>>;
@@ -101,6 +104,12 @@ export interface RetentionReport {
   tenantId: string;
   at: string;
   contracts: ContractRetention[];
+  /**
+   * Receipts: whether InfluxDB's index still lists a pseudonym this run removed
+   * entirely (store/index-purge.ts). Pseudonyms that keep billing readings are
+   * listed by right and not counted.
+   */
+  index?: IndexState;
 }
 
 const BOOKKEEPING = {
@@ -217,6 +226,18 @@ export function createRetention(deps: RetentionDeps) {
     return { ...total, periods: [...periods].sort() };
   }
 
+  /** Of these pseudonyms, those no billing reading carries any more (exact: a filtered SHOW TAG VALUES). */
+  async function withoutBillingReadings(tenantId: string, pseudonyms: string[]): Promise<string[]> {
+    const [result] = checked(
+      await store.query(
+        tenantId,
+        `SHOW TAG VALUES FROM ${BILLING_MEASUREMENT} WITH KEY = device WHERE device =~ /./`,
+      ),
+    );
+    const kept = new Set((result?.series ?? []).flatMap((s) => s.values.map((v) => String(v[1]))));
+    return pseudonyms.filter((p) => !kept.has(p));
+  }
+
   async function processTenant(
     tenantId: string,
     mode: 'plan' | 'run',
@@ -227,6 +248,7 @@ export function createRetention(deps: RetentionDeps) {
     const devicesByContract = await devicesOf(tenantId);
     const held = await holds.held(tenantId, now);
     const progress = createRetentionProgress(registry.sql, tenantId);
+    const removed: string[] = [];
     const report: RetentionReport = {
       kind: mode === 'plan' ? 'plan' : 'receipt',
       ...(mode === 'run' ? { runId } : {}),
@@ -326,6 +348,14 @@ export function createRetention(deps: RetentionDeps) {
         entry,
         progress,
         now,
+      );
+      removed.push(...free.flatMap((d) => d.pseudonyms));
+    }
+    if (mode === 'run' && deps.indexPurge && removed.length > 0) {
+      // Pseudonyms that keep billing readings stay listed by right, until those expire.
+      report.index = await deps.indexPurge.ensureGone(
+        tenantId,
+        await withoutBillingReadings(tenantId, removed),
       );
     }
     return report;
