@@ -81,13 +81,14 @@ const POLICY_OPTIONS = {
   'fiscal-year-end-month': ['fiscalYearEndMonth', Number],
   k: ['anonymiseK', Number],
   interval: ['anonymiseInterval', String],
+  group: ['anonymiseGroup', String],
 } as const;
 
 export const RETENTION_USAGE = `  retention plan [--tenant T] [--json]          what a run would delete, anonymise and keep, and why (changes nothing)
   retention run [--tenant T] [--json]           run retention now and print the receipt
   retention policy --tenant T --contract C      show a contract's retention policy; set it with any of
                 [--telemetry delete|anonymise] [--grace-months N] [--billing-period-months 1|2|3|4|6|12]
-                [--fiscal-year-end-month 1-12] [--k N] [--interval 1h|1d|7d]
+                [--fiscal-year-end-month 1-12] [--k N] [--interval 1h|1d|7d] [--group area|contract]
   holds add --tenant T --scope tenant|subject|device [--target REF|DEVICE_ID] --reason TEXT [--until YYYY-MM-DD]
   holds list --tenant T
   holds release --tenant T --id HOLD_ID

@@ -16,6 +16,8 @@ import { COUNT_FIELD, checked, contractCondition } from './telemetry.ts';
 const WRITE_CHUNK = 5000;
 
 export const anonymisedMeasurement = (kind: DeviceKind): string => `${kind}_anonymised`;
+/** The `area` tag of a group formed from all of a contract's devices (policy `anonymiseGroup: contract`). */
+export const ALL_AREAS = '*';
 
 export interface AnonymiseResult {
   /** Groups (area × bucket) written. */
@@ -44,7 +46,7 @@ export async function anonymise(
   kind: DeviceKind,
   /** pseudonym → { device id, area } for every device of the contract and kind. */
   devices: Map<string, { deviceId: string; area: string | null }>,
-  policy: Pick<RetentionPolicy, 'anonymiseK' | 'anonymiseInterval'>,
+  policy: Pick<RetentionPolicy, 'anonymiseK' | 'anonymiseInterval' | 'anonymiseGroup'>,
 ): Promise<AnonymiseResult> {
   const numeric = Object.entries(STORED_FIELDS[kind])
     .filter(([, type]) => type !== 'string')
@@ -59,7 +61,9 @@ export async function anonymise(
       `SELECT first(${countField}) FROM ${measurement} WHERE ${where}; SELECT last(${countField}) FROM ${measurement} WHERE ${where}`,
     ),
   ).map((r) => r.series?.[0]?.values[0]?.[0]);
-  const withoutArea = new Set([...devices.values()].filter((d) => !d.area).map((d) => d.deviceId));
+  const groupOf = (d: { area: string | null }): string | null =>
+    policy.anonymiseGroup === 'contract' ? ALL_AREAS : d.area;
+  const withoutArea = new Set([...devices.values()].filter((d) => !groupOf(d)).map((d) => d.deviceId));
   if (typeof first !== 'number' || typeof last !== 'number') {
     return { groups: 0, suppressed: 0, devicesWithoutArea: withoutArea.size };
   }
@@ -80,9 +84,10 @@ export async function anonymise(
   const groups = new Map<string, Map<number, Accumulator>>();
   for (const series of result?.series ?? []) {
     const owner = devices.get(series.tags?.device ?? '');
-    if (!owner?.area) continue;
-    const byBucket = groups.get(owner.area) ?? new Map<number, Accumulator>();
-    groups.set(owner.area, byBucket);
+    const group = owner ? groupOf(owner) : null;
+    if (!owner || !group) continue;
+    const byBucket = groups.get(group) ?? new Map<number, Accumulator>();
+    groups.set(group, byBucket);
     for (const row of series.values) {
       const bucket = Number(row[0]);
       const acc: Accumulator = byBucket.get(bucket) ?? { devices: new Set(), fields: new Map() };

@@ -20,6 +20,8 @@ export interface RetentionPolicy {
   anonymiseK: number;
   /** Time bucket of an aggregate group (area × bucket). */
   anonymiseInterval: '1h' | '1d' | '7d';
+  /** What a group is besides the bucket: each device's `area`, or all devices of the contract together. */
+  anonymiseGroup: 'area' | 'contract';
 }
 
 export const DEFAULT_POLICY: Readonly<RetentionPolicy> = Object.freeze({
@@ -30,6 +32,7 @@ export const DEFAULT_POLICY: Readonly<RetentionPolicy> = Object.freeze({
   fiscalYearEndMonth: 12,
   anonymiseK: 5,
   anonymiseInterval: '1d',
+  anonymiseGroup: 'area',
 });
 
 /** A partial policy as the API and CLI accept it; unset fields keep their value. */
@@ -40,12 +43,14 @@ export const policyPatch = z.strictObject({
   fiscalYearEndMonth: z.number().int().min(1).max(12).optional(),
   anonymiseK: z.number().int().min(2).max(1000).optional(),
   anonymiseInterval: z.enum(['1h', '1d', '7d']).optional(),
+  anonymiseGroup: z.enum(['area', 'contract']).optional(),
 });
 export type PolicyPatch = z.infer<typeof policyPatch>;
 
 const COLUMNS = `contract_id AS "contractId", telemetry_action AS "telemetryAction", grace_months AS "graceMonths",
   billing_period_months AS "billingPeriodMonths", fiscal_year_end_month AS "fiscalYearEndMonth",
-  anonymise_k AS "anonymiseK", anonymise_interval AS "anonymiseInterval"`;
+  anonymise_k AS "anonymiseK", anonymise_interval AS "anonymiseInterval",
+  anonymise_group AS "anonymiseGroup"`;
 
 type Row = RetentionPolicy & { contractId: string };
 
@@ -97,10 +102,10 @@ export function createRetentionPolicies(sql: SqlClient) {
       try {
         await sql.query(
           `INSERT INTO retention_policies (tenant_id, contract_id, telemetry_action, grace_months,
-             billing_period_months, fiscal_year_end_month, anonymise_k, anonymise_interval)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+             billing_period_months, fiscal_year_end_month, anonymise_k, anonymise_interval, anonymise_group)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
            ON CONFLICT (tenant_id, contract_id) DO UPDATE SET telemetry_action = $3, grace_months = $4,
-             billing_period_months = $5, fiscal_year_end_month = $6, anonymise_k = $7, anonymise_interval = $8,
+             billing_period_months = $5, fiscal_year_end_month = $6, anonymise_k = $7, anonymise_interval = $8, anonymise_group = $9,
              updated_at = now()`,
           [
             tenantId,
@@ -111,6 +116,7 @@ export function createRetentionPolicies(sql: SqlClient) {
             p.fiscalYearEndMonth,
             p.anonymiseK,
             p.anonymiseInterval,
+            p.anonymiseGroup,
           ],
         );
       } catch (err) {

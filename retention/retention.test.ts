@@ -217,6 +217,12 @@ before(async () => {
     telemetryAction: 'anonymise',
     anonymiseK: 5,
   });
+  await addContract('fleet', { role: 'controller', jurisdiction: 'DK', endsOn: '2025-02-28' });
+  await createRetention(deps).policies.set(TENANT, 'fleet', {
+    telemetryAction: 'anonymise',
+    anonymiseGroup: 'contract',
+    anonymiseInterval: '7d',
+  });
 
   // Heat meters: 10 days across the January/February billing boundary; h1 was rekeyed halfway.
   for (const [name, versions] of [
@@ -257,6 +263,10 @@ before(async () => {
       '2025-02-10',
       3,
     );
+  }
+  // A fleet of SIM units without areas, anonymised as one group per week.
+  for (let i = 0; i < 5; i++) {
+    await readings(await addDevice(`f${i}`, 'fleet', 'sim_unit', null), 'fleet', 'sim_unit', '2025-02-03', 2);
   }
   hold = await holds.create({
     tenantId: TENANT,
@@ -323,7 +333,10 @@ describe('retention over time', () => {
     });
     // Billing readings were written (both meters, two periods), one meter's series dropped.
     assert.equal(await countPoints('billing_reading', 'energy_kwh'), 4);
-    assert.equal(killed.log.statements.length, 1);
+    const killedMeterDrops = killed.log.statements.filter((q) =>
+      q.startsWith('DROP SERIES FROM "heat_meter"'),
+    );
+    assert.equal(killedMeterDrops.length, 1);
 
     const resumed = instrumented(store);
     const [receipt] = await createRetention({ ...deps, store: resumed.store }).run(TENANT);
@@ -343,12 +356,9 @@ describe('retention over time', () => {
     // Devices go in registry order: whichever meter the killed run dropped is not dropped again.
     const named = (q: string | undefined, ps: string[]) =>
       ps.some((p) => q?.replaceAll('\\', '').includes(p));
-    const [doneFirst, other] = named(killed.log.statements[0], h1) ? [h1, h2] : [h2, h1];
-    assert.ok(
-      !meterDrops.some((q) => doneFirst.some((p) => q.includes(p))),
-      'a dropped meter is not dropped twice',
-    );
-    assert.equal(meterDrops.filter((q) => other.some((p) => q.includes(p))).length, 1);
+    const [doneFirst, other] = named(killedMeterDrops[0], h1) ? [h1, h2] : [h2, h1];
+    assert.ok(!meterDrops.some((q) => named(q, doneFirst)), 'a dropped meter is not dropped twice');
+    assert.equal(meterDrops.filter((q) => named(q, other)).length, 1);
     assert.equal(dk.held[0]?.holds[0]?.id, hold.id, 'the receipt names the hold');
     assert.ok(['clean', 'purged'].includes(receipt?.index?.state ?? ''), JSON.stringify(receipt?.index));
   });
@@ -405,11 +415,23 @@ describe('retention over time', () => {
       assert.equal(g.temperature_c_mean, 21.5);
     }
     const audit = await sql.query<{ action: string; detail: string }>(
-      `SELECT action, detail FROM audit_log WHERE action = 'retention.anonymise'`,
+      `SELECT action, detail FROM audit_log WHERE action = 'retention.anonymise' AND target = 'sensors'`,
     );
     assert.equal(audit.length, 1);
     assert.deepEqual(JSON.parse(audit[0]?.detail ?? '{}').suppressed, 3);
     assert.equal(JSON.parse(audit[0]?.detail ?? '{}').devicesWithoutArea, 1);
+  });
+
+  test('a contract anonymised as one group: all its devices together, without areas', async () => {
+    const tagKeys = await rows(store, TENANT, 'SHOW TAG KEYS FROM sim_unit_anonymised');
+    assert.deepEqual(tagKeys.map((k) => k.tagKey).sort(), ['area', 'contract', 'kind']);
+    const groups = await rows(store, TENANT, 'SELECT * FROM sim_unit_anonymised');
+    // 2025-02-03 and -04 fall in one 7-day bucket (InfluxDB's buckets start on Thursdays).
+    assert.deepEqual(
+      groups.map((g) => [g.area, g.contract, g.devices, g.readings, g.rssi_dbm_mean]),
+      [['*', 'fleet', 5, 5 * 192, -70]],
+    );
+    assert.equal(await countPoints('sim_unit', 'rssi_dbm', "contract = 'fleet'"), 0);
   });
 
   test('a second run finds nothing left to do', async () => {

@@ -284,7 +284,7 @@ export function createRetention(deps: RetentionDeps) {
         status,
         dueOn: due ? isoDay(due) : null,
         rule: due
-          ? `telemetry ${policy.telemetryAction === 'anonymise' ? `anonymised (areas × ${policy.anonymiseInterval}, k = ${policy.anonymiseK})` : 'deleted'} ${policy.graceMonths} months after the contract's end (${contract.endsOn}): on ${isoDay(due)}`
+          ? `telemetry ${policy.telemetryAction === 'anonymise' ? `anonymised (${policy.anonymiseGroup === 'area' ? 'areas' : 'the whole contract'} × ${policy.anonymiseInterval}, k = ${policy.anonymiseK})` : 'deleted'} ${policy.graceMonths} months after the contract's end (${contract.endsOn}): on ${isoDay(due)}`
           : `kept while the contract runs; telemetry is ${policy.telemetryAction === 'anonymise' ? 'anonymised' : 'deleted'} ${policy.graceMonths} months after it ends`,
         telemetry: { action: status === 'due' ? policy.telemetryAction : 'keep', affected: {}, held: {} },
         billing: {
@@ -428,7 +428,14 @@ export function createRetention(deps: RetentionDeps) {
           action: 'retention.anonymise',
           tenantId,
           target: contract.id,
-          detail: { ...base, kind, k: policy.anonymiseK, interval: policy.anonymiseInterval, ...result },
+          detail: {
+            ...base,
+            kind,
+            k: policy.anonymiseK,
+            interval: policy.anonymiseInterval,
+            group: policy.anonymiseGroup,
+            ...result,
+          },
         });
       }
     }

@@ -15,6 +15,7 @@ CREATE TABLE retention_policies (
   fiscal_year_end_month   smallint NOT NULL CHECK (fiscal_year_end_month BETWEEN 1 AND 12),
   anonymise_k             smallint NOT NULL CHECK (anonymise_k BETWEEN 2 AND 1000),
   anonymise_interval      text NOT NULL CHECK (anonymise_interval IN ('1h', '1d', '7d')),
+  anonymise_group         text NOT NULL DEFAULT 'area' CHECK (anonymise_group IN ('area', 'contract')),
   updated_at              timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (tenant_id, contract_id),
   FOREIGN KEY (tenant_id, contract_id) REFERENCES contracts (tenant_id, id)
