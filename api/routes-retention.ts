@@ -9,6 +9,7 @@ import { requireTenant, tenantId, tenantParams } from './routes-tenants.ts';
 const tenantQuery = z.object({ tenant: tenantId.optional() });
 const contractParams = tenantParams.extend({ contract: z.string().min(1).max(64) });
 const holdParams = tenantParams.extend({ id: z.string().min(1).max(100) });
+const endBody = z.strictObject({ endsOn: z.iso.date().nullable() });
 const holdBody = z.strictObject({
   scope: z.enum(['tenant', 'subject', 'device']),
   target: z.string().min(1).max(128).optional(),
@@ -59,6 +60,22 @@ export function registerRetentionRoutes(app: FastifyInstance, deps: ApiDeps): vo
       detail: { ...policy },
     });
     return { contractId: contract, policy };
+  });
+
+  // A contract ends (or its end moves): retention's dates count from here.
+  app.put('/v1/tenants/:tenant/contracts/:contract/end', async (req) => {
+    const { tenant, contract } = contractParams.parse(req.params);
+    const { endsOn } = endBody.parse(req.body);
+    const updated = await deps.registry.setContractEnd(tenant, contract, endsOn);
+    if (!updated) throw new SkjoldError('SKJOLD_ERR_NOT_FOUND', `contract ${contract}`);
+    await deps.audit.append({
+      actor: 'operator',
+      action: 'contract.end',
+      tenantId: tenant,
+      target: contract,
+      detail: { endsOn },
+    });
+    return updated;
   });
 
   app.get('/v1/tenants/:tenant/holds', async (req) => {

@@ -84,7 +84,9 @@ const POLICY_OPTIONS = {
   group: ['anonymiseGroup', String],
 } as const;
 
-export const RETENTION_USAGE = `  retention plan [--tenant T] [--json]          what a run would delete, anonymise and keep, and why (changes nothing)
+export const RETENTION_USAGE = `  contracts end --tenant T --id C --on YYYY-MM-DD|none
+                                                the day a contract ends; retention counts from it
+  retention plan [--tenant T] [--json]          what a run would delete, anonymise and keep, and why (changes nothing)
   retention run [--tenant T] [--json]           run retention now and print the receipt
   retention policy --tenant T --contract C      show a contract's retention policy; set it with any of
                 [--telemetry delete|anonymise] [--grace-months N] [--billing-period-months 1|2|3|4|6|12]
@@ -137,6 +139,15 @@ export function retentionCommands({ apiFor, need, print }: CommandKit): Entry[] 
         print(
           Object.keys(patch).length > 0 ? await api.call('PUT', path, patch) : await api.call('GET', path),
         );
+      },
+    },
+    {
+      name: 'contracts end',
+      options: { tenant: str, id: str, on: str },
+      async run(cmd) {
+        const on = need(cmd, 'on');
+        const path = `/v1/tenants/${need(cmd, 'tenant')}/contracts/${encodeURIComponent(need(cmd, 'id'))}/end`;
+        print(await (await apiFor(cmd.config)).call('PUT', path, { endsOn: on === 'none' ? null : on }));
       },
     },
     {

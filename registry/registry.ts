@@ -118,6 +118,17 @@ export function createRegistry(sql: SqlClient) {
       return rows[0];
     },
 
+    /** Sets (or clears) the day a contract ends; retention counts from it. */
+    async setContractEnd(tenantId: string, id: string, endsOn: string | null): Promise<Contract | undefined> {
+      const rows = await sql
+        .query<{ id: string }>(
+          'UPDATE contracts SET ends_on = $3 WHERE tenant_id = $1 AND id = $2 RETURNING id',
+          [tenantId, id, endsOn],
+        )
+        .catch((e) => translate(e, `contract ${id}`));
+      return rows.length > 0 ? this.getContract(tenantId, id) : undefined;
+    },
+
     listContracts(tenantId: string): Promise<Contract[]> {
       return sql.query<Contract>(
         `SELECT ${CONTRACT_COLUMNS} FROM contracts WHERE tenant_id = $1 ORDER BY id`,

@@ -256,3 +256,36 @@ test('holds and plans refuse what does not exist', async () => {
     [tenantHold.id],
   );
 });
+
+test('ending a contract from the CLI starts its retention clock', async () => {
+  await stack.api.createContract(TENANT, {
+    id: 'rooms',
+    role: 'controller',
+    purpose: 'indoor climate statistics',
+    legalBasis: 'legitimate_interests',
+    startsOn: '2021-01-01',
+    endsOn: null,
+    jurisdiction: 'SE',
+  });
+  const status = async () => {
+    const { plans } = await stack.api.call<{ plans: RetentionReport[] }>(
+      'GET',
+      `/v1/retention/plan?tenant=${TENANT}`,
+    );
+    return plans[0]?.contracts.find((c) => c.contractId === 'rooms');
+  };
+  assert.equal((await status())?.status, 'running');
+  const ended = await skjold('contracts', 'end', '--tenant', TENANT, '--id', 'rooms', '--on', '2021-06-30');
+  assert.equal(ended.code, 0, ended.stderr);
+  assert.equal(JSON.parse(ended.stdout).endsOn, '2021-06-30');
+  assert.equal((await status())?.status, 'held', 'due, but the tenant hold from before stops it');
+  assert.equal((await status())?.dueOn, '2022-07-01');
+  assert.ok((await auditActions()).some((e) => e.action === 'contract.end' && e.target === 'rooms'));
+
+  const early = await skjold('contracts', 'end', '--tenant', TENANT, '--id', 'rooms', '--on', '2020-06-30');
+  assert.match(early.stderr, /SKJOLD_ERR_VALIDATION/);
+  const unknown = await skjold('contracts', 'end', '--tenant', TENANT, '--id', 'nope', '--on', '2021-06-30');
+  assert.match(unknown.stderr, /SKJOLD_ERR_NOT_FOUND/);
+  const reopened = await skjold('contracts', 'end', '--tenant', TENANT, '--id', 'rooms', '--on', 'none');
+  assert.equal(JSON.parse(reopened.stdout).endsOn, null);
+});
