@@ -13,22 +13,34 @@ import type { DeviceKind } from '../lib/device-kinds.ts';
 import { SkjoldError } from '../lib/errors.ts';
 import type { Logger } from '../lib/log.ts';
 import type { Contract, Registry } from '../registry/registry.ts';
-import type { IndexPurge, IndexState } from '../store/index-purge.ts';
+import type { IndexPurge } from '../store/index-purge.ts';
 import type { TelemetryStore } from '../store/telemetry-store.ts';
-import { type AnonymiseResult, anonymise } from './anonymise.ts';
-import { BILLING_MEASUREMENT, billingKeepUntil, deviceCondition, keepBillingReadings } from './billing.ts';
-import type { LegalHold, LegalHolds } from './holds.ts';
+import { BILLING_MEASUREMENT, billingKeepUntil } from './billing.ts';
+import type { LegalHolds } from './holds.ts';
 import { addMonths, createRetentionPolicies, dueOn, type RetentionPolicy } from './policy.ts';
 import { createRetentionProgress } from './progress.ts';
+import {
+  addCount,
+  BOOKKEEPING,
+  type ContractDevice,
+  type ContractRetention,
+  dayAfter,
+  holdRef,
+  isoDay,
+  type RetentionReport,
+  summarise,
+} from './report.ts';
+import { runContract } from './run-contract.ts';
 import {
   COUNT_FIELD,
   checked,
   contractCondition,
   countByPseudonym,
-  dropSeries,
   type SeriesCount,
   sumCounts,
 } from './telemetry.ts';
+
+export type { ContractRetention, HeldDevice, HoldRef, KindCounts, RetentionReport } from './report.ts';
 
 export interface RetentionDeps {
   registry: Registry;
@@ -39,103 +51,6 @@ export interface RetentionDeps {
   logger?: Logger;
   /** Checks (and, for a managed influxd, purges) dropped pseudonyms InfluxDB 1.6 still lists. */
   indexPurge?: IndexPurge;
-}
-
-export type KindCounts = Partial<Record<DeviceKind, SeriesCount & { devices: number }>>;
-
-export interface HoldRef {
-  id: string;
-  scope: LegalHold['scope'];
-  reason: string;
-  until: string | null;
-}
-
-export interface HeldDevice {
-  deviceId: string;
-  kind: DeviceKind;
-  pseudonyms: string[];
-  holds: HoldRef[];
-}
-
-export interface ContractRetention {
-  contractId: string;
-  role: Contract['role'];
-  jurisdiction: Contract['jurisdiction'];
-  startsOn: string;
-  endsOn: string | null;
-  policy: RetentionPolicy;
-  /** running: no end date; not_due: ended, grace not over; due: retention applies; held: a tenant hold stops it all. */
-  status: 'running' | 'not_due' | 'due' | 'held';
-  /** YYYY-MM-DD from which telemetry is deleted or anonymised. */
-  dueOn: string | null;
-  /** The rule behind the decision, in words. */
-  rule: string;
-  telemetry: {
-    action: 'delete' | 'anonymise' | 'keep';
-    /** What is (plan) or was (receipt) deleted or anonymised; for a contract not due, what is kept. */
-    affected: KindCounts;
-    /** What a legal hold keeps. */
-    held: KindCounts;
-  };
-  /** Per kind: aggregate groups written and groups suppressed (fewer than k devices). Receipts only. */
-  anonymised?: Partial<Record<DeviceKind, AnonymiseResult>>;
-  billing: {
-    /** YYYY-MM-DD (exclusive) the last billing period's readings are kept until. */
-    keepUntil: string | null;
-    /** Why that date. */
-    rule: string;
-    /** Heat meters whose billing readings were (receipt) or will be (plan) written before deletion. */
-    devicesReduced: number;
-    readingsKept: number;
-    /** Billing readings past their keep-until: deleted (receipt) or to delete (plan). */
-    expired: SeriesCount & { periods: string[] };
-  };
-  held: HeldDevice[];
-  /** Tenant-wide holds that stop everything of this contract. */
-  tenantHolds: HoldRef[];
-  notices: string[];
-  /** Steps an earlier, interrupted run had finished and this run skipped. Receipts only. */
-  skippedSteps?: number;
-}
-
-export interface RetentionReport {
-  kind: 'plan' | 'receipt';
-  runId?: string;
-  tenantId: string;
-  at: string;
-  contracts: ContractRetention[];
-  /**
-   * Receipts: whether InfluxDB's index still lists a pseudonym this run removed
-   * entirely (store/index-purge.ts). Pseudonyms that keep billing readings are
-   * listed by right and not counted.
-   */
-  index?: IndexState;
-}
-
-const BOOKKEEPING = {
-  DK: 'bogføringsloven § 10: five years from the end of the fiscal year',
-  SE: 'bokföringslagen 7 kap. 2 §: to the end of the seventh year after the calendar year the fiscal year ended in',
-} as const;
-
-const isoDay = (d: Date): string => d.toISOString().slice(0, 10);
-const holdRef = (h: LegalHold): HoldRef => ({ id: h.id, scope: h.scope, reason: h.reason, until: h.until });
-const dayAfter = (day: string): Date => new Date(Date.parse(`${day}T00:00:00Z`) + 86_400_000);
-
-function addCount(into: KindCounts, kind: DeviceKind, c: SeriesCount): void {
-  const k = into[kind] ?? { devices: 0, series: 0, points: 0 };
-  k.devices += 1;
-  k.series += c.series;
-  k.points += c.points;
-  into[kind] = k;
-}
-
-interface ContractDevice {
-  deviceId: string;
-  kind: DeviceKind;
-  area: string | null;
-  /** The `device` tag values: login pseudonyms of every key version. */
-  pseudonyms: string[];
-  counts: SeriesCount;
 }
 
 // One run at a time per registry: the API and the schedule share it.
@@ -337,7 +252,9 @@ export function createRetention(deps: RetentionDeps) {
       entry.billing.expired = await expiredBilling(tenantId, contract, policy, heldPseudonyms, now);
       if (mode === 'plan') continue;
 
-      await runContract(
+      await runContract({
+        store,
+        audit,
         tenantId,
         runId,
         contract,
@@ -348,7 +265,7 @@ export function createRetention(deps: RetentionDeps) {
         entry,
         progress,
         now,
-      );
+      });
       removed.push(...free.flatMap((d) => d.pseudonyms));
     }
     if (mode === 'run' && deps.indexPurge && removed.length > 0) {
@@ -359,150 +276,6 @@ export function createRetention(deps: RetentionDeps) {
       );
     }
     return report;
-  }
-
-  async function runContract(
-    tenantId: string,
-    runId: string,
-    contract: Contract,
-    policy: RetentionPolicy,
-    devices: ContractDevice[],
-    free: ContractDevice[],
-    heldPseudonyms: Set<string>,
-    entry: ContractRetention,
-    progress: ReturnType<typeof createRetentionProgress>,
-    now: Date,
-  ): Promise<void> {
-    const done = await progress.done(contract.id);
-    let skipped = 0;
-    const isDone = (deviceId: string, step: string) => {
-      const yes = done.has(`${deviceId}/${step}`);
-      if (yes) skipped++;
-      return yes;
-    };
-    const base = { runId, contract: contract.id };
-
-    // 1. Art. 17(3)(b): the bookkeeping duty outlives erasure. Reduce before anything is deleted.
-    const meters = free.filter((d) => d.kind === 'heat_meter' && !isDone(d.deviceId, 'billing'));
-    // When even the last period's bookkeeping duty is over, there is nothing left to keep.
-    const lapsed = entry.billing.keepUntil !== null && entry.billing.keepUntil <= isoDay(now);
-    if (meters.length > 0 && contract.endsOn && !lapsed) {
-      const { readings } = await keepBillingReadings(
-        store,
-        tenantId,
-        meters.map((d) => ({ devicePseudonyms: d.pseudonyms, contractId: contract.id })),
-        { from: new Date(`${contract.startsOn}T00:00:00Z`), to: dayAfter(contract.endsOn) },
-        policy.billingPeriodMonths,
-      );
-      for (const d of meters) await progress.record(contract.id, d.deviceId, 'billing', runId, {});
-      entry.billing.readingsKept = readings;
-      await audit.append({
-        actor: 'retention',
-        action: 'retention.billing_reduce',
-        tenantId,
-        target: contract.id,
-        detail: {
-          ...base,
-          devices: meters.flatMap((d) => d.pseudonyms),
-          readings,
-          keepUntil: entry.billing.keepUntil,
-        },
-      });
-    }
-
-    // 2. Recital 26: aggregates first, written for the whole contract before any raw series goes.
-    if (policy.telemetryAction === 'anonymise') {
-      entry.anonymised = {};
-      for (const kind of new Set(devices.map((d) => d.kind))) {
-        const step = `anonymise:${kind}`;
-        if (isDone('', step)) continue;
-        const owners = new Map<string, { deviceId: string; area: string | null }>();
-        for (const d of devices.filter((x) => x.kind === kind)) {
-          for (const p of d.pseudonyms) owners.set(p, { deviceId: d.deviceId, area: d.area });
-        }
-        const result = await anonymise(store, tenantId, contract.id, kind, owners, policy);
-        await progress.record(contract.id, '', step, runId, { ...result });
-        entry.anonymised[kind] = result;
-        await audit.append({
-          actor: 'retention',
-          action: 'retention.anonymise',
-          tenantId,
-          target: contract.id,
-          detail: {
-            ...base,
-            kind,
-            k: policy.anonymiseK,
-            interval: policy.anonymiseInterval,
-            group: policy.anonymiseGroup,
-            ...result,
-          },
-        });
-      }
-    }
-
-    // 3. The raw series, device by device, from data and index alike.
-    const dropped: ContractDevice[] = [];
-    const auditDrops = async (interrupted: boolean) => {
-      if (dropped.length === 0) return;
-      const byKind: KindCounts = {};
-      for (const d of dropped) addCount(byKind, d.kind, d.counts);
-      await audit.append({
-        actor: 'retention',
-        action: policy.telemetryAction === 'anonymise' ? 'retention.anonymise_drop' : 'retention.delete',
-        tenantId,
-        target: contract.id,
-        detail: {
-          ...base,
-          byKind,
-          devices: dropped.flatMap((d) => d.pseudonyms),
-          ...(interrupted ? { interrupted } : {}),
-        },
-      });
-    };
-    try {
-      for (const d of free) {
-        if (isDone(d.deviceId, 'drop')) continue;
-        if (d.pseudonyms.length > 0) await dropSeries(store, tenantId, d.kind, deviceCondition(d.pseudonyms));
-        await progress.record(contract.id, d.deviceId, 'drop', runId, { ...d.counts });
-        dropped.push(d);
-      }
-    } catch (err) {
-      await auditDrops(true).catch(() => undefined);
-      throw err;
-    }
-    await auditDrops(false);
-    if (heldPseudonyms.size === 0) {
-      // Series of the contract no registered device claims any more (a device removed from the registry).
-      for (const kind of new Set(devices.map((d) => d.kind))) {
-        if (isDone('', `sweep:${kind}`)) continue;
-        await dropSeries(store, tenantId, kind, contractCondition(contract.id));
-        await progress.record(contract.id, '', `sweep:${kind}`, runId, {});
-      }
-    }
-
-    // 4. Billing readings past their own keep-until.
-    const expired = entry.billing.expired;
-    if (expired.periods.length > 0) {
-      const periods = `period =~ /^(${expired.periods.join('|')})$/`;
-      const holdsAny = heldPseudonyms.size > 0;
-      const unheld = free.filter((d) => d.kind === 'heat_meter').flatMap((d) => d.pseudonyms);
-      if (!holdsAny || unheld.length > 0) {
-        await dropSeries(
-          store,
-          tenantId,
-          BILLING_MEASUREMENT,
-          `${contractCondition(contract.id)} AND ${periods}${holdsAny ? ` AND ${deviceCondition(unheld)}` : ''}`,
-        );
-      }
-      await audit.append({
-        actor: 'retention',
-        action: 'retention.billing_expire',
-        tenantId,
-        target: contract.id,
-        detail: { ...base, ...expired },
-      });
-    }
-    entry.skippedSteps = skipped;
   }
 
   function exclusive<T>(fn: () => Promise<T>): Promise<T> {
@@ -573,36 +346,6 @@ export function createRetention(deps: RetentionDeps) {
         return reports;
       });
     },
-  };
-}
-
-/** Counts of a receipt, for the audit log: no identifiers. */
-export function summarise(r: RetentionReport): Record<string, unknown> {
-  const total = (pick: (c: ContractRetention) => KindCounts) =>
-    r.contracts.reduce(
-      (acc, c) => {
-        for (const v of Object.values(pick(c))) {
-          acc.series += v.series;
-          acc.points += v.points;
-        }
-        return acc;
-      },
-      { series: 0, points: 0 },
-    );
-  const due = r.contracts.filter((c) => c.status === 'due');
-  return {
-    contracts: r.contracts.length,
-    due: due.map((c) => c.contractId),
-    removed: total((c) => (c.status === 'due' ? c.telemetry.affected : {})),
-    held: total((c) => c.telemetry.held),
-    holds: [
-      ...new Set(
-        r.contracts.flatMap((c) => [...c.tenantHolds, ...c.held.flatMap((h) => h.holds)].map((h) => h.id)),
-      ),
-    ],
-    billingReadingsKept: due.reduce((n, c) => n + c.billing.readingsKept, 0),
-    billingExpired: due.reduce((n, c) => n + c.billing.expired.points, 0),
-    skippedSteps: due.reduce((n, c) => n + (c.skippedSteps ?? 0), 0),
   };
 }
 
