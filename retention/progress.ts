@@ -17,6 +17,21 @@ export function createRetentionProgress(sql: SqlClient, tenantId: string) {
       return new Set(rows.map((r) => `${r.deviceId}/${r.step}`));
     },
 
+    /** One step finished for many devices at once (one statement). */
+    async recordMany(
+      contractId: string,
+      deviceIds: readonly string[],
+      step: string,
+      runId: string,
+    ): Promise<void> {
+      if (deviceIds.length === 0) return;
+      await sql.query(
+        `INSERT INTO retention_progress (tenant_id, contract_id, device_id, step, run_id, detail)
+         SELECT $1, $2, d, $4, $5, '{}' FROM unnest($3::text[]) AS d ON CONFLICT DO NOTHING`,
+        [tenantId, contractId, deviceIds, step, runId],
+      );
+    },
+
     async record(
       contractId: string,
       deviceId: string,

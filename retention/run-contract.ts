@@ -75,7 +75,12 @@ export async function runContract(r: ContractRun): Promise<void> {
       { from: new Date(`${contract.startsOn}T00:00:00Z`), to: dayAfter(contract.endsOn) },
       policy.billingPeriodMonths,
     );
-    for (const d of meters) await progress.record(contract.id, d.deviceId, 'billing', runId, {});
+    await progress.recordMany(
+      contract.id,
+      meters.map((d) => d.deviceId),
+      'billing',
+      runId,
+    );
     entry.billing.readingsKept = readings;
     await audit.append({
       actor: 'retention',
