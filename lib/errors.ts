@@ -20,6 +20,9 @@ export const ERROR_CODES = {
   SKJOLD_ERR_TRANSPORT_CLOSED: { status: 503, message: 'transport is closed' },
   SKJOLD_ERR_REGISTRY: { status: 500, message: 'registry operation failed' },
   SKJOLD_ERR_MIGRATION: { status: 500, message: 'registry migration failed' },
+  SKJOLD_ERR_SCOPE: { status: 403, message: 'token lacks the scope for this action' },
+  SKJOLD_ERR_REQUEST_STATE: { status: 409, message: 'request cannot change that way' },
+  SKJOLD_ERR_CONSENT_REQUIRED: { status: 422, message: 'explicit consent required' },
   SKJOLD_ERR_INTERNAL: { status: 500, message: 'internal error' },
 } as const satisfies Record<string, { status: number; message: string }>;
 

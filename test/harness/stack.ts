@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { createSkjold, type Skjold } from '../../app/create-skjold.ts';
 import { type ApiClient, createApiClient } from '../../cli/api-client.ts';
+import type { Clock } from '../../lib/clock.ts';
 import { type Config, loadConfig } from '../../lib/config.ts';
 import { createLogger } from '../../lib/log.ts';
 import { type InfluxdServer, startInfluxd } from './influxd.ts';
@@ -28,7 +29,7 @@ export interface Stack {
  */
 export async function startStack(
   overrides: Partial<Config> = {},
-  options: { influx?: InfluxdServer } = {},
+  options: { influx?: InfluxdServer; clock?: Clock } = {},
 ): Promise<Stack> {
   const influx = options.influx ?? (await startInfluxd());
   const dataDir = mkdtempSync(join(tmpdir(), 'skjold-test-'));
@@ -59,6 +60,7 @@ export async function startStack(
   const skjold = await createSkjold(config, {
     logger: createLogger('debug', sink),
     sql: await freshPglite(),
+    ...(options.clock ? { clock: options.clock } : {}),
   });
   const { mqttPort, apiPort } = await skjold.start();
   const apiUrl = `http://127.0.0.1:${apiPort}`;
