@@ -108,12 +108,13 @@ export function registerSubjectRoutes(app: FastifyInstance, rights: Rights, metr
         const t = requireScope(req, metrics, 'subjects:write');
         const { ref } = subjectParams.parse(req.params);
         const body = rectifyBody.parse(req.body);
-        const request = await rights.requestFor(t.tenantId, ref, ['rectification'], body.requestId);
-        // Everything is checked before anything changes.
+        // Everything is checked before anything changes (or a request is filed).
+        await rights.subjects.require(t.tenantId, ref);
         const current = new Set((await rights.subjects.devicesOf(t.tenantId, ref)).map((d) => d.device.id));
         for (const id of body.remove)
           if (!current.has(id)) throw new SkjoldError('SKJOLD_ERR_NOT_FOUND', 'device');
         for (const a of body.add) await rights.subjects.findDevice(t.tenantId, a);
+        const request = await rights.requestFor(t.tenantId, ref, ['rectification'], body.requestId);
         for (const id of body.remove) await rights.subjects.unlink(t.tenantId, ref, id);
         const added = [];
         for (const a of body.add) added.push((await rights.subjects.link(t.tenantId, ref, a)).id);
