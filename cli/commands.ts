@@ -3,6 +3,7 @@ import { operatorToken } from '../app/operator-token.ts';
 import type { Config } from '../lib/config.ts';
 import { DEVICE_IDENTIFIER_TYPES } from '../registry/enrolment.ts';
 import { createApiClient } from './api-client.ts';
+import { REQUEST_COMMANDS, REQUEST_USAGE } from './commands-requests.ts';
 
 export interface Command {
   values: Record<string, string | boolean | undefined>;
@@ -11,7 +12,7 @@ export interface Command {
   readFile: (path: string) => Promise<string>;
 }
 
-interface Entry {
+export interface Entry {
   name: string;
   options: NonNullable<ParseArgsConfig['options']>;
   run: (cmd: Command) => Promise<void>;
@@ -36,8 +37,9 @@ export const USAGE = `Usage: skjold <command> [options]
   dashboard-credential --tenant T --username U --password P
                                                 read-only InfluxDB login for one tenant's database
 
+${REQUEST_USAGE}
 Commands other than start talk to the running API (SKJOLD_API_URL, default http://SKJOLD_API_HOST:SKJOLD_API_PORT)
-with SKJOLD_OPERATOR_TOKEN or the token start wrote into the data directory.
+with SKJOLD_OPERATOR_TOKEN or the token start wrote into the data directory (tenant commands: with the tenant token).
 `;
 
 const str = { type: 'string' } as const;
@@ -204,4 +206,5 @@ export const COMMANDS: Entry[] = [
         ),
       ),
   },
+  ...REQUEST_COMMANDS,
 ];
