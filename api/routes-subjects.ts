@@ -77,6 +77,12 @@ export function registerSubjectRoutes(app: FastifyInstance, rights: Rights, metr
         const { ref } = subjectParams.parse(req.params);
         await rights.subjects.require(t.tenantId, ref);
         const devices = await rights.subjects.devicesOf(t.tenantId, ref);
+        await rights.deps.audit.append({
+          actor: actorOf(t),
+          action: 'subject.view',
+          tenantId: t.tenantId,
+          target: rights.sealer.subjectPseudonym(t.tenantId, ref),
+        });
         return {
           subject: rights.sealer.subjectPseudonym(t.tenantId, ref),
           devices: devices.map((d) => ({
@@ -230,13 +236,28 @@ export function registerSubjectRoutes(app: FastifyInstance, rights: Rights, metr
       scope.get('/requests', async (req) => {
         const t = requireScope(req, metrics, 'requests');
         const q = listQuery.parse(req.query);
-        return rights.requests.list({ tenantId: t.tenantId, overdue: q.overdue === 'true' });
+        const list = await rights.requests.list({ tenantId: t.tenantId, overdue: q.overdue === 'true' });
+        await rights.deps.audit.append({
+          actor: actorOf(t),
+          action: 'requests.list',
+          tenantId: t.tenantId,
+          detail: { overdue: q.overdue === 'true', count: list.length },
+        });
+        return list;
       });
 
       scope.get('/requests/:id', async (req) => {
         const t = requireScope(req, metrics, 'requests');
         const { id } = z.object({ id: z.string().min(1).max(64) }).parse(req.params);
-        return rights.requests.get(t.tenantId, id);
+        const r = await rights.requests.get(t.tenantId, id);
+        await rights.deps.audit.append({
+          actor: actorOf(t),
+          action: 'request.view',
+          tenantId: t.tenantId,
+          target: r.subject,
+          detail: { request: r.id },
+        });
+        return r;
       });
 
       // Art. 12(3): up to two further months, with the reason the subject is told.
