@@ -6,6 +6,7 @@ import type { KeyStore } from '../pseudonymizer/keystore.ts';
 import type { Enrolment } from '../registry/enrolment.ts';
 import type { Registry } from '../registry/registry.ts';
 import type { LegalHolds } from '../retention/holds.ts';
+import type { IndexPurge } from '../store/index-purge.ts';
 import type { TelemetryStore } from '../store/telemetry-store.ts';
 
 export interface ApiDeps {
@@ -18,6 +19,10 @@ export interface ApiDeps {
   audit: AuditLog;
   holds: LegalHolds;
   clock: Clock;
+  indexPurge: IndexPurge;
+  /** Named in the art. 30 records. */
+  operatorName: string;
+  subProcessors: readonly string[];
   /** The operator's API token (compared by digest, in constant time). */
   operatorToken: string;
   /** Extra readiness checks (broker listening, transport open). */

@@ -6,6 +6,7 @@ import { requestMetrics } from '../requests/metrics.ts';
 import { createRights } from '../requests/rights.ts';
 import { renderDashboard } from './dashboard.ts';
 import type { ApiDeps } from './deps.ts';
+import { registerAuditRoutes } from './routes-audit.ts';
 import { registerDeviceRoutes } from './routes-devices.ts';
 import { registerRequestOperatorRoutes } from './routes-requests.ts';
 import { registerSubjectRoutes } from './routes-subjects.ts';
@@ -81,5 +82,6 @@ export function createApi(deps: ApiDeps): FastifyInstance {
   const rights = createRights(deps);
   registerSubjectRoutes(app, rights, requestMetrics(deps.metrics, rights.requests));
   registerRequestOperatorRoutes(app, deps, rights);
+  registerAuditRoutes(app, deps);
   return app;
 }

@@ -19,6 +19,7 @@ import { createPostgresClient } from '../registry/postgres-client.ts';
 import { createRegistry } from '../registry/registry.ts';
 import type { SqlClient } from '../registry/sql.ts';
 import { createLegalHolds } from '../retention/holds.ts';
+import { createIndexPurge } from '../store/index-purge.ts';
 import { createInfluxV1Store } from '../store/influx-v1.ts';
 import { createInProcessTransport } from '../transport/in-process.ts';
 import { createStoreWriter } from '../transport/store-writer.ts';
@@ -31,6 +32,8 @@ export interface SkjoldOptions {
   now?: () => number;
   /** Where retention, request deadlines and the audit log get the date. */
   clock?: Clock;
+  /** Restarts the influxd Skjold manages, to purge erased pseudonyms from its index (store/index-purge.ts). */
+  restartInfluxd?: () => Promise<void>;
 }
 
 export async function openRegistrySql(config: Config, logger: Logger): Promise<SqlClient> {
@@ -70,6 +73,8 @@ export async function createSkjold(config: Config, options: SkjoldOptions = {}) 
     databasePrefix: config.SKJOLD_INFLUX_DB_PREFIX,
     maxSockets: config.SKJOLD_INFLUX_SOCKETS,
   });
+
+  const indexPurge = createIndexPurge(store, options.restartInfluxd);
 
   let stopping = false;
   const writer = createStoreWriter({
@@ -128,6 +133,11 @@ export async function createSkjold(config: Config, options: SkjoldOptions = {}) 
     audit,
     holds,
     clock,
+    indexPurge,
+    operatorName: config.SKJOLD_OPERATOR_NAME,
+    subProcessors: config.SKJOLD_SUBPROCESSORS.split(';')
+      .map((s) => s.trim())
+      .filter(Boolean),
     operatorToken: await operatorToken(config),
     ready: () => listening && !stopping,
   });
@@ -144,6 +154,7 @@ export async function createSkjold(config: Config, options: SkjoldOptions = {}) 
     audit,
     holds,
     clock,
+    indexPurge,
     transport,
     broker,
     api,

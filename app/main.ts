@@ -23,7 +23,10 @@ export async function runStart(baseConfig: Config, options: StartOptions): Promi
   const logger = createLogger(baseConfig.SKJOLD_LOG_LEVEL);
   const influx = await ensureInfluxd(baseConfig, join(baseConfig.SKJOLD_DATA_DIR, 'influxdb'), logger);
   const config = Object.freeze({ ...baseConfig, ...influx.config });
-  const skjold = await createSkjold(config, { logger });
+  const skjold = await createSkjold(config, {
+    logger,
+    ...(influx.restart ? { restartInfluxd: influx.restart } : {}),
+  });
   const { mqttPort, apiPort } = await skjold.start();
   const api = `http://${config.SKJOLD_API_HOST}:${apiPort}`;
 

@@ -13,6 +13,8 @@ export interface InfluxdForStart {
   /** Settings that point Skjold at the influxd it should use. */
   config: Partial<Config>;
   stop(): Promise<void>;
+  /** Present when Skjold runs influxd itself. */
+  restart?: () => Promise<void>;
 }
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
@@ -51,5 +53,6 @@ export async function ensureInfluxd(config: Config, dir: string, logger: Logger)
     dir,
     config: { SKJOLD_INFLUX_URL: influxd.url, SKJOLD_INFLUX_USER: 'admin', SKJOLD_INFLUX_PASSWORD: password },
     stop: () => influxd.stop(),
+    restart: () => influxd.restart(),
   };
 }

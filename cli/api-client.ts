@@ -40,12 +40,22 @@ export function createApiClient(options: { url: string; token: string }) {
     return parsed as T;
   }
 
+  /** Status and body as text, for answers that are not JSON or whose failure is itself the answer. */
+  async function raw(method: string, path: string): Promise<{ status: number; text: string }> {
+    const res = await fetch(new URL(path, options.url), {
+      method,
+      headers: { authorization: `Bearer ${options.token}` },
+    });
+    return { status: res.status, text: await res.text() };
+  }
+
   const ignoreConflict = (err: unknown) => {
     if (!(err instanceof ApiError && err.status === 409)) throw err;
   };
 
   const client = {
     call,
+    raw,
     createTenant: (t: { id: string; name: string }) => call('POST', '/v1/tenants', t),
     listTenants: () => call<Array<{ id: string; name: string }>>('GET', '/v1/tenants'),
     createContract: (tenantId: string, c: ContractInput & { gpsDecimals?: number | null }) =>

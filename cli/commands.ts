@@ -15,7 +15,9 @@ export interface Command {
 export interface Entry {
   name: string;
   options: NonNullable<ParseArgsConfig['options']>;
-  run: (cmd: Command) => Promise<void>;
+  /** Resolves to the exit code when it is not 0. */
+  // biome-ignore lint/suspicious/noConfusingVoidType: most commands print and return nothing
+  run: (cmd: Command) => Promise<number | void>;
 }
 
 export const USAGE = `Usage: skjold <command> [options]
@@ -36,6 +38,9 @@ export const USAGE = `Usage: skjold <command> [options]
   keys rotate --tenant T                        new key version; older data stays findable
   dashboard-credential --tenant T --username U --password P
                                                 read-only InfluxDB login for one tenant's database
+  audit verify                                  check the audit log's hash chain (exit 1 if broken)
+  audit list [--tenant T] [--action A] [--after SEQ] [--limit N]
+  records [--tenant T] [--json]                 GDPR art. 30 records of processing, from the registry
 
 ${REQUEST_USAGE}
 Commands other than start talk to the running API (SKJOLD_API_URL, default http://SKJOLD_API_HOST:SKJOLD_API_PORT)
@@ -60,6 +65,40 @@ export async function apiFor(config: Config) {
 }
 
 export const COMMANDS: Entry[] = [
+  {
+    name: 'audit verify',
+    options: {},
+    async run(cmd) {
+      const res = await (await apiFor(cmd.config)).raw('GET', '/v1/audit/verify');
+      if (res.status !== 200 && res.status !== 409)
+        throw new Error(`audit verify: HTTP ${res.status} ${res.text}`);
+      print(JSON.parse(res.text));
+      return res.status === 409 ? 1 : 0;
+    },
+  },
+  {
+    name: 'audit list',
+    options: { tenant: str, action: str, after: str, limit: str },
+    async run(cmd) {
+      const q = new URLSearchParams();
+      for (const k of ['tenant', 'action', 'after', 'limit']) {
+        const v = cmd.values[k];
+        if (typeof v === 'string') q.set(k, v);
+      }
+      print(await (await apiFor(cmd.config)).call('GET', `/v1/audit?${q}`));
+    },
+  },
+  {
+    name: 'records',
+    options: { tenant: str, json: { type: 'boolean' } },
+    async run(cmd) {
+      const q = new URLSearchParams({ format: cmd.values.json ? 'json' : 'text' });
+      if (typeof cmd.values.tenant === 'string') q.set('tenant', cmd.values.tenant);
+      const res = await (await apiFor(cmd.config)).raw('GET', `/v1/records?${q}`);
+      if (res.status !== 200) throw new Error(`records: HTTP ${res.status} ${res.text}`);
+      process.stdout.write(cmd.values.json ? `${JSON.stringify(JSON.parse(res.text), null, 2)}\n` : res.text);
+    },
+  },
   {
     name: 'start',
     options: { simulate: { type: 'boolean' }, devices: str, rate: str },

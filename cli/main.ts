@@ -23,13 +23,13 @@ export async function main(argv: string[]): Promise<number> {
   try {
     const { values, positionals } = parseArgs({ args: rest, options: entry.options, allowPositionals: true });
     const config = loadConfig();
-    await entry.run({
+    const code = await entry.run({
       values: values as Command['values'],
       positionals,
       config,
       readFile: (p) => readFile(p, 'utf8'),
     });
-    return 0;
+    return code ?? 0;
   } catch (err) {
     if (err instanceof ApiError || isSkjoldError(err)) {
       process.stderr.write(`skjold ${entry.name}: ${err.code}: ${err.message}\n`);

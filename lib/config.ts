@@ -21,6 +21,8 @@ const schema = z.object({
   SKJOLD_AUDIT_ANCHOR_FILE: z.string().optional(), // newest audit entry's hash, outside the registry; default <data dir>/audit-anchor.json
   DATABASE_URL: z.string().optional(), // PostgreSQL registry; PGlite in the data dir when unset
   SKJOLD_OPERATOR_TOKEN: z.string().min(24).optional(), // generated into the data dir when unset
+  SKJOLD_OPERATOR_NAME: z.string().min(1).default('the Skjold operator'), // named as controller or processor in the art. 30 records
+  SKJOLD_SUBPROCESSORS: z.string().default(''), // recipients for the art. 30 records, separated by ';'
   SKJOLD_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 
   SKJOLD_MQTT_HOST: z.string().default('0.0.0.0'),

@@ -5,6 +5,7 @@ import {
   keepBillingReadings,
 } from '../retention/billing.ts';
 import type { LegalHold } from '../retention/holds.ts';
+import type { IndexState } from '../store/index-purge.ts';
 import { quoteIdentifier } from '../store/influxql.ts';
 import { type Actor, createRights, type Rights, type RightsDeps } from './rights.ts';
 
@@ -30,7 +31,13 @@ export interface ErasureReceipt {
     /** Telemetry of the erased devices in InfluxDB, counted before and after (billing readings not included). */
     before: { series: number; points: number };
     after: { series: number; points: number };
-    /** `device` tag values of the erased devices still in InfluxDB's index (SHOW TAG VALUES), outside kept billing readings. */
+    /**
+     * InfluxDB's index for the erased pseudonyms (those not kept in billing
+     * readings): `clean`, `purged` (influxd was restarted to rebuild it) or
+     * `pending` (an external InfluxDB still lists them and needs a restart).
+     */
+    index: IndexState;
+    /** `device` tag values of the erased devices still listed by SHOW TAG VALUES, outside kept billing readings. */
     indexAfter: string[];
     registry: {
       links: number;
@@ -126,6 +133,12 @@ export async function eraseWith(
     }
   }
   const after = await pages.count(telemetryOnly);
+  // InfluxDB 1.6 can keep listing dropped tag values until its index is rebuilt.
+  const inBilling = new Set(await tagValues(rights, tenantId, BILLING_MEASUREMENT));
+  const index = await deps.indexPurge.ensureGone(
+    tenantId,
+    pseudonyms.filter((p) => !inBilling.has(p)),
+  );
   const indexAfter = await tagValuesLeft(rights, tenantId, pseudonyms);
 
   const erasedIds = erasable.map((d) => d.device.id);
@@ -177,9 +190,16 @@ export async function eraseWith(
     });
   }
 
-  const deleted = { devices: erasedIds, before, after, indexAfter, registry };
+  const deleted = { devices: erasedIds, before, after, index, indexAfter, registry };
   const { audit } = await rights.record(actor, tenantId, ref, 'subject.erase', request.id, {
-    deleted: { devices: erasedIds.length, before, after, indexAfter: indexAfter.length, registry },
+    deleted: {
+      devices: erasedIds.length,
+      before,
+      after,
+      index: index.state,
+      indexAfter: indexAfter.length,
+      registry,
+    },
     kept: kept.map((k) => ({
       what: k.what,
       devices: k.devices.length,
@@ -196,6 +216,14 @@ export async function eraseWith(
     kept,
     audit,
   };
+}
+
+async function tagValues(rights: Rights, tenantId: string, measurement: string): Promise<string[]> {
+  const results = await rights.deps.store.query(
+    tenantId,
+    `SHOW TAG VALUES FROM ${quoteIdentifier(measurement)} WITH KEY = "device"`,
+  );
+  return results.flatMap((r) => r.series ?? []).flatMap((s) => s.values.map((v) => String(v[1])));
 }
 
 /** `device` tag values among `pseudonyms` still in InfluxDB's index, outside the kept billing readings. */

@@ -277,6 +277,7 @@ test('erasure deletes the subject’s telemetry and records, keeps the billing r
       before: { series: number; points: number };
       after: { series: number; points: number };
       indexAfter: string[];
+      index: { state: string };
       devices: string[];
       registry: Record<string, number | boolean>;
     };
@@ -286,6 +287,7 @@ test('erasure deletes the subject’s telemetry and records, keeps the billing r
   assert.deepEqual(receipt.deleted.before, { series: 4, points: beforeMeter + beforeSim });
   assert.deepEqual(receipt.deleted.after, { series: 0, points: 0 });
   assert.deepEqual(receipt.deleted.indexAfter, []);
+  assert.ok(['clean', 'purged'].includes(receipt.deleted.index.state), receipt.deleted.index.state);
   assert.deepEqual(receipt.deleted.registry, {
     links: 2,
     sealedIdentifiers: 3,

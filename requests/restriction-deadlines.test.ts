@@ -64,7 +64,7 @@ const pseudonymOf = (d: TestDevice) =>
   stack.skjold.pseudonymizer.pseudonym(d.tenantId, LOGIN_TYPE[d.kind], d.login, 1);
 
 before(async () => {
-  stack = await startStack({}, { clock });
+  stack = await startStack({}, { skjold: { clock } });
   await addTenant(stack.api, A);
   const ids = identifierSource('restriction');
   for (const name of ['restricted', 'plain', 'objecting'] as const) {

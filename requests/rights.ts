@@ -4,6 +4,7 @@ import type { KeyStore } from '../pseudonymizer/keystore.ts';
 import { createPseudonymizer } from '../pseudonymizer/pseudonymizer.ts';
 import type { Contract, Registry } from '../registry/registry.ts';
 import type { LegalHolds } from '../retention/holds.ts';
+import type { IndexPurge } from '../store/index-purge.ts';
 import type { TelemetryStore } from '../store/telemetry-store.ts';
 import { createRequestLog, type RequestKind } from './request-log.ts';
 import { createSealer } from './sealing.ts';
@@ -19,6 +20,8 @@ export interface RightsDeps {
   audit: AuditLog;
   holds: LegalHolds;
   clock: Clock;
+  /** Makes sure erased pseudonyms leave InfluxDB's index (store/index-purge.ts). */
+  indexPurge: IndexPurge;
 }
 
 /** Who acted: `operator`, or `tenant:<tenant>/<token id>` (recorded in the audit log). */

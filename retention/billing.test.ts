@@ -144,10 +144,10 @@ describe('keepBillingReadings against InfluxDB', () => {
       'acme',
       `DROP SERIES FROM heat_meter WHERE ${deviceCondition(['v1.aaaa', 'v2.aaab'])}`,
     );
-    const left = await store.query('acme', 'SHOW TAG VALUES FROM heat_meter WITH KEY = "device"');
+    const series = await store.query('acme', 'SHOW SERIES FROM heat_meter');
     assert.deepEqual(
-      left[0]?.series?.[0]?.values.map((r) => r[1]),
-      ['v1.bbbb'],
+      series[0]?.series?.[0]?.values.map((r) => r[0]),
+      ['heat_meter,contract=c2,device=v1.bbbb'],
     );
   });
 });

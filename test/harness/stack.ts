@@ -2,9 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { createSkjold, type Skjold } from '../../app/create-skjold.ts';
+import { createSkjold, type Skjold, type SkjoldOptions } from '../../app/create-skjold.ts';
 import { type ApiClient, createApiClient } from '../../cli/api-client.ts';
-import type { Clock } from '../../lib/clock.ts';
 import { type Config, loadConfig } from '../../lib/config.ts';
 import { createLogger } from '../../lib/log.ts';
 import { type InfluxdServer, startInfluxd } from './influxd.ts';
@@ -29,8 +28,9 @@ export interface Stack {
  */
 export async function startStack(
   overrides: Partial<Config> = {},
-  options: { influx?: InfluxdServer; clock?: Clock } = {},
+  options: { influx?: InfluxdServer; skjold?: SkjoldOptions } = {},
 ): Promise<Stack> {
+  const skjoldOptions = options.skjold ?? {};
   const influx = options.influx ?? (await startInfluxd());
   const dataDir = mkdtempSync(join(tmpdir(), 'skjold-test-'));
   const config = loadConfig(
@@ -60,7 +60,8 @@ export async function startStack(
   const skjold = await createSkjold(config, {
     logger: createLogger('debug', sink),
     sql: await freshPglite(),
-    ...(options.clock ? { clock: options.clock } : {}),
+    restartInfluxd: () => influx.restart(),
+    ...skjoldOptions,
   });
   const { mqttPort, apiPort } = await skjold.start();
   const apiUrl = `http://127.0.0.1:${apiPort}`;
