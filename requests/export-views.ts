@@ -38,6 +38,7 @@ export async function subjectExport(
     information: subjectInformation(
       devices.map((d) => d.device),
       contracts,
+      { operatorName: rights.deps.operatorName, subProcessors: rights.deps.subProcessors },
     ),
     status: await rights.subjects.status(tenantId, ref),
     specialCategory: await rights.subjects.specialCategory(tenantId, ref),

@@ -17,7 +17,11 @@ const BOOKKEEPING: Record<Contract['jurisdiction'], string> = {
  * Art. 15(1)(a)–(h) for one subject, read off the contracts of the subject's
  * devices: purposes, legal bases, categories, recipients, retention, source.
  */
-export function subjectInformation(devices: readonly Device[], contracts: ReadonlyMap<string, Contract>) {
+export function subjectInformation(
+  devices: readonly Device[],
+  contracts: ReadonlyMap<string, Contract>,
+  processors: { operatorName?: string | undefined; subProcessors?: readonly string[] | undefined } = {},
+) {
   const used = [...new Set(devices.map((d) => d.contractId))]
     .map((id) => contracts.get(id))
     .filter((c): c is Contract => c !== undefined);
@@ -40,9 +44,10 @@ export function subjectInformation(devices: readonly Device[], contracts: Readon
     recipients: [
       { name: 'the tenant', role: 'controller' },
       {
-        name: 'Skjold’s operator',
+        name: processors.operatorName ?? 'the Skjold operator',
         role: 'processor (art. 28) or controller for its own statistics, per contract',
       },
+      ...(processors.subProcessors ?? []).map((name) => ({ name, role: 'sub-processor (art. 28(2))' })),
     ],
     retention: used.map((c) => ({
       contract: c.id,

@@ -22,6 +22,9 @@ export interface RightsDeps {
   clock: Clock;
   /** Makes sure erased pseudonyms leave InfluxDB's index (store/index-purge.ts). */
   indexPurge: IndexPurge;
+  /** Named as recipients in the art. 15 information (SKJOLD_OPERATOR_NAME, SKJOLD_SUBPROCESSORS). */
+  operatorName?: string;
+  subProcessors?: readonly string[];
 }
 
 /** Who acted: `operator`, or `tenant:<tenant>/<token id>` (recorded in the audit log). */
