@@ -1,3 +1,4 @@
+import { RESTRICTED_DEVICE_IDS } from '../requests/exclusions.ts';
 import type { ApiDeps } from './deps.ts';
 
 const escapeHtml = (s: string) =>
@@ -19,7 +20,9 @@ interface MetricJson {
 export async function renderDashboard(deps: ApiDeps): Promise<string> {
   const tenants = await deps.registry.listTenants();
   const counts = await deps.registry.sql.query<{ tenant_id: string; kind: string; n: number }>(
-    'SELECT tenant_id, kind, count(*)::int AS n FROM devices GROUP BY tenant_id, kind ORDER BY tenant_id, kind',
+    // Art. 18: restricted subjects' devices are not counted here.
+    `SELECT tenant_id, kind, count(*)::int AS n FROM devices WHERE id NOT IN (${RESTRICTED_DEVICE_IDS})
+     GROUP BY tenant_id, kind ORDER BY tenant_id, kind`,
   );
   const metrics = (await deps.metrics.registry.getMetricsAsJSON()) as unknown as MetricJson[];
   const shown = metrics.filter((m) => m.name.startsWith('skjold_') && !m.name.startsWith('skjold_process_'));

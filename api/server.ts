@@ -2,11 +2,15 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import { ZodError } from 'zod';
 import { isSkjoldError, SkjoldError } from '../lib/errors.ts';
+import { requestMetrics } from '../requests/metrics.ts';
+import { createRights } from '../requests/rights.ts';
 import { renderDashboard } from './dashboard.ts';
 import type { ApiDeps } from './deps.ts';
 import { registerAuditRoutes } from './routes-audit.ts';
 import { registerDeviceRoutes } from './routes-devices.ts';
+import { registerRequestOperatorRoutes } from './routes-requests.ts';
 import { registerRetentionRoutes } from './routes-retention.ts';
+import { registerSubjectRoutes } from './routes-subjects.ts';
 import { registerTenantRoutes } from './routes-tenants.ts';
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
@@ -76,6 +80,10 @@ export function createApi(deps: ApiDeps): FastifyInstance {
   registerTenantRoutes(app, deps);
   registerDeviceRoutes(app, deps);
   registerRetentionRoutes(app, deps);
+  // Data-subject requests: tenants under /tenant/v1 (own tokens), the operator's side under /v1.
+  const rights = createRights(deps);
+  registerSubjectRoutes(app, rights, requestMetrics(deps.metrics, rights.requests));
+  registerRequestOperatorRoutes(app, deps, rights);
   registerAuditRoutes(app, deps);
   return app;
 }

@@ -3,6 +3,7 @@ import { operatorToken } from '../app/operator-token.ts';
 import type { Config } from '../lib/config.ts';
 import { DEVICE_IDENTIFIER_TYPES } from '../registry/enrolment.ts';
 import { createApiClient } from './api-client.ts';
+import { REQUEST_COMMANDS, REQUEST_USAGE } from './commands-requests.ts';
 import { RETENTION_USAGE, retentionCommands } from './commands-retention.ts';
 
 export interface Command {
@@ -44,8 +45,9 @@ ${RETENTION_USAGE}
   audit list [--tenant T] [--action A] [--after SEQ] [--limit N]
   records [--tenant T] [--json]                 GDPR art. 30 records of processing, from the registry
 
+${REQUEST_USAGE}
 Commands other than start talk to the running API (SKJOLD_API_URL, default http://SKJOLD_API_HOST:SKJOLD_API_PORT)
-with SKJOLD_OPERATOR_TOKEN or the token start wrote into the data directory.
+with SKJOLD_OPERATOR_TOKEN or the token start wrote into the data directory (tenant commands: with the tenant token).
 `;
 
 const str = { type: 'string' } as const;
@@ -249,4 +251,5 @@ export const COMMANDS: Entry[] = [
       ),
   },
   ...retentionCommands({ apiFor, need, print }),
+  ...REQUEST_COMMANDS,
 ];

@@ -1,0 +1,295 @@
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { z } from 'zod';
+import { SkjoldError } from '../lib/errors.ts';
+import { DEVICE_IDENTIFIER_TYPES } from '../registry/enrolment.ts';
+import { eraseWith } from '../requests/erasure.ts';
+import type { ExportFormat } from '../requests/export.ts';
+import { subjectExport, tenantExport } from '../requests/export-views.ts';
+import type { RequestMetrics } from '../requests/metrics.ts';
+import { REQUEST_KINDS } from '../requests/request-log.ts';
+import type { Rights } from '../requests/rights.ts';
+import { actorOf, addTenantAuth, requireScope } from './tenant-auth.ts';
+
+const ref = z.string().min(1).max(128);
+const subjectParams = z.object({ ref });
+const requestId = z.string().min(1).max(64).optional();
+const identifiers = z.strictObject(
+  Object.fromEntries(DEVICE_IDENTIFIER_TYPES.map((t) => [t, z.string().min(1).max(64).optional()])),
+);
+const linkInput = z
+  .object({ deviceId: z.string().min(1).max(64).optional(), identifiers: identifiers.optional() })
+  .refine((v) => v.deviceId || (v.identifiers && Object.keys(v.identifiers).length > 0), {
+    message: 'name the device by deviceId or identifiers',
+  });
+const rectifyBody = z.object({
+  remove: z.array(z.string().min(1).max(64)).max(100).default([]),
+  add: z.array(linkInput).max(100).default([]),
+  requestId,
+});
+const actionBody = z.object({ requestId }).default({});
+const purposeBody = z.object({ purpose: z.string().min(1).max(200), requestId });
+const specialBody = z.object({
+  category: z.string().min(1).max(100),
+  note: z.string().min(1).max(2000),
+  consent: z
+    .object({ givenAt: z.iso.datetime({ offset: true }), text: z.string().min(1).max(2000) })
+    .optional(),
+});
+const exportQuery = z.object({
+  format: z.enum(['json', 'csv']).default('json'),
+  request: requestId,
+});
+const fileBody = z.object({
+  subjectRef: ref,
+  kind: z.enum(REQUEST_KINDS),
+  receivedAt: z.iso.datetime({ offset: true }).optional(),
+});
+const listQuery = z.object({ overdue: z.enum(['true', 'false']).optional() });
+const extendBody = z.object({ months: z.number().int().min(1).max(2), reason: z.string().min(1).max(1000) });
+
+export function sendExport(
+  reply: FastifyReply,
+  stream: NodeJS.ReadableStream,
+  format: ExportFormat,
+  name: string,
+) {
+  return reply
+    .type(format === 'csv' ? 'text/csv; charset=utf-8' : 'application/json; charset=utf-8')
+    .header('content-disposition', `attachment; filename="${name}.${format}"`)
+    .header('cache-control', 'no-store')
+    .send(stream);
+}
+
+/**
+ * The tenant's own API, under /tenant/v1 with a scoped tenant token: the
+ * tenant (controller) acts on its subjects' requests. The tenant comes from
+ * the token; another tenant's subject, device or request is "not found",
+ * exactly like one that does not exist.
+ */
+export function registerSubjectRoutes(app: FastifyInstance, rights: Rights, metrics: RequestMetrics): void {
+  app.register(
+    async (scope) => {
+      addTenantAuth(scope, rights.tokens, metrics);
+      const done = (kind: string) => metrics.tenantActions.inc({ kind });
+
+      scope.get('/subjects/:ref', async (req) => {
+        const t = requireScope(req, metrics, 'subjects:export');
+        const { ref } = subjectParams.parse(req.params);
+        await rights.subjects.require(t.tenantId, ref);
+        const devices = await rights.subjects.devicesOf(t.tenantId, ref);
+        await rights.deps.audit.append({
+          actor: actorOf(t),
+          action: 'subject.view',
+          tenantId: t.tenantId,
+          target: rights.sealer.subjectPseudonym(t.tenantId, ref),
+        });
+        return {
+          subject: rights.sealer.subjectPseudonym(t.tenantId, ref),
+          devices: devices.map((d) => ({
+            id: d.device.id,
+            kind: d.device.kind,
+            contract: d.device.contractId,
+          })),
+          ...(await rights.subjects.status(t.tenantId, ref)),
+        };
+      });
+
+      // Links a subject to a device named by its identifiers (kept only sealed) or id.
+      scope.put('/subjects/:ref/devices', async (req) => {
+        const t = requireScope(req, metrics, 'subjects:write');
+        const { ref } = subjectParams.parse(req.params);
+        const device = await rights.subjects.link(t.tenantId, ref, linkInput.parse(req.body));
+        await rights.deps.audit.append({
+          actor: actorOf(t),
+          action: 'subject.link',
+          tenantId: t.tenantId,
+          target: rights.sealer.subjectPseudonym(t.tenantId, ref),
+          detail: { device: device.id },
+        });
+        return { subject: rights.sealer.subjectPseudonym(t.tenantId, ref), device: device.id };
+      });
+
+      // Art. 16: wrong links removed, right ones added, as one request.
+      scope.post('/subjects/:ref/rectify', async (req) => {
+        const t = requireScope(req, metrics, 'subjects:write');
+        const { ref } = subjectParams.parse(req.params);
+        const body = rectifyBody.parse(req.body);
+        // Everything is checked before anything changes (or a request is filed).
+        await rights.subjects.require(t.tenantId, ref);
+        const current = new Set((await rights.subjects.devicesOf(t.tenantId, ref)).map((d) => d.device.id));
+        for (const id of body.remove)
+          if (!current.has(id)) throw new SkjoldError('SKJOLD_ERR_NOT_FOUND', 'device');
+        for (const a of body.add) await rights.subjects.findDevice(t.tenantId, a);
+        const request = await rights.requestFor(t.tenantId, ref, ['rectification'], body.requestId);
+        for (const id of body.remove) await rights.subjects.unlink(t.tenantId, ref, id);
+        const added = [];
+        for (const a of body.add) added.push((await rights.subjects.link(t.tenantId, ref, a)).id);
+        done('rectification');
+        return rights.record(actorOf(t), t.tenantId, ref, 'subject.rectify', request.id, {
+          removed: body.remove,
+          added,
+        });
+      });
+
+      // Art. 15 / 20: streamed, JSON or CSV, with the tenant's own identifiers.
+      scope.get('/subjects/:ref/export', async (req, reply) => {
+        const t = requireScope(req, metrics, 'subjects:export');
+        const { ref } = subjectParams.parse(req.params);
+        const q = exportQuery.parse(req.query);
+        const request = await rights.requestFor(t.tenantId, ref, ['access', 'portability'], q.request);
+        const stream = await subjectExport(rights, t.tenantId, ref, q.format, {
+          id: request.id,
+          kind: request.kind,
+        });
+        await rights.record(actorOf(t), t.tenantId, ref, 'subject.export', request.id, { format: q.format });
+        done(request.kind);
+        return sendExport(reply, stream, q.format, `subject-${request.id}`);
+      });
+
+      // Art. 17.
+      scope.post('/subjects/:ref/erase', async (req) => {
+        const t = requireScope(req, metrics, 'subjects:erase');
+        const { ref } = subjectParams.parse(req.params);
+        const { requestId } = actionBody.parse(req.body ?? {});
+        const receipt = await eraseWith(rights, actorOf(t), t.tenantId, ref, { requestId });
+        done('erasure');
+        return receipt;
+      });
+
+      // Art. 18: kept, but out of every view but the tenant's own.
+      scope.post('/subjects/:ref/restrict', async (req) => {
+        const t = requireScope(req, metrics, 'subjects:write');
+        const { ref } = subjectParams.parse(req.params);
+        const { requestId } = actionBody.parse(req.body ?? {});
+        const request = await rights.requestFor(t.tenantId, ref, ['restriction'], requestId);
+        await rights.subjects.restrict(t.tenantId, ref, rights.deps.clock());
+        done('restriction');
+        return rights.record(actorOf(t), t.tenantId, ref, 'subject.restrict', request.id, {});
+      });
+
+      scope.post('/subjects/:ref/restrict/lift', async (req) => {
+        const t = requireScope(req, metrics, 'subjects:write');
+        const { ref } = subjectParams.parse(req.params);
+        const { requestId } = actionBody.parse(req.body ?? {});
+        const request = await rights.requestFor(t.tenantId, ref, ['restriction_lift'], requestId);
+        const lifted = await rights.subjects.lift(t.tenantId, ref);
+        done('restriction_lift');
+        return rights.record(actorOf(t), t.tenantId, ref, 'subject.restrict.lift', request.id, { lifted });
+      });
+
+      // Art. 21 objection and art. 7(3) withdrawal of consent, per purpose.
+      for (const [path, basis, kind] of [
+        ['object', 'objection', 'objection'],
+        ['withdraw-consent', 'consent_withdrawal', 'consent_withdrawal'],
+      ] as const) {
+        scope.post(`/subjects/:ref/${path}`, async (req) => {
+          const t = requireScope(req, metrics, 'subjects:write');
+          const { ref } = subjectParams.parse(req.params);
+          const body = purposeBody.parse(req.body);
+          const request = await rights.requestFor(t.tenantId, ref, [kind], body.requestId);
+          await rights.subjects.object(t.tenantId, ref, body.purpose, basis, rights.deps.clock());
+          done(kind);
+          return rights.record(actorOf(t), t.tenantId, ref, `subject.${kind}`, request.id, {
+            purpose: body.purpose,
+          });
+        });
+      }
+
+      // Art. 9(2)(a): special-category notes only with explicit consent; sealed at rest.
+      scope.post('/subjects/:ref/special-category', async (req, reply) => {
+        const t = requireScope(req, metrics, 'subjects:write');
+        const { ref } = subjectParams.parse(req.params);
+        const body = specialBody.parse(req.body);
+        await rights.subjects.require(t.tenantId, ref);
+        const { id } = await rights.subjects.addSpecialCategory(t.tenantId, ref, body, rights.deps.clock());
+        await rights.deps.audit.append({
+          actor: actorOf(t),
+          action: 'subject.special_category.add',
+          tenantId: t.tenantId,
+          target: rights.sealer.subjectPseudonym(t.tenantId, ref),
+          detail: { id, category: body.category },
+        });
+        return reply.code(201).send({ id });
+      });
+
+      scope.post('/requests', async (req, reply) => {
+        const t = requireScope(req, metrics, 'requests');
+        const body = fileBody.parse(req.body);
+        await rights.subjects.require(t.tenantId, body.subjectRef);
+        const subject = rights.sealer.subjectPseudonym(t.tenantId, body.subjectRef);
+        const r = await rights.requests.file(
+          t.tenantId,
+          subject,
+          body.kind,
+          body.receivedAt ? new Date(body.receivedAt) : undefined,
+        );
+        await rights.deps.audit.append({
+          actor: actorOf(t),
+          action: 'request.file',
+          tenantId: t.tenantId,
+          target: subject,
+          detail: { request: r.id, kind: r.kind, receivedAt: r.receivedAt, dueAt: r.dueAt },
+        });
+        return reply.code(201).send(r);
+      });
+
+      scope.get('/requests', async (req) => {
+        const t = requireScope(req, metrics, 'requests');
+        const q = listQuery.parse(req.query);
+        const list = await rights.requests.list({ tenantId: t.tenantId, overdue: q.overdue === 'true' });
+        await rights.deps.audit.append({
+          actor: actorOf(t),
+          action: 'requests.list',
+          tenantId: t.tenantId,
+          detail: { overdue: q.overdue === 'true', count: list.length },
+        });
+        return list;
+      });
+
+      scope.get('/requests/:id', async (req) => {
+        const t = requireScope(req, metrics, 'requests');
+        const { id } = z.object({ id: z.string().min(1).max(64) }).parse(req.params);
+        const r = await rights.requests.get(t.tenantId, id);
+        await rights.deps.audit.append({
+          actor: actorOf(t),
+          action: 'request.view',
+          tenantId: t.tenantId,
+          target: r.subject,
+          detail: { request: r.id },
+        });
+        return r;
+      });
+
+      // Art. 12(3): up to two further months, with the reason the subject is told.
+      scope.post('/requests/:id/extend', async (req) => {
+        const t = requireScope(req, metrics, 'requests');
+        const { id } = z.object({ id: z.string().min(1).max(64) }).parse(req.params);
+        const body = extendBody.parse(req.body);
+        const r = await rights.requests.extend(t.tenantId, id, body.months, body.reason);
+        await rights.deps.audit.append({
+          actor: actorOf(t),
+          action: 'request.extend',
+          tenantId: t.tenantId,
+          target: r.subject,
+          detail: { request: r.id, months: body.months, dueAt: r.dueAt },
+        });
+        return r;
+      });
+
+      // Art. 28(3)(g): the tenant's data back, all of it, restricted subjects included.
+      scope.get('/export', async (req, reply) => {
+        const t = requireScope(req, metrics, 'tenant:export');
+        const q = exportQuery.parse(req.query);
+        const stream = await tenantExport(rights, t.tenantId, q.format, 'tenant');
+        await rights.deps.audit.append({
+          actor: actorOf(t),
+          action: 'tenant.export',
+          tenantId: t.tenantId,
+          detail: { format: q.format, view: 'tenant' },
+        });
+        return sendExport(reply, stream, q.format, `tenant-${t.tenantId}`);
+      });
+    },
+    { prefix: '/tenant/v1' },
+  );
+}

@@ -1,0 +1,200 @@
+import { createWriteStream } from 'node:fs';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { ApiError, createApiClient } from './api-client.ts';
+import { apiFor, type Command, type Entry } from './commands.ts';
+
+export const REQUEST_USAGE = `
+Data-subject requests (docs/subject-requests.md). Operator:
+  tokens issue --tenant T --scopes S1,S2 [--label L]
+                                                a tenant API token (shown once); scopes: requests, subjects:write,
+                                                subjects:export, subjects:erase, tenant:export
+  tokens list --tenant T
+  tokens revoke --tenant T --id TOKEN_ID
+  requests list [--tenant T] [--overdue]        every tenant's requests (or one tenant's)
+  statistics fleet [--days N]                   the operator's fleet statistics (restricted/objecting subjects left out)
+Tenant (--tenant-token TOKEN, or --tenant-token-file FILE):
+  subjects export --ref REF [--format json|csv] [--request ID] [--out FILE]
+  subjects erase --ref REF [--request ID]       prints the erasure receipt
+  subjects restrict --ref REF [--lift]
+  subjects object --ref REF --purpose P [--withdraw-consent]
+  requests file --ref REF --kind access|portability|erasure|restriction|restriction_lift|objection|consent_withdrawal|rectification
+                [--received ISO-8601]
+  requests extend --id ID --months 1|2 --reason TEXT
+  requests list --tenant-token TOKEN [--overdue]
+`;
+
+const str = { type: 'string' } as const;
+const flag = { type: 'boolean' } as const;
+const tokenOptions = { 'tenant-token': str, 'tenant-token-file': str };
+const print = (value: unknown): void => {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+};
+
+function need(cmd: Command, name: string): string {
+  const v = cmd.values[name];
+  if (typeof v !== 'string' || v === '')
+    throw Object.assign(new Error(`--${name} is required`), { code: 'ERR_PARSE_ARGS_MISSING' });
+  return v;
+}
+
+const apiUrl = (cmd: Command) =>
+  cmd.config.SKJOLD_API_URL ?? `http://${cmd.config.SKJOLD_API_HOST}:${cmd.config.SKJOLD_API_PORT}`;
+
+async function tenantToken(cmd: Command): Promise<string | undefined> {
+  const file = cmd.values['tenant-token-file'];
+  if (typeof file === 'string') return (await cmd.readFile(file)).trim();
+  const token = cmd.values['tenant-token'];
+  return typeof token === 'string' ? token : undefined;
+}
+
+async function tenantApi(cmd: Command) {
+  const token = await tenantToken(cmd);
+  if (!token)
+    throw Object.assign(new Error('--tenant-token or --tenant-token-file is required'), {
+      code: 'ERR_PARSE_ARGS_MISSING',
+    });
+  return createApiClient({ url: apiUrl(cmd), token });
+}
+
+const subject = (cmd: Command) => `/tenant/v1/subjects/${encodeURIComponent(need(cmd, 'ref'))}`;
+
+export const REQUEST_COMMANDS: Entry[] = [
+  {
+    name: 'tokens issue',
+    options: { tenant: str, scopes: str, label: str },
+    async run(cmd) {
+      const body = {
+        scopes: need(cmd, 'scopes')
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean),
+        ...(typeof cmd.values.label === 'string' ? { label: cmd.values.label } : {}),
+      };
+      print(await (await apiFor(cmd.config)).call('POST', `/v1/tenants/${need(cmd, 'tenant')}/tokens`, body));
+    },
+  },
+  {
+    name: 'tokens list',
+    options: { tenant: str },
+    run: async (cmd) =>
+      print(await (await apiFor(cmd.config)).call('GET', `/v1/tenants/${need(cmd, 'tenant')}/tokens`)),
+  },
+  {
+    name: 'tokens revoke',
+    options: { tenant: str, id: str },
+    async run(cmd) {
+      await (await apiFor(cmd.config)).call(
+        'DELETE',
+        `/v1/tenants/${need(cmd, 'tenant')}/tokens/${encodeURIComponent(need(cmd, 'id'))}`,
+      );
+      print({ revoked: true });
+    },
+  },
+  {
+    name: 'requests list',
+    options: { tenant: str, overdue: flag, ...tokenOptions },
+    async run(cmd) {
+      const overdue = cmd.values.overdue === true ? '?overdue=true' : '';
+      if (await tenantToken(cmd)) {
+        print(await (await tenantApi(cmd)).call('GET', `/tenant/v1/requests${overdue}`));
+        return;
+      }
+      const params = new URLSearchParams();
+      if (cmd.values.overdue === true) params.set('overdue', 'true');
+      if (typeof cmd.values.tenant === 'string') params.set('tenant', cmd.values.tenant);
+      print(await (await apiFor(cmd.config)).call('GET', `/v1/requests?${params}`));
+    },
+  },
+  {
+    name: 'statistics fleet',
+    options: { days: str },
+    run: async (cmd) =>
+      print(
+        await (await apiFor(cmd.config)).call(
+          'GET',
+          `/v1/statistics/fleet?days=${Number(cmd.values.days ?? 30)}`,
+        ),
+      ),
+  },
+  {
+    name: 'subjects export',
+    options: { ref: str, format: str, request: str, out: str, ...tokenOptions },
+    async run(cmd) {
+      const token = (await tenantToken(cmd)) ?? need(cmd, 'tenant-token');
+      const params = new URLSearchParams({ format: String(cmd.values.format ?? 'json') });
+      if (typeof cmd.values.request === 'string') params.set('request', cmd.values.request);
+      // Streamed to the file (or stdout) as it arrives: an export can be large.
+      const res = await fetch(new URL(`${subject(cmd)}/export?${params}`, apiUrl(cmd)), {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      if (!res.ok || !res.body) {
+        const err = (await res.json().catch(() => ({}))) as { code?: string; message?: string };
+        throw new ApiError(
+          res.status,
+          err.code ?? 'SKJOLD_ERR_INTERNAL',
+          err.message ?? `HTTP ${res.status}`,
+        );
+      }
+      const out = typeof cmd.values.out === 'string' ? createWriteStream(cmd.values.out) : process.stdout;
+      await pipeline(Readable.fromWeb(res.body as WebReadableStream), out);
+    },
+  },
+  {
+    name: 'subjects erase',
+    options: { ref: str, request: str, ...tokenOptions },
+    async run(cmd) {
+      const body = typeof cmd.values.request === 'string' ? { requestId: cmd.values.request } : {};
+      print(await (await tenantApi(cmd)).call('POST', `${subject(cmd)}/erase`, body));
+    },
+  },
+  {
+    name: 'subjects restrict',
+    options: { ref: str, lift: flag, ...tokenOptions },
+    run: async (cmd) =>
+      print(
+        await (await tenantApi(cmd)).call(
+          'POST',
+          `${subject(cmd)}/restrict${cmd.values.lift === true ? '/lift' : ''}`,
+          {},
+        ),
+      ),
+  },
+  {
+    name: 'subjects object',
+    options: { ref: str, purpose: str, 'withdraw-consent': flag, ...tokenOptions },
+    run: async (cmd) =>
+      print(
+        await (await tenantApi(cmd)).call(
+          'POST',
+          `${subject(cmd)}/${cmd.values['withdraw-consent'] === true ? 'withdraw-consent' : 'object'}`,
+          { purpose: need(cmd, 'purpose') },
+        ),
+      ),
+  },
+  {
+    name: 'requests file',
+    options: { ref: str, kind: str, received: str, ...tokenOptions },
+    async run(cmd) {
+      const body = {
+        subjectRef: need(cmd, 'ref'),
+        kind: need(cmd, 'kind'),
+        ...(typeof cmd.values.received === 'string' ? { receivedAt: cmd.values.received } : {}),
+      };
+      print(await (await tenantApi(cmd)).call('POST', '/tenant/v1/requests', body));
+    },
+  },
+  {
+    name: 'requests extend',
+    options: { id: str, months: str, reason: str, ...tokenOptions },
+    run: async (cmd) =>
+      print(
+        await (await tenantApi(cmd)).call(
+          'POST',
+          `/tenant/v1/requests/${encodeURIComponent(need(cmd, 'id'))}/extend`,
+          { months: Number(need(cmd, 'months')), reason: need(cmd, 'reason') },
+        ),
+      ),
+  },
+];

@@ -1,0 +1,117 @@
+/** The request commands of the CLI: the operator issues a token, the tenant uses it. */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { promisify } from 'node:util';
+import {
+  addDevice,
+  addTenant,
+  connectDevice,
+  identifierSource,
+  publishAcked,
+  validReading,
+} from '../test/e2e/devices.ts';
+import { type Stack, startStack } from '../test/harness/stack.ts';
+
+const run = promisify(execFile);
+const BIN = join(import.meta.dirname, '../bin/skjold.ts');
+let stack: Stack;
+
+async function skjold(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const env = {
+    ...process.env,
+    SKJOLD_API_URL: stack.apiUrl,
+    SKJOLD_OPERATOR_TOKEN: stack.config.SKJOLD_OPERATOR_TOKEN,
+    SKJOLD_DATA_DIR: stack.config.SKJOLD_DATA_DIR,
+  };
+  try {
+    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { env });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+before(async () => {
+  stack = await startStack();
+});
+after(() => stack.stop());
+
+test('tokens issue, subjects export and erase, requests list from the command line', async () => {
+  await addTenant(stack.api, 'fjernvarme');
+  const meter = await addDevice(stack.api, identifierSource('cli-requests'), 'fjernvarme', 'heat_meter');
+  const client = await connectDevice(stack.mqttUrl, meter);
+  for (let seq = 0; seq < 3; seq++)
+    await publishAcked(
+      client,
+      meter.telemetry,
+      JSON.stringify(validReading(meter, seq, Date.now() - 60_000 + seq)),
+    );
+  await client.endAsync();
+
+  const issued = await skjold(
+    ...[
+      'tokens',
+      'issue',
+      '--tenant',
+      'fjernvarme',
+      '--scopes',
+      'subjects:write,subjects:export,subjects:erase,requests',
+    ],
+  );
+  assert.equal(issued.code, 0, issued.stderr);
+  const { token, id } = JSON.parse(issued.stdout) as { token: string; id: string };
+  const dir = mkdtempSync(join(tmpdir(), 'skjold-cli-requests-'));
+  const tokenFile = join(dir, 'token');
+  writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 });
+  const link = await fetch(`${stack.apiUrl}/tenant/v1/subjects/kunde-7/devices`, {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ identifiers: { wmbus: meter.login } }),
+  });
+  assert.equal(link.status, 200);
+
+  const out = join(dir, 'export.csv');
+  const exported = await skjold(
+    'subjects',
+    'export',
+    '--tenant-token-file',
+    tokenFile,
+    '--ref',
+    'kunde-7',
+    '--format',
+    'csv',
+    '--out',
+    out,
+  );
+  assert.equal(exported.code, 0, exported.stderr);
+  const csv = readFileSync(out, 'utf8').trim().split('\r\n');
+  assert.equal(csv.length, 4, 'header and three points');
+  assert.ok(csv[1]?.includes(`wmbus:${meter.login}`));
+
+  const listed = await skjold('requests', 'list', '--tenant-token', token);
+  assert.equal(listed.code, 0, listed.stderr);
+  assert.equal(
+    (JSON.parse(listed.stdout) as Array<{ kind: string; status: string }>)[0]?.status,
+    'completed',
+  );
+
+  const erased = await skjold('subjects', 'erase', '--tenant-token', token, '--ref', 'kunde-7');
+  assert.equal(erased.code, 0, erased.stderr);
+  const receipt = JSON.parse(erased.stdout) as {
+    deleted: { before: { points: number }; after: { points: number } };
+  };
+  assert.deepEqual([receipt.deleted.before.points, receipt.deleted.after.points], [3, 0]);
+
+  const operatorList = await skjold('requests', 'list', '--tenant', 'fjernvarme');
+  assert.equal((JSON.parse(operatorList.stdout) as unknown[]).length, 2);
+  assert.equal((await skjold('tokens', 'revoke', '--tenant', 'fjernvarme', '--id', id)).code, 0);
+  const refused = await skjold('subjects', 'erase', '--tenant-token', token, '--ref', 'kunde-7');
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /SKJOLD_ERR_AUTH/);
+  assert.match((await skjold('help')).stdout, /subjects export --ref REF/);
+});
