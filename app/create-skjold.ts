@@ -130,7 +130,7 @@ export async function createSkjold(config: Config, options: SkjoldOptions = {}) 
       ? createRetentionSchedule({
           hourUtc: config.SKJOLD_RETENTION_HOUR_UTC,
           clock,
-          run: () => retention.run(),
+          run: () => retention.run(undefined, 'schedule'),
           logger: logger.child({ component: 'retention' }),
         })
       : undefined;

@@ -461,6 +461,12 @@ describe('retention over time', () => {
     ]) {
       assert.ok(actions.has(a), `${a} recorded`);
     }
+    const runs = entries.filter((e) => e.action === 'retention.run').map((e) => JSON.parse(e.detail));
+    assert.ok(
+      runs.some((d) => d.interrupted === true),
+      'the killed run is recorded as interrupted',
+    );
+    assert.ok(runs.every((d) => d.trigger === 'operator'));
     const deletes = entries.filter((e) => e.action === 'retention.delete' && e.target === 'heat-dk');
     assert.deepEqual(
       deletes.flatMap((e) => JSON.parse(e.detail).devices).sort(),

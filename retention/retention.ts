@@ -309,7 +309,7 @@ export function createRetention(deps: RetentionDeps) {
     },
 
     /** Does it, and returns one receipt per tenant. A failed run can simply be run again. */
-    run(tenantId?: string): Promise<RetentionReport[]> {
+    run(tenantId?: string, trigger: 'operator' | 'schedule' = 'operator'): Promise<RetentionReport[]> {
       return exclusive(async () => {
         const reports = [];
         for (const t of await tenants(tenantId)) {
@@ -322,7 +322,7 @@ export function createRetention(deps: RetentionDeps) {
               action: 'retention.run',
               tenantId: t,
               target: runId,
-              detail: summarise(receipt),
+              detail: { trigger, ...summarise(receipt) },
             });
           } catch (err) {
             await audit
@@ -331,7 +331,7 @@ export function createRetention(deps: RetentionDeps) {
                 action: 'retention.run',
                 tenantId: t,
                 target: runId,
-                detail: { interrupted: true, code: (err as { code?: string }).code ?? 'unknown' },
+                detail: { trigger, interrupted: true, code: (err as { code?: string }).code ?? 'unknown' },
               })
               .catch(() => undefined);
             throw new SkjoldError(
