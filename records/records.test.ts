@@ -79,9 +79,27 @@ test('skjold records prints the art. 30 records: processor and controller varian
   assert.deepEqual(heat?.devices, { heat_meter: 1 });
   assert.deepEqual(heat?.purposes, ['district heating billing']);
   assert.ok(heat?.recipients.includes('Hetzner (hosting, DE)'));
+  assert.match(
+    heat?.retention[0] ?? '',
+    /telemetry: deleted 12 months after the contract ends, on 2028-01-01/,
+  );
   assert.match(heat?.retention[1] ?? '', /fiscal year \+ 5 years.*until 2032-01-01/);
   assert.match(records[0]?.retention[1] ?? 'none', /none/, 'no billing rule for a fleet without heat meters');
   assert.match(records[0]?.categoriesOfData[0] ?? '', /rssi_dbm/);
+
+  // A contract's own policy is what its record states.
+  await stack.api.call('PUT', '/v1/tenants/hedevarme/contracts/heat/retention', {
+    telemetryAction: 'anonymise',
+    anonymiseK: 8,
+    graceMonths: 6,
+  });
+  const changed = JSON.parse(
+    (await skjold('records', '--json', '--tenant', 'hedevarme')).stdout,
+  ) as ProcessingRecord[];
+  assert.match(
+    changed[0]?.retention[0] ?? '',
+    /telemetry: anonymised \(groups of at least 8 devices, the rest suppressed\) 6 months after the contract ends, on 2027-07-01/,
+  );
 
   const text = await skjold('records', '--tenant', 'hedevarme');
   assert.equal(text.code, 0, text.stderr);
@@ -98,15 +116,21 @@ test('skjold audit verify passes on an intact log and exits 1 naming the entry a
   await stack.api.rotateKey('fjordnet');
   const ok = await skjold('audit', 'verify');
   assert.equal(ok.code, 0, ok.stderr);
-  assert.equal((JSON.parse(ok.stdout) as { ok: boolean; entries: number }).entries, 2);
+  const intact = JSON.parse(ok.stdout) as { ok: boolean; entries: number; head: { seq: number } };
+  assert.equal(intact.ok, true);
+  assert.equal(intact.entries, intact.head.seq);
 
   const list = await skjold('audit', 'list', '--tenant', 'fjordnet');
+  const entries = JSON.parse(list.stdout) as Array<{ seq: number; action: string; detail: unknown }>;
   assert.deepEqual(
-    (JSON.parse(list.stdout) as Array<{ action: string; detail: unknown }>).map((e) => [e.action, e.detail]),
+    entries.map((e) => [e.action, e.detail]),
     [['keys.rotate', { version: 2 }]],
   );
 
-  await stack.skjold.registry.sql.query(`UPDATE audit_log SET tenant_id = 'hedevarme' WHERE seq = 2`);
+  const seq = entries[0]?.seq;
+  await stack.skjold.registry.sql.query(`UPDATE audit_log SET detail = '{"version":3}' WHERE seq = $1`, [
+    seq,
+  ]);
   const broken = await skjold('audit', 'verify');
   assert.equal(broken.code, 1);
   const result = JSON.parse(broken.stdout) as {
@@ -116,6 +140,6 @@ test('skjold audit verify passes on an intact log and exits 1 naming the entry a
   assert.equal(result.ok, false);
   assert.deepEqual(
     result.problems.map((p) => p.seq),
-    [2],
+    [seq],
   );
 });

@@ -8,6 +8,7 @@ import { STORED_FIELDS } from '../ingest/schemas.ts';
 import type { DeviceKind } from '../lib/device-kinds.ts';
 import type { Contract, Registry } from '../registry/registry.ts';
 import { billingKeepUntil } from '../retention/billing.ts';
+import { createRetentionPolicies, dueOn, type RetentionPolicy } from '../retention/policy.ts';
 
 export interface RecordsContext {
   registry: Registry;
@@ -62,17 +63,28 @@ export const SECURITY_MEASURES = [
   'retention carried out by the system: deletion or anonymisation after contract end',
 ];
 
-function retentionRules(c: Contract, kinds: readonly string[]): string[] {
-  const ends = c.endsOn ? `contract end (${c.endsOn})` : 'contract end (open-ended contract)';
-  const rules = [`telemetry: deleted or anonymised one year after ${ends}`];
+function retentionRules(c: Contract, policy: RetentionPolicy, kinds: readonly string[]): string[] {
+  const action =
+    policy.telemetryAction === 'anonymise'
+      ? `anonymised (groups of at least ${policy.anonymiseK} devices, the rest suppressed)`
+      : 'deleted';
+  const after = `${policy.graceMonths} months after the contract ends`;
+  const rules = [
+    c.endsOn
+      ? `telemetry: ${action} ${after}, on ${dueOn(c.endsOn, policy).toISOString().slice(0, 10)}`
+      : `telemetry: ${action} ${after} (the contract is open-ended)`,
+  ];
   if (kinds.includes('heat_meter')) {
-    const example = c.endsOn
-      ? billingKeepUntil(c.jurisdiction, new Date(c.endsOn)).toISOString().slice(0, 10)
+    const final = c.endsOn
+      ? billingKeepUntil(c.jurisdiction, new Date(c.endsOn), policy.fiscalYearEndMonth)
+          .toISOString()
+          .slice(0, 10)
       : null;
+    const what = `billing readings (energy and volume register at the end of each ${policy.billingPeriodMonths}-month billing period)`;
     rules.push(
       c.jurisdiction === 'DK'
-        ? `billing readings (energy and volume register at each billing period's end): kept until the end of the fiscal year + 5 years (bogføringsloven)${example ? `; for the final period, until ${example}` : ''}`
-        : `billing readings (energy and volume register at each billing period's end): kept to the end of the seventh year after the calendar year in which the fiscal year ended (bokföringslagen)${example ? `; for the final period, until ${example}` : ''}`,
+        ? `${what}: kept until the end of the fiscal year + 5 years (bogføringsloven)${final ? `; for the final period, until ${final}` : ''}`
+        : `${what}: kept to the end of the seventh year after the calendar year in which the fiscal year ended (bokföringslagen)${final ? `; for the final period, until ${final}` : ''}`,
     );
   }
   return rules;
@@ -90,9 +102,17 @@ export async function processingRecords(ctx: RecordsContext, tenantId?: string):
     `SELECT tenant_id AS "tenantId", contract_id AS "contractId", kind, count(*)::int AS n
      FROM devices GROUP BY tenant_id, contract_id, kind ORDER BY kind`,
   );
+  const policies = createRetentionPolicies(ctx.registry.sql);
   const records: ProcessingRecord[] = [];
   for (const tenant of tenants) {
+    const tenantPolicies = await policies.forTenant(tenant.id);
+    // Special-category notes belong to the tenant's subjects, not to one contract: named in each of its records.
+    const special = await ctx.registry.sql.query<{ category: string }>(
+      'SELECT DISTINCT category FROM subject_special_category WHERE tenant_id = $1 ORDER BY category',
+      [tenant.id],
+    );
     for (const c of await ctx.registry.listContracts(tenant.id)) {
+      const policy = tenantPolicies.get(c.id) ?? (await policies.get(tenant.id, c.id));
       const mine = counts.filter((r) => r.tenantId === tenant.id && r.contractId === c.id);
       const kinds = mine.map((r) => r.kind);
       const processor = c.role === 'processor';
@@ -112,13 +132,17 @@ export async function processingRecords(ctx: RecordsContext, tenantId?: string):
           ...kinds.map((k) => `${DATA[k]} (${Object.keys(STORED_FIELDS[k]).join(', ')})`),
           'pseudonymised device identifiers (ICCID, IMSI, IMEI, MSISDN, meter number): keyed pseudonyms only',
           ...(c.gpsDecimals !== null ? [`GPS position rounded to ${c.gpsDecimals} decimals`] : []),
+          ...special.map(
+            (r) =>
+              `special category (art. 9): ${r.category}, only with explicit consent (art. 9(2)(a)), encrypted at rest`,
+          ),
         ],
         devices: Object.fromEntries(mine.map((r) => [r.kind, r.n])),
         recipients: processor
           ? [`${tenant.name} (the controller), through its own dashboards and exports`, ...ctx.subProcessors]
           : [`${tenant.name}, through its own dashboards and exports`, ...ctx.subProcessors],
         transfersToThirdCountries: 'none: all processing and storage in the EU/EEA',
-        retention: retentionRules(c, kinds),
+        retention: retentionRules(c, policy, kinds),
         securityMeasures: SECURITY_MEASURES,
       });
     }
