@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { ApiError, createApiClient } from './api-client.ts';
-import { apiFor, type Command, type Entry } from './commands.ts';
+import { apiFor, type Command, type Entry, flag, need, print, str } from './command-kit.ts';
 
 export const REQUEST_USAGE = `
 Data-subject requests (docs/subject-requests.md). Operator:
@@ -25,19 +25,7 @@ Tenant (--tenant-token TOKEN, or --tenant-token-file FILE):
   requests list --tenant-token TOKEN [--overdue]
 `;
 
-const str = { type: 'string' } as const;
-const flag = { type: 'boolean' } as const;
 const tokenOptions = { 'tenant-token': str, 'tenant-token-file': str };
-const print = (value: unknown): void => {
-  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
-};
-
-function need(cmd: Command, name: string): string {
-  const v = cmd.values[name];
-  if (typeof v !== 'string' || v === '')
-    throw Object.assign(new Error(`--${name} is required`), { code: 'ERR_PARSE_ARGS_MISSING' });
-  return v;
-}
 
 const apiUrl = (cmd: Command) =>
   cmd.config.SKJOLD_API_URL ?? `http://${cmd.config.SKJOLD_API_HOST}:${cmd.config.SKJOLD_API_PORT}`;

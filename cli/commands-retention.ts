@@ -1,15 +1,5 @@
 import type { KindCounts, RetentionReport } from '../retention/retention.ts';
-import type { apiFor as ApiFor, Command, Entry } from './commands.ts';
-
-/** What the commands use from commands.ts, passed in so the two modules do not import each other. */
-export interface CommandKit {
-  apiFor: typeof ApiFor;
-  need(cmd: Command, name: string): string;
-  print(value: unknown): void;
-}
-
-const str = { type: 'string' } as const;
-const flag = { type: 'boolean' } as const;
+import { apiFor, type Command, type Entry, flag, need, print, str } from './command-kit.ts';
 
 function counts(c: KindCounts): string {
   const parts = Object.entries(c).map(
@@ -67,7 +57,7 @@ export function formatReport(r: RetentionReport): string {
   return `${lines.join('\n')}\n`;
 }
 
-const reports = (print: CommandKit['print'], cmd: Command, list: RetentionReport[]) => {
+const reports = (cmd: Command, list: RetentionReport[]) => {
   if (cmd.values.json === true) print(list);
   else process.stdout.write(list.map(formatReport).join('\n'));
 };
@@ -96,7 +86,7 @@ export const RETENTION_USAGE = `  contracts end --tenant T --id C --on YYYY-MM-D
   holds release --tenant T --id HOLD_ID
 `;
 
-export function retentionCommands({ apiFor, need, print }: CommandKit): Entry[] {
+export function retentionCommands(): Entry[] {
   return [
     {
       name: 'retention plan',
@@ -106,7 +96,7 @@ export function retentionCommands({ apiFor, need, print }: CommandKit): Entry[] 
           'GET',
           `/v1/retention/plan${query(cmd)}`,
         );
-        reports(print, cmd, res.plans);
+        reports(cmd, res.plans);
       },
     },
     {
@@ -118,7 +108,7 @@ export function retentionCommands({ apiFor, need, print }: CommandKit): Entry[] 
           `/v1/retention/run${query(cmd)}`,
           {},
         );
-        reports(print, cmd, res.receipts);
+        reports(cmd, res.receipts);
       },
     },
     {

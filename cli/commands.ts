@@ -1,25 +1,7 @@
-import type { ParseArgsConfig } from 'node:util';
-import { operatorToken } from '../app/operator-token.ts';
-import type { Config } from '../lib/config.ts';
 import { DEVICE_IDENTIFIER_TYPES } from '../registry/enrolment.ts';
-import { createApiClient } from './api-client.ts';
+import { apiFor, type Entry, need, print, str } from './command-kit.ts';
 import { REQUEST_COMMANDS, REQUEST_USAGE } from './commands-requests.ts';
 import { RETENTION_USAGE, retentionCommands } from './commands-retention.ts';
-
-export interface Command {
-  values: Record<string, string | boolean | undefined>;
-  positionals: string[];
-  config: Config;
-  readFile: (path: string) => Promise<string>;
-}
-
-export interface Entry {
-  name: string;
-  options: NonNullable<ParseArgsConfig['options']>;
-  /** Resolves to the exit code when it is not 0. */
-  // biome-ignore lint/suspicious/noConfusingVoidType: most commands print and return nothing
-  run: (cmd: Command) => Promise<number | void>;
-}
 
 export const USAGE = `Usage: skjold <command> [options]
 
@@ -49,23 +31,6 @@ ${REQUEST_USAGE}
 Commands other than start talk to the running API (SKJOLD_API_URL, default http://SKJOLD_API_HOST:SKJOLD_API_PORT)
 with SKJOLD_OPERATOR_TOKEN or the token start wrote into the data directory (tenant commands: with the tenant token).
 `;
-
-const str = { type: 'string' } as const;
-const print = (value: unknown): void => {
-  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
-};
-
-function need(cmd: Command, name: string): string {
-  const v = cmd.values[name];
-  if (typeof v !== 'string' || v === '')
-    throw Object.assign(new Error(`--${name} is required`), { code: 'ERR_PARSE_ARGS_MISSING' });
-  return v;
-}
-
-export async function apiFor(config: Config) {
-  const url = config.SKJOLD_API_URL ?? `http://${config.SKJOLD_API_HOST}:${config.SKJOLD_API_PORT}`;
-  return createApiClient({ url, token: await operatorToken(config) });
-}
 
 export const COMMANDS: Entry[] = [
   {
@@ -250,6 +215,6 @@ export const COMMANDS: Entry[] = [
         ),
       ),
   },
-  ...retentionCommands({ apiFor, need, print }),
+  ...retentionCommands(),
   ...REQUEST_COMMANDS,
 ];

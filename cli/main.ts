@@ -3,7 +3,8 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../lib/config.ts';
 import { isSkjoldError } from '../lib/errors.ts';
 import { ApiError } from './api-client.ts';
-import { COMMANDS, type Command, USAGE } from './commands.ts';
+import type { Command } from './command-kit.ts';
+import { COMMANDS, USAGE } from './commands.ts';
 
 /**
  * `skjold <command> [subcommand] [options]`. Every command but `start` talks

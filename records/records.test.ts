@@ -1,30 +1,12 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { promisify } from 'node:util';
+import { runCli } from '../test/harness/cli.ts';
 import { type Stack, startStack } from '../test/harness/stack.ts';
 import type { ProcessingRecord } from './records.ts';
 
-const run = promisify(execFile);
-const BIN = join(import.meta.dirname, '../bin/skjold.ts');
 let stack: Stack;
 
-async function skjold(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const env = {
-    ...process.env,
-    SKJOLD_API_URL: stack.apiUrl,
-    SKJOLD_OPERATOR_TOKEN: stack.config.SKJOLD_OPERATOR_TOKEN,
-    SKJOLD_DATA_DIR: stack.config.SKJOLD_DATA_DIR,
-  };
-  try {
-    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { env });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const skjold = (...args: string[]) => runCli(stack, ...args);
 
 before(async () => {
   stack = await startStack({

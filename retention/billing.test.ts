@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Point } from '../lib/point.ts';
-import { createInfluxV1Store } from '../store/influx-v1.ts';
 import type { TelemetryStore } from '../store/telemetry-store.ts';
-import { type InfluxdServer, startInfluxd } from '../test/harness/influxd.ts';
+import { adminStore, type InfluxdServer, startInfluxd } from '../test/harness/influxd.ts';
 import {
   BILLING_MEASUREMENT,
   billingKeepUntil,
@@ -60,11 +59,7 @@ describe('keepBillingReadings against InfluxDB', () => {
 
   before(async () => {
     server = await startInfluxd();
-    store = createInfluxV1Store({
-      url: server.url,
-      username: server.adminUser,
-      password: server.adminPassword,
-    });
+    store = adminStore(server);
     await store.ensureTenant('acme');
     // Device A: 60 days of 15-minute readings, rekeyed on day 40 (pseudonym v1 → v2).
     // Device B: 20 days only. Registers grow by 1 kWh and 0.01 m³ per reading.

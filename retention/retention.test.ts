@@ -15,10 +15,9 @@ import type { LoginType } from '../registry/enrolment.ts';
 import { createRegistry, type Registry } from '../registry/registry.ts';
 import type { SqlClient } from '../registry/sql.ts';
 import { createIndexPurge } from '../store/index-purge.ts';
-import { createInfluxV1Store } from '../store/influx-v1.ts';
 import type { TelemetryStore } from '../store/telemetry-store.ts';
 import { rows } from '../test/harness/influx-rows.ts';
-import { type InfluxdServer, startInfluxd } from '../test/harness/influxd.ts';
+import { adminStore, type InfluxdServer, startInfluxd } from '../test/harness/influxd.ts';
 import { freshPglite } from '../test/harness/registry.ts';
 import { createLegalHolds, type LegalHold } from './holds.ts';
 import {
@@ -189,11 +188,7 @@ let hold: LegalHold;
 
 before(async () => {
   server = await startInfluxd();
-  store = createInfluxV1Store({
-    url: server.url,
-    username: server.adminUser,
-    password: server.adminPassword,
-  });
+  store = adminStore(server);
   sql = await freshPglite();
   registry = createRegistry(sql);
   const holds = createLegalHolds(sql);

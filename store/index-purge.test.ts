@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { Point } from '../lib/point.ts';
-import { type InfluxdServer, startInfluxd } from '../test/harness/influxd.ts';
+import { adminStore, type InfluxdServer, startInfluxd } from '../test/harness/influxd.ts';
 import { createIndexPurge } from './index-purge.ts';
-import { createInfluxV1Store } from './influx-v1.ts';
 import type { TelemetryStore } from './telemetry-store.ts';
 
 let server: InfluxdServer;
@@ -12,11 +11,7 @@ const T0 = Date.UTC(2026, 0, 1);
 
 before(async () => {
   server = await startInfluxd();
-  store = createInfluxV1Store({
-    url: server.url,
-    username: server.adminUser,
-    password: server.adminPassword,
-  });
+  store = adminStore(server);
   await store.ensureTenant('acme');
   const points: Point[] = [];
   for (let i = 0; i < 200; i++) {

@@ -3,7 +3,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { onExit } from '../../lib/process/exit-cleanup.ts';
+import { createInfluxV1Store } from '../../store/influx-v1.ts';
 import { createInfluxAdmin, type InfluxdProcess, runInfluxd } from '../../store/influxd/server.ts';
+import type { TelemetryStore } from '../../store/telemetry-store.ts';
 import { freePorts } from './free-port.ts';
 
 export { influxdBinary } from '../../store/influxd/server.ts';
@@ -81,4 +83,9 @@ export async function startInfluxd(options: StartInfluxdOptions = {}): Promise<I
       await running.restart();
     },
   };
+}
+
+/** A store client with the admin credential of a harness influxd. */
+export function adminStore(server: InfluxdServer): TelemetryStore {
+  return createInfluxV1Store({ url: server.url, username: server.adminUser, password: server.adminPassword });
 }
