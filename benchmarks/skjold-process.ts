@@ -69,6 +69,7 @@ async function start(args: SkjoldStartArgs): Promise<SkjoldStarted> {
     logFile,
     settings: {
       ...env,
+      SKJOLD_TRANSPORT: config.SKJOLD_TRANSPORT,
       SKJOLD_BATCH_POINTS: config.SKJOLD_BATCH_POINTS,
       SKJOLD_BATCH_MAX_WAIT_MS: config.SKJOLD_BATCH_MAX_WAIT_MS,
       SKJOLD_BUFFER_POINTS: config.SKJOLD_BUFFER_POINTS,
