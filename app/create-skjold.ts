@@ -64,6 +64,7 @@ async function createTransport(
         metrics,
         logger: logger.child({ component: 'spool' }),
         batchPoints: config.SKJOLD_BATCH_POINTS,
+        maxWaitMs: config.SKJOLD_BATCH_MAX_WAIT_MS,
         maxBytes: config.SKJOLD_SPOOL_MAX_BYTES,
         segmentBytes: config.SKJOLD_SPOOL_SEGMENT_BYTES,
       });

@@ -200,6 +200,8 @@ export async function openSpoolLog(options: SpoolLogOptions, checkpoint: number)
           const length = Math.min(chunkBytes, segment.size - at);
           const buf = Buffer.allocUnsafe(length);
           const { bytesRead } = await handle.read(buf, 0, length, at);
+          if (bytesRead === 0)
+            throw new Error(`spool segment ${nameOf(segment.base)} is shorter than what was synced`);
           let pos = 0;
           while (records.length < maxRecords) {
             const frame = readFrame(buf.subarray(0, bytesRead), pos);

@@ -93,6 +93,7 @@ async function spool(dir: string, writer: StoreWriter, extra: Partial<SpoolOptio
     metrics,
     logger,
     batchPoints: 100,
+    maxWaitMs: 5,
     maxBytes: 1024 * 1024,
     segmentBytes: 64 * 1024,
     ...extra,
@@ -114,6 +115,13 @@ async function metric(metrics: Metrics, name: string): Promise<number> {
     (x) => !('metricName' in x) || x.metricName === undefined || x.metricName === `${name}_count`,
   );
   return v?.value ?? Number.NaN;
+}
+
+/** Spool files holding `n` records, as a process that died before draining any would leave them. */
+async function spoolFiles(dir: string, n: number): Promise<void> {
+  const log = await openSpoolLog({ dir, segmentBytes: 1 << 20 }, 0);
+  await Promise.all(Array.from({ length: n }, (_, i) => log.append(encodeFrame('t', point(i)))));
+  await log.close();
 }
 
 test('a frame round-trips, and a flipped bit or a cut is never read as a record', () => {
@@ -196,10 +204,7 @@ test('a restart replays from the checkpoint: what the store accepted is not pend
 
 test('a torn tail after a crash is detected and cut off; every whole record before it survives', async () => {
   const dir = tempDir();
-  const { writer, down } = recordingWriter();
-  down();
-  const a = await spool(dir, writer);
-  await Promise.all(Array.from({ length: 20 }, (_, i) => a.transport.send('t', point(i))));
+  await spoolFiles(dir, 20);
   const [segment] = readdirSync(dir).filter((f) => f.endsWith('.seg'));
   const file = join(dir, segment as string);
   const whole = statSync(file).size;
@@ -224,10 +229,7 @@ test('a torn tail after a crash is detected and cut off; every whole record befo
 
 test('a CRC mismatch ends the readable log there: the damaged record is never misread', async () => {
   const dir = tempDir();
-  const { writer, down } = recordingWriter();
-  down();
-  const a = await spool(dir, writer);
-  for (let i = 0; i < 10; i++) await a.transport.send('t', point(i));
+  await spoolFiles(dir, 10);
   const [segment] = readdirSync(dir).filter((f) => f.endsWith('.seg'));
   const file = join(dir, segment as string);
   const bytes = readFileSync(file);

@@ -16,6 +16,8 @@ export interface SpoolOptions {
   logger: Logger;
   /** Records per store write. */
   batchPoints: number;
+  /** A partial batch is written once it has waited this many ms. */
+  maxWaitMs: number;
   /** Bytes of records not yet accepted by the store before `send` makes callers wait. */
   maxBytes: number;
   /** A new segment file is started past this size. */
@@ -47,7 +49,7 @@ interface Drain {
  * pseudonymisation: raw identifiers never reach the disk here.
  */
 export async function createSpoolTransport(options: SpoolOptions): Promise<Transport> {
-  const { dir, writer, metrics, logger, batchPoints, maxBytes } = options;
+  const { dir, writer, metrics, logger, batchPoints, maxWaitMs, maxBytes } = options;
   const concurrency = options.concurrency ?? 2;
   let checkpoint = await readCheckpoint(dir).catch((err: unknown) => {
     // Replaying everything is safe (duplicates overwrite themselves); refusing to start is not.
@@ -82,6 +84,7 @@ export async function createSpoolTransport(options: SpoolOptions): Promise<Trans
   let drainedPos = checkpoint;
   const inFlight: Drain[] = [];
   let pumping: Promise<void> | undefined;
+  let lingering: NodeJS.Timeout | undefined;
   let halted = false; // the drainer stopped: Skjold is stopping and the store did not answer
   let closed = false;
   let full = false;
@@ -119,8 +122,25 @@ export async function createSpoolTransport(options: SpoolOptions): Promise<Trans
     if (roomWaiters.length === 0) setFull(false);
   }
 
+  const unread = () => pending - inFlight.reduce((n, d) => n + d.records, 0);
+
+  /** Starts reading when a full batch is waiting, or once a partial one has waited `maxWaitMs`. */
   function kick(): void {
+    if (pumping || halted || inFlight.length >= concurrency || readPos >= log.end()) return;
+    if (!closed && unread() < batchPoints) {
+      lingering ??= setTimeout(() => {
+        lingering = undefined;
+        startPump();
+      }, maxWaitMs);
+      return;
+    }
+    startPump();
+  }
+
+  function startPump(): void {
     if (pumping || halted) return;
+    clearTimeout(lingering);
+    lingering = undefined;
     pumping = pump()
       .catch((err: unknown) => {
         halted = true;
@@ -128,12 +148,15 @@ export async function createSpoolTransport(options: SpoolOptions): Promise<Trans
       })
       .finally(() => {
         pumping = undefined;
-        if (!halted && inFlight.length < concurrency && readPos < log.end()) kick();
+        kick();
       });
   }
 
   async function pump(): Promise<void> {
-    while (!halted && inFlight.length < concurrency && readPos < log.end()) {
+    for (let first = true; ; first = false) {
+      if (halted || inFlight.length >= concurrency || readPos >= log.end()) return;
+      if (!first && !closed && unread() < batchPoints) return; // kick() decides about partial batches
+
       const chunk = await log.read(readPos, batchPoints);
       readPos = chunk.next;
       if (chunk.records.length === 0) continue; // a gap a truncated segment left
@@ -258,6 +281,7 @@ export async function createSpoolTransport(options: SpoolOptions): Promise<Trans
       }
       clearTimeout(deadline);
       halted = true;
+      clearTimeout(lingering);
       // What is left stays in the spool and is replayed at the next start.
       while (pumping) await pumping;
       await Promise.all(writes);

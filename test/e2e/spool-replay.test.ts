@@ -62,6 +62,7 @@ async function openSpool(metrics: Metrics) {
     metrics,
     logger,
     batchPoints: 500,
+    maxWaitMs: 5,
     maxBytes: 64 * 1024 * 1024,
     // One segment: a drained segment is deleted, but the one being written stays.
     segmentBytes: 64 * 1024 * 1024,
