@@ -93,7 +93,10 @@ test('InfluxDB down for 30 s under load: PUBACKs continue from the spool, and ev
 test('the spool at its bound: PUBACKs stop, nothing is dropped, and everything arrives once the store is back', async (t) => {
   const MAX_BYTES = 64 * 1024;
   const SEGMENT_BYTES = 16 * 1024;
-  const stack = await stackWith({ SKJOLD_SPOOL_MAX_BYTES: MAX_BYTES, SKJOLD_SPOOL_SEGMENT_BYTES: SEGMENT_BYTES });
+  const stack = await stackWith({
+    SKJOLD_SPOOL_MAX_BYTES: MAX_BYTES,
+    SKJOLD_SPOOL_SEGMENT_BYTES: SEGMENT_BYTES,
+  });
   const devices = await devicesFor(stack, 'spool-outage-b', 5);
   const clients = await connectReconnecting(stack.mqttUrl, devices);
   const pub = publishSequences(devices, clients, { ratePerDevice: 100, window: 30, t0: T0 });
