@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import {
   appendFileSync,
   mkdtempSync,
@@ -12,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterEach, test } from 'node:test';
+import { isSkjoldError } from '../lib/errors.ts';
 import { createLogger } from '../lib/log.ts';
 import { createMetrics, type Metrics } from '../lib/metrics.ts';
 import type { Point } from '../lib/point.ts';
@@ -298,4 +300,17 @@ test('the log reports one commit per group: a single send is one fsync of one fr
   );
   assert.ok(groups.length - 1 <= 5, `500 appends in ${groups.length - 1} commits`);
   await log.close();
+});
+
+test('a spool directory held by another live process is refused; a lock left by a dead one is taken over', async () => {
+  const dir = tempDir();
+  const { writer } = recordingWriter();
+  writeFileSync(join(dir, 'lock'), String(process.ppid)); // the test runner: alive, not us
+  await assert.rejects(spool(dir, writer), (err: unknown) => isSkjoldError(err, 'SKJOLD_ERR_SPOOL_LOCKED'));
+  const dead = spawnSync('true').pid;
+  writeFileSync(join(dir, 'lock'), String(dead));
+  const { transport } = await spool(dir, writer);
+  assert.equal(readFileSync(join(dir, 'lock'), 'utf8'), String(process.pid));
+  await transport.close();
+  assert.ok(!readdirSync(dir).includes('lock'), 'released at close');
 });

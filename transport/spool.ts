@@ -1,9 +1,11 @@
+import { mkdir } from 'node:fs/promises';
 import { isSkjoldError, SkjoldError } from '../lib/errors.ts';
 import type { Logger } from '../lib/log.ts';
 import type { Metrics } from '../lib/metrics.ts';
 import type { Point } from '../lib/point.ts';
 import { readCheckpoint, writeCheckpoint } from './spool-checkpoint.ts';
 import { encodeFrame, type SpoolRecord } from './spool-frame.ts';
+import { lockSpoolDir } from './spool-lock.ts';
 import { openSpoolLog } from './spool-log.ts';
 import type { StoreWriter } from './store-writer.ts';
 import type { Transport } from './transport.ts';
@@ -51,6 +53,8 @@ interface Drain {
 export async function createSpoolTransport(options: SpoolOptions): Promise<Transport> {
   const { dir, writer, metrics, logger, batchPoints, maxWaitMs, maxBytes } = options;
   const concurrency = options.concurrency ?? 2;
+  await mkdir(dir, { recursive: true });
+  const unlock = await lockSpoolDir(dir);
   let checkpoint = await readCheckpoint(dir).catch((err: unknown) => {
     // Replaying everything is safe (duplicates overwrite themselves); refusing to start is not.
     logger.error({ err }, 'spool: checkpoint unreadable; replaying the whole spool');
@@ -287,6 +291,7 @@ export async function createSpoolTransport(options: SpoolOptions): Promise<Trans
       await Promise.all(writes);
       while (saving) await saving;
       await log.close();
+      await unlock();
     },
 
     buffered: () => pending,
