@@ -9,7 +9,7 @@ import { createIngestPseudonymizer } from '../ingest/pseudonymizer-adapter.ts';
 import { type Clock, systemClock } from '../lib/clock.ts';
 import type { Config } from '../lib/config.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
-import { createMetrics } from '../lib/metrics.ts';
+import { createMetrics, type Metrics } from '../lib/metrics.ts';
 import { openKeyStore } from '../pseudonymizer/keystore.ts';
 import { createPseudonymizer } from '../pseudonymizer/pseudonymizer.ts';
 import { createEnrolment } from '../registry/enrolment.ts';
@@ -24,7 +24,9 @@ import { createRetentionSchedule } from '../retention/schedule.ts';
 import { createIndexPurge } from '../store/index-purge.ts';
 import { createInfluxV1Store } from '../store/influx-v1.ts';
 import { createInProcessTransport } from '../transport/in-process.ts';
-import { createStoreWriter } from '../transport/store-writer.ts';
+import { createSpoolTransport } from '../transport/spool.ts';
+import { createStoreWriter, type StoreWriter } from '../transport/store-writer.ts';
+import type { Transport } from '../transport/transport.ts';
 import { operatorToken } from './operator-token.ts';
 
 export interface SkjoldOptions {
@@ -45,6 +47,36 @@ export async function openRegistrySql(config: Config, logger: Logger): Promise<S
     });
   }
   return createPgliteClient({ dataDir: join(config.SKJOLD_DATA_DIR, 'registry') });
+}
+
+/** The hop from ingest to the store, as SKJOLD_TRANSPORT chooses (docs/config.md). */
+async function createTransport(
+  config: Config,
+  writer: StoreWriter,
+  metrics: Metrics,
+  logger: Logger,
+): Promise<Transport> {
+  switch (config.SKJOLD_TRANSPORT) {
+    case 'spool':
+      return createSpoolTransport({
+        dir: config.SKJOLD_SPOOL_DIR,
+        writer,
+        metrics,
+        logger: logger.child({ component: 'spool' }),
+        batchPoints: config.SKJOLD_BATCH_POINTS,
+        maxWaitMs: config.SKJOLD_BATCH_MAX_WAIT_MS,
+        maxBytes: config.SKJOLD_SPOOL_MAX_BYTES,
+        segmentBytes: config.SKJOLD_SPOOL_SEGMENT_BYTES,
+      });
+    case 'memory':
+      return createInProcessTransport({
+        writer,
+        metrics,
+        batchPoints: config.SKJOLD_BATCH_POINTS,
+        maxWaitMs: config.SKJOLD_BATCH_MAX_WAIT_MS,
+        bufferPoints: config.SKJOLD_BUFFER_POINTS,
+      });
+  }
 }
 
 /**
@@ -86,13 +118,7 @@ export async function createSkjold(config: Config, options: SkjoldOptions = {}) 
     retryMaxMs: config.SKJOLD_RETRY_MAX_MS,
     keepTrying: () => !stopping,
   });
-  const transport = createInProcessTransport({
-    writer,
-    metrics,
-    batchPoints: config.SKJOLD_BATCH_POINTS,
-    maxWaitMs: config.SKJOLD_BATCH_MAX_WAIT_MS,
-    bufferPoints: config.SKJOLD_BUFFER_POINTS,
-  });
+  const transport = await createTransport(config, writer, metrics, logger);
   const ingest = createIngest({
     pseudonymizer: createIngestPseudonymizer(pseudonymizer),
     transport,

@@ -69,6 +69,7 @@ async function start(args: SkjoldStartArgs): Promise<SkjoldStarted> {
     logFile,
     settings: {
       ...env,
+      SKJOLD_TRANSPORT: config.SKJOLD_TRANSPORT,
       SKJOLD_BATCH_POINTS: config.SKJOLD_BATCH_POINTS,
       SKJOLD_BATCH_MAX_WAIT_MS: config.SKJOLD_BATCH_MAX_WAIT_MS,
       SKJOLD_BUFFER_POINTS: config.SKJOLD_BUFFER_POINTS,
@@ -133,6 +134,7 @@ const gcObserver = new PerformanceObserver((list) => {
   }
 });
 const watched = { samples: 0, sum: 0, max: 0, full: 0 };
+let spoolFull = false;
 
 function watchStart(): void {
   if (!skjold) throw new Error('not started');
@@ -148,7 +150,13 @@ function watchStart(): void {
     watched.samples++;
     watched.sum += held;
     watched.max = Math.max(watched.max, held);
-    if (held >= config.SKJOLD_BUFFER_POINTS) watched.full++;
+    if (config.SKJOLD_TRANSPORT === 'memory') {
+      if (held >= config.SKJOLD_BUFFER_POINTS) watched.full++;
+    } else if (spoolFull) watched.full++;
+    // The spool's bound is in bytes: its gauge says when it is reached.
+    void skjold?.metrics.spoolFull.get().then((g) => {
+      spoolFull = g.values[0]?.value === 1;
+    });
   }, 50);
 }
 

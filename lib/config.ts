@@ -45,6 +45,10 @@ const schema = z.object({
   SKJOLD_INFLUX_SOCKETS: int(4), // bounded: unbounded parallel writes exhaust influxd's file descriptors
   SKJOLD_INFLUXD_MANAGED: bool(true), // `skjold start` runs its own influxd when none answers
 
+  SKJOLD_TRANSPORT: z.enum(['spool', 'memory']).default('spool'), // ingest → store: local write-ahead spool, or in-process queue (PUBACK after the store write)
+  SKJOLD_SPOOL_DIR: z.string().optional(), // spool segments and checkpoint; default <data dir>/spool
+  SKJOLD_SPOOL_MAX_BYTES: int(1024 ** 3), // spooled bytes not yet in the store before devices wait for their PUBACK
+  SKJOLD_SPOOL_SEGMENT_BYTES: int(32 * 1024 ** 2), // a new segment file is started past this size
   SKJOLD_BATCH_POINTS: int(2000), // points per write; past ~1k batch size matters little
   SKJOLD_BATCH_MAX_WAIT_MS: int(50), // a partial batch is written after this long
   SKJOLD_BUFFER_POINTS: int(50_000), // in-flight points before devices wait for their PUBACK
@@ -57,8 +61,9 @@ const schema = z.object({
 });
 
 export type Config = Readonly<
-  Omit<z.infer<typeof schema>, 'SKJOLD_KEY_FILE' | 'SKJOLD_AUDIT_ANCHOR_FILE'> & {
+  Omit<z.infer<typeof schema>, 'SKJOLD_KEY_FILE' | 'SKJOLD_AUDIT_ANCHOR_FILE' | 'SKJOLD_SPOOL_DIR'> & {
     SKJOLD_KEY_FILE: string;
+    SKJOLD_SPOOL_DIR: string;
     SKJOLD_AUDIT_ANCHOR_FILE: string;
     SKJOLD_DATA_DIR: string;
   }
@@ -75,6 +80,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     ...parsed.data,
     SKJOLD_KEY_FILE: parsed.data.SKJOLD_KEY_FILE ?? resolve(dataDir, 'keys.json'),
     SKJOLD_AUDIT_ANCHOR_FILE: parsed.data.SKJOLD_AUDIT_ANCHOR_FILE ?? resolve(dataDir, 'audit-anchor.json'),
+    SKJOLD_SPOOL_DIR: resolve(parsed.data.SKJOLD_SPOOL_DIR ?? resolve(dataDir, 'spool')),
     ...overrides,
     SKJOLD_DATA_DIR: dataDir,
   });

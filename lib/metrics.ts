@@ -93,6 +93,38 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       help: '1 while the buffer is full and devices wait for their acknowledgement',
       registers,
     }),
+    spoolBytes: new Gauge({
+      name: 'skjold_spool_bytes',
+      help: 'Bytes in the spool segment files',
+      registers,
+    }),
+    spoolRecordsPending: new Gauge({
+      name: 'skjold_spool_records_pending',
+      help: 'Points durable in the spool and not yet accepted by the store',
+      registers,
+    }),
+    spoolFull: new Gauge({
+      name: 'skjold_spool_full',
+      help: '1 while the spool is at its size bound and devices wait for their acknowledgement',
+      registers,
+    }),
+    spoolFsyncSeconds: new Histogram({
+      name: 'skjold_spool_fsync_seconds',
+      help: 'Duration of one spool group commit (write + fdatasync)',
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers,
+    }),
+    spoolCommitRecords: new Histogram({
+      name: 'skjold_spool_commit_records',
+      help: 'Points made durable by one spool group commit',
+      buckets: [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500],
+      registers,
+    }),
+    spoolReplayed: new Counter({
+      name: 'skjold_spool_replayed_total',
+      help: 'Points found in the spool at start and written to the store again',
+      registers,
+    }),
     storeUp: new Gauge({
       name: 'skjold_store_up',
       help: '1 when the last write to the time-series store succeeded',

@@ -3,10 +3,12 @@
  * proven by tests that grep the store, Kafka topics and logs for the
  * identifiers the simulator used"). A misbehaving fleet and a hand-made device
  * that puts identifiers everywhere a device can; then everything Skjold keeps
- * or shows — InfluxDB, logs, /metrics, every registry table — is searched for
+ * or shows — InfluxDB, the spool's files, logs, /metrics, every registry table — is searched for
  * every raw identifier and secret the run used.
  */
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { MqttClient } from 'mqtt';
 import { createFleet } from '../../device-sim/fleet.ts';
@@ -129,6 +131,8 @@ before(async () => {
     const handled = metricValue(await scrape(stack.apiUrl), 'skjold_ingest_messages_total');
     return handled === expected;
   });
+  // With the spool, a PUBACK means "on local disk": wait until the drainer has written it all.
+  await eventually('the transport has stored every point', () => stack.skjold.transport.buffered() === 0);
 });
 after(async () => {
   await endAll(clients);
@@ -208,6 +212,11 @@ async function collect(): Promise<Map<string, string>> {
   for (const tenant of TENANTS) {
     places.set(`API device list of ${tenant.id}`, JSON.stringify(await stack.api.listDevices(tenant.id)));
   }
+  // The spool's segment files hold what ingest produced, before the store has it.
+  const spoolDir = stack.skjold.config.SKJOLD_SPOOL_DIR;
+  for (const file of readdirSync(spoolDir)) {
+    places.set(`spool file ${file}`, readFileSync(join(spoolDir, file), 'latin1'));
+  }
   const sql = stack.skjold.registry.sql;
   const tables = await sql.query<{ table_name: string }>(
     "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'",
@@ -228,9 +237,16 @@ test('the run exercised what the leak test is about', () => {
   const kinds = new Set(report.misbehaved.map((m) => m.kind));
   assert.ok(kinds.has('malformed_json') && kinds.has('wrong_schema'), [...kinds].join());
   assert.ok(stack.logs.length > 0, 'logs were captured');
+  assert.equal(stack.skjold.config.SKJOLD_TRANSPORT, 'spool');
+  const spoolDir = stack.skjold.config.SKJOLD_SPOOL_DIR;
+  const spooled = readdirSync(spoolDir).filter((f) => f.endsWith('.seg'));
+  assert.ok(
+    spooled.some((f) => statSync(join(spoolDir, f)).size > 0),
+    'the spool holds the points it took',
+  );
 });
 
-test('no raw identifier or device secret is in InfluxDB, the logs, /metrics, the API or the registry', async () => {
+test('no raw identifier or device secret is in InfluxDB, the spool, the logs, /metrics, the API or the registry', async () => {
   const needles = allNeedles();
   assert.ok(needles.length > 100, `searched for ${needles.length} forms`);
   const places = await collect();

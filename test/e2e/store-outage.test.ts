@@ -1,5 +1,5 @@
 /**
- * A store outage (SPEC: "Nothing acknowledged is lost: QoS 1 messages survive
+ * A store outage with the in-process transport (SPEC: "Nothing acknowledged is lost: QoS 1 messages survive
  * … a store outage; duplicates are harmless"). influxd is killed under a
  * running Skjold: devices get no PUBACK while it is down, the buffer stays
  * within its bound, and once influxd is back every message is stored once.
@@ -36,8 +36,15 @@ const clients: MqttClient[] = [];
 before(async () => {
   influx = await startInfluxd();
   stack = await startStack(
-    // A short backoff ceiling so the writer notices influxd's return quickly.
-    { SKJOLD_BUFFER_POINTS: BUFFER_POINTS, SKJOLD_RETRY_MAX_MS: 300, SKJOLD_BATCH_MAX_WAIT_MS: 5 },
+    // The in-process transport, whose PUBACK means "in InfluxDB"; the spool's
+    // outage behaviour is in spool-outage.test.ts. A short backoff ceiling so
+    // the writer notices influxd's return quickly.
+    {
+      SKJOLD_TRANSPORT: 'memory',
+      SKJOLD_BUFFER_POINTS: BUFFER_POINTS,
+      SKJOLD_RETRY_MAX_MS: 300,
+      SKJOLD_BATCH_MAX_WAIT_MS: 5,
+    },
     { influx },
   );
 });

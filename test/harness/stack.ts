@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { setTimeout as delay } from 'node:timers/promises';
 import { createSkjold, type Skjold, type SkjoldOptions } from '../../app/create-skjold.ts';
 import { type ApiClient, createApiClient } from '../../cli/api-client.ts';
 import { type Config, loadConfig } from '../../lib/config.ts';
@@ -18,6 +19,8 @@ export interface Stack {
   api: ApiClient;
   /** Every log line Skjold wrote, as written. */
   logs: string[];
+  /** Resolves once the transport holds no point (all acknowledged points are in InfluxDB), or after `timeoutMs`. */
+  settled(timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -66,6 +69,18 @@ export async function startStack(
     ...skjoldOptions,
   });
   const { mqttPort, apiPort } = await skjold.start();
+  const settled = async (timeoutMs = 15_000): Promise<void> => {
+    const end = Date.now() + timeoutMs;
+    while (skjold.transport.buffered() > 0 && Date.now() < end) await delay(10);
+  };
+  // With the spool (the default transport) a PUBACK means "durable on local
+  // disk"; the point reaches InfluxDB moments later. Tests read back what they
+  // published, so every store query first waits until the transport is empty.
+  const query = skjold.store.query.bind(skjold.store);
+  skjold.store.query = async (tenantId, influxql) => {
+    await settled();
+    return query(tenantId, influxql);
+  };
   const apiUrl = `http://127.0.0.1:${apiPort}`;
   return {
     skjold,
@@ -75,6 +90,7 @@ export async function startStack(
     apiUrl,
     api: createApiClient({ url: apiUrl, token: config.SKJOLD_OPERATOR_TOKEN ?? '' }),
     logs,
+    settled,
     async stop() {
       await skjold.stop();
       await skjold.registry.close();

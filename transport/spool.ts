@@ -1,0 +1,299 @@
+import { mkdir } from 'node:fs/promises';
+import { isSkjoldError, SkjoldError } from '../lib/errors.ts';
+import type { Logger } from '../lib/log.ts';
+import type { Metrics } from '../lib/metrics.ts';
+import type { Point } from '../lib/point.ts';
+import { readCheckpoint, writeCheckpoint } from './spool-checkpoint.ts';
+import { encodeFrame, type SpoolRecord } from './spool-frame.ts';
+import { lockSpoolDir } from './spool-lock.ts';
+import { openSpoolLog } from './spool-log.ts';
+import type { StoreWriter } from './store-writer.ts';
+import type { Transport } from './transport.ts';
+
+export interface SpoolOptions {
+  /** Segment files and the checkpoint live here. */
+  dir: string;
+  writer: StoreWriter;
+  metrics: Metrics;
+  logger: Logger;
+  /** Records per store write. */
+  batchPoints: number;
+  /** A partial batch is written once it has waited this many ms. */
+  maxWaitMs: number;
+  /** Bytes of records not yet accepted by the store before `send` makes callers wait. */
+  maxBytes: number;
+  /** A new segment file is started past this size. */
+  segmentBytes: number;
+  /** Batches written to the store at once. */
+  concurrency?: number;
+}
+
+interface Drain {
+  /** Log position after this batch's last record. */
+  end: number;
+  records: number;
+  done: boolean;
+}
+
+/**
+ * The embedded default transport: a local write-ahead spool. `send` resolves
+ * once the point is in a segment file and fsynced (group commit), so a
+ * device's PUBACK means "durable on this machine". A drainer reads the spool
+ * from the checkpoint, writes batches to the store through the store writer
+ * (which retries while the store is down) and moves the checkpoint only after
+ * the store accepted a batch. After a crash the spool is replayed from the
+ * checkpoint; points written twice overwrite themselves in InfluxDB.
+ *
+ * When the store stays down until the spool holds `maxBytes`, `send` waits:
+ * no PUBACK, devices keep their messages and resend — nothing is dropped.
+ *
+ * Only Points enter the spool, i.e. what ingest made of a message after
+ * pseudonymisation: raw identifiers never reach the disk here.
+ */
+export async function createSpoolTransport(options: SpoolOptions): Promise<Transport> {
+  const { dir, writer, metrics, logger, batchPoints, maxWaitMs, maxBytes } = options;
+  const concurrency = options.concurrency ?? 2;
+  await mkdir(dir, { recursive: true });
+  const unlock = await lockSpoolDir(dir);
+  let checkpoint = await readCheckpoint(dir).catch((err: unknown) => {
+    // Replaying everything is safe (duplicates overwrite themselves); refusing to start is not.
+    logger.error({ err }, 'spool: checkpoint unreadable; replaying the whole spool');
+    return 0;
+  });
+  const log = await openSpoolLog(
+    {
+      dir,
+      segmentBytes: options.segmentBytes,
+      onCommit(seconds, frames) {
+        metrics.spoolFsyncSeconds.observe(seconds);
+        metrics.spoolCommitRecords.observe(frames);
+      },
+    },
+    checkpoint,
+  );
+  const { recovery } = log;
+  if (recovery.truncatedBytes > 0) {
+    logger.warn(
+      { bytes: recovery.truncatedBytes, segments: recovery.truncatedSegments },
+      'spool: cut off an incomplete or damaged tail (never acknowledged, or the disk lost it)',
+    );
+  }
+  if (recovery.records > 0)
+    logger.info({ records: recovery.records }, 'spool: replaying from the checkpoint');
+
+  let pending = recovery.records; // records durable in the spool, not yet accepted by the store
+  let toReplay = recovery.records;
+  let reserved = 0; // bytes of sends waiting for their commit
+  let readPos = checkpoint;
+  let drainedPos = checkpoint;
+  const inFlight: Drain[] = [];
+  let pumping: Promise<void> | undefined;
+  let lingering: NodeJS.Timeout | undefined;
+  let halted = false; // the drainer stopped: Skjold is stopping and the store did not answer
+  let closed = false;
+  let full = false;
+  let saving: Promise<void> | undefined;
+  const writes = new Set<Promise<void>>();
+  const roomWaiters: Array<() => void> = [];
+  const idleWaiters: Array<() => void> = [];
+
+  const used = () => log.end() + reserved - checkpoint;
+
+  function updateGauges(): void {
+    metrics.spoolBytes.set(log.bytesOnDisk());
+    metrics.spoolRecordsPending.set(pending);
+    metrics.spoolFull.set(full ? 1 : 0);
+    metrics.bufferedPoints.set(pending);
+    metrics.backpressure.set(full ? 1 : 0);
+  }
+
+  function setFull(value: boolean): void {
+    if (value === full) return;
+    full = value;
+    if (full) {
+      logger.warn(
+        { bytes: used(), maxBytes, pending },
+        'spool full: devices wait for their acknowledgement until the store takes points again',
+      );
+    } else {
+      logger.info({ bytes: used(), maxBytes, pending }, 'spool has room again: acknowledging devices');
+    }
+    updateGauges();
+  }
+
+  function wakeForRoom(): void {
+    while (roomWaiters.length > 0 && (closed || used() < maxBytes)) roomWaiters.shift()?.();
+    if (roomWaiters.length === 0) setFull(false);
+  }
+
+  const unread = () => pending - inFlight.reduce((n, d) => n + d.records, 0);
+
+  /** Starts reading when a full batch is waiting, or once a partial one has waited `maxWaitMs`. */
+  function kick(): void {
+    if (pumping || halted || inFlight.length >= concurrency || readPos >= log.end()) return;
+    if (!closed && unread() < batchPoints) {
+      lingering ??= setTimeout(() => {
+        lingering = undefined;
+        startPump();
+      }, maxWaitMs);
+      return;
+    }
+    startPump();
+  }
+
+  function startPump(): void {
+    if (pumping || halted) return;
+    clearTimeout(lingering);
+    lingering = undefined;
+    pumping = pump()
+      .catch((err: unknown) => {
+        halted = true;
+        logger.error({ err }, 'spool: reading the spool failed; the drainer stopped');
+      })
+      .finally(() => {
+        pumping = undefined;
+        kick();
+      });
+  }
+
+  async function pump(): Promise<void> {
+    for (let first = true; ; first = false) {
+      if (halted || inFlight.length >= concurrency || readPos >= log.end()) return;
+      if (!first && !closed && unread() < batchPoints) return; // kick() decides about partial batches
+
+      const chunk = await log.read(readPos, batchPoints);
+      readPos = chunk.next;
+      if (chunk.records.length === 0) continue; // a gap a truncated segment left
+      const drain: Drain = { end: chunk.next, records: chunk.records.length, done: false };
+      inFlight.push(drain);
+      const write = store(chunk.records).then((ok) => {
+        if (!ok) {
+          halted = true;
+          return;
+        }
+        drain.done = true;
+        settle();
+      });
+      writes.add(write);
+      void write.finally(() => writes.delete(write));
+    }
+  }
+
+  /** True when the store took the records (or refused them outright); false when the drainer must stop. */
+  async function store(records: SpoolRecord[]): Promise<boolean> {
+    const byTenant = new Map<string, Point[]>();
+    for (const r of records) {
+      const list = byTenant.get(r.tenantId);
+      if (list) list.push(r.point);
+      else byTenant.set(r.tenantId, [r.point]);
+    }
+    const results = await Promise.all(
+      [...byTenant].map(([tenantId, points]) =>
+        writer.write(tenantId, points).then(
+          () => true,
+          // A batch the store refuses (malformed) is counted and logged by the
+          // writer; retrying it forever would stop every tenant behind it.
+          (err: unknown) => isSkjoldError(err, 'SKJOLD_ERR_STORE_WRITE'),
+        ),
+      ),
+    );
+    return results.every(Boolean);
+  }
+
+  /** Moves the checkpoint over every leading batch the store accepted. */
+  function settle(): void {
+    let records = 0;
+    while (inFlight[0]?.done) {
+      const drain = inFlight.shift() as Drain;
+      drainedPos = drain.end;
+      records += drain.records;
+    }
+    if (records > 0) {
+      pending -= records;
+      const replayed = Math.min(records, toReplay);
+      toReplay -= replayed;
+      if (replayed > 0) metrics.spoolReplayed.inc(replayed);
+      saveCheckpoint();
+    }
+    updateGauges();
+    kick();
+  }
+
+  /** Persists `drainedPos`; saves coalesce while one is running. */
+  function saveCheckpoint(): void {
+    if (saving) return;
+    saving = (async () => {
+      while (checkpoint < drainedPos) {
+        const position = drainedPos;
+        try {
+          await writeCheckpoint(dir, position);
+          checkpoint = position;
+          await log.deleteBefore(checkpoint);
+        } catch (err) {
+          logger.error({ err }, 'spool: could not persist the checkpoint; retrying');
+          if (halted) break; // the next start replays from the last checkpoint that was saved
+          await new Promise((r) => setTimeout(r, 1000));
+        }
+        wakeForRoom();
+        updateGauges();
+      }
+    })().finally(() => {
+      saving = undefined;
+      if (pending === 0 && inFlight.length === 0) while (idleWaiters.length > 0) idleWaiters.shift()?.();
+    });
+  }
+
+  updateGauges();
+  kick();
+
+  return {
+    async send(tenantId, point) {
+      if (closed) throw new SkjoldError('SKJOLD_ERR_TRANSPORT_CLOSED');
+      const frame = encodeFrame(tenantId, point);
+      // A record always fits in an empty spool, however small the bound.
+      while (!closed && used() > 0 && used() + frame.length > maxBytes) {
+        await new Promise<void>((r) => {
+          roomWaiters.push(r);
+          setFull(true);
+        });
+      }
+      if (closed) throw new SkjoldError('SKJOLD_ERR_TRANSPORT_CLOSED');
+      reserved += frame.length;
+      try {
+        await log.append(frame);
+      } finally {
+        reserved -= frame.length;
+      }
+      pending++;
+      updateGauges();
+      kick();
+    },
+
+    async close(deadlineMs = 10_000) {
+      closed = true;
+      wakeForRoom();
+      await log.seal();
+      let deadline: NodeJS.Timeout | undefined;
+      if (pending > 0 && !halted) {
+        kick();
+        await Promise.race([
+          new Promise<void>((r) => idleWaiters.push(r)),
+          new Promise<void>((r) => {
+            deadline = setTimeout(r, deadlineMs);
+          }),
+        ]);
+      }
+      clearTimeout(deadline);
+      halted = true;
+      clearTimeout(lingering);
+      // What is left stays in the spool and is replayed at the next start.
+      while (pumping) await pumping;
+      await Promise.all(writes);
+      while (saving) await saving;
+      await log.close();
+      await unlock();
+    },
+
+    buffered: () => pending,
+  };
+}
