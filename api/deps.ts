@@ -8,6 +8,7 @@ import type { Registry } from '../registry/registry.ts';
 import type { LegalHolds } from '../retention/holds.ts';
 import type { IndexPurge } from '../store/index-purge.ts';
 import type { TelemetryStore } from '../store/telemetry-store.ts';
+import type { Transport } from '../transport/transport.ts';
 
 export interface ApiDeps {
   registry: Registry;
@@ -20,6 +21,8 @@ export interface ApiDeps {
   holds: LegalHolds;
   clock: Clock;
   indexPurge: IndexPurge;
+  /** Erasure and retention wait for points in transit (Transport.drained). */
+  transport: Pick<Transport, 'drained'>;
   /** Named in the art. 30 records. */
   operatorName: string;
   subProcessors: readonly string[];

@@ -150,7 +150,7 @@ export async function createSkjold(config: Config, options: SkjoldOptions = {}) 
     },
     tls,
   });
-  const retention = createRetention({ registry, store, holds, audit, clock, logger, indexPurge });
+  const retention = createRetention({ registry, store, holds, audit, clock, logger, indexPurge, transport });
   const retentionSchedule =
     config.SKJOLD_RETENTION_SCHEDULE === 'daily'
       ? createRetentionSchedule({
@@ -172,6 +172,7 @@ export async function createSkjold(config: Config, options: SkjoldOptions = {}) 
     holds,
     clock,
     indexPurge,
+    transport,
     operatorName: config.SKJOLD_OPERATOR_NAME,
     subProcessors: config.SKJOLD_SUBPROCESSORS.split(';')
       .map((s) => s.trim())

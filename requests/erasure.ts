@@ -95,6 +95,8 @@ export async function eraseWith(
   }
   const erasable = devices.filter((d) => !heldDevices.includes(d));
   const pseudonyms = erasable.flatMap((d) => d.pseudonyms);
+  // A reading accepted before the erasure but still in the spool or queue would bring a dropped series back.
+  await deps.transport?.drained();
   const pages = rights.pages(tenantId);
   const telemetryOnly = { deviceIn: pseudonyms, measurementsNot: new Set([BILLING_MEASUREMENT]) };
   const before = await pages.count(telemetryOnly);

@@ -6,6 +6,7 @@ import type { Contract, Registry } from '../registry/registry.ts';
 import type { LegalHolds } from '../retention/holds.ts';
 import type { IndexPurge } from '../store/index-purge.ts';
 import type { TelemetryStore } from '../store/telemetry-store.ts';
+import type { Transport } from '../transport/transport.ts';
 import { createRequestLog, type RequestKind } from './request-log.ts';
 import { createSealer } from './sealing.ts';
 import { createSubjects } from './subjects.ts';
@@ -22,6 +23,8 @@ export interface RightsDeps {
   clock: Clock;
   /** Makes sure erased pseudonyms leave InfluxDB's index (store/index-purge.ts). */
   indexPurge: IndexPurge;
+  /** Points still on their way to the store; erasure waits for them before it drops series. */
+  transport?: Pick<Transport, 'drained'>;
   /** Named as recipients in the art. 15 information (SKJOLD_OPERATOR_NAME, SKJOLD_SUBPROCESSORS). */
   operatorName?: string;
   subProcessors?: readonly string[];

@@ -15,6 +15,7 @@ import type { Logger } from '../lib/log.ts';
 import type { Contract, Registry } from '../registry/registry.ts';
 import type { IndexPurge } from '../store/index-purge.ts';
 import type { TelemetryStore } from '../store/telemetry-store.ts';
+import type { Transport } from '../transport/transport.ts';
 import { BILLING_MEASUREMENT, billingKeepUntil } from './billing.ts';
 import type { LegalHolds } from './holds.ts';
 import { addMonths, createRetentionPolicies, dueOn, type RetentionPolicy } from './policy.ts';
@@ -51,6 +52,8 @@ export interface RetentionDeps {
   logger?: Logger;
   /** Checks (and, for a managed influxd, purges) dropped pseudonyms InfluxDB 1.6 still lists. */
   indexPurge?: IndexPurge;
+  /** Points still on their way to the store; a run waits for them before it drops series. */
+  transport?: Pick<Transport, 'drained'>;
 }
 
 // One run at a time per registry: the API and the schedule share it.
@@ -159,6 +162,8 @@ export function createRetention(deps: RetentionDeps) {
     runId: string,
   ): Promise<RetentionReport> {
     const now = clock();
+    // Readings accepted before the run but still in transit would bring dropped series back.
+    if (mode === 'run') await deps.transport?.drained();
     const contracts = await registry.listContracts(tenantId);
     const devicesByContract = await devicesOf(tenantId);
     const held = await holds.held(tenantId, now);

@@ -90,3 +90,20 @@ test('a partial batch is written after maxWaitMs; after close, sends are refused
   await transport.close();
   await assert.rejects(transport.send('a', point(2)), { code: 'SKJOLD_ERR_TRANSPORT_CLOSED' });
 });
+
+test('drained() resolves once every point accepted before it was written, queued or in flight', async () => {
+  const { writer, stats } = slowWriter(30);
+  const transport = createInProcessTransport({
+    writer,
+    metrics: createMetrics({ defaultMetrics: false }),
+    batchPoints: 10,
+    maxWaitMs: 5,
+    bufferPoints: 1000,
+  });
+  const sends = Array.from({ length: 95 }, (_, i) => transport.send('t', point(i)));
+  await transport.drained();
+  assert.equal(stats.points, 95);
+  await Promise.all(sends);
+  await transport.drained(); // nothing held: resolves at once
+  await transport.close();
+});

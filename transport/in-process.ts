@@ -9,6 +9,8 @@ interface Pending {
   point: Point;
   resolve: () => void;
   reject: (err: unknown) => void;
+  /** Settles (never rejects) when the point was stored or failed. */
+  settled: Promise<void>;
 }
 
 export interface InProcessOptions {
@@ -41,6 +43,7 @@ export function createInProcessTransport(options: InProcessOptions): Transport {
   let closed = false;
   const roomWaiters: Array<() => void> = [];
   const idleWaiters: Array<() => void> = [];
+  const writingBatches = new Set<Pending[]>();
 
   const held = () => queue.length + inFlight;
 
@@ -67,6 +70,7 @@ export function createInProcessTransport(options: InProcessOptions): Transport {
   }
 
   async function writeBatch(batch: Pending[]): Promise<void> {
+    writingBatches.add(batch);
     writing++;
     inFlight += batch.length;
     updateGauges();
@@ -89,6 +93,7 @@ export function createInProcessTransport(options: InProcessOptions): Transport {
         }
       }),
     );
+    writingBatches.delete(batch);
     writing--;
     inFlight -= batch.length;
     wakeForRoom();
@@ -106,10 +111,15 @@ export function createInProcessTransport(options: InProcessOptions): Transport {
         });
       }
       if (closed) throw new SkjoldError('SKJOLD_ERR_TRANSPORT_CLOSED');
-      return new Promise<void>((resolve, reject) => {
-        queue.push({ tenantId, point, resolve, reject });
-        schedule();
+      let resolve!: () => void;
+      let reject!: (err: unknown) => void;
+      const stored = new Promise<void>((res, rej) => {
+        resolve = res;
+        reject = rej;
       });
+      queue.push({ tenantId, point, resolve, reject, settled: stored.catch(() => {}) });
+      schedule();
+      return stored;
     },
 
     async close(deadlineMs = 10_000) {
@@ -130,5 +140,10 @@ export function createInProcessTransport(options: InProcessOptions): Transport {
     },
 
     buffered: held,
+
+    async drained() {
+      const items = [...queue, ...[...writingBatches].flat()];
+      await Promise.all(items.map((p) => p.settled));
+    },
   };
 }

@@ -314,3 +314,22 @@ test('a spool directory held by another live process is refused; a lock left by 
   await transport.close();
   assert.ok(!readdirSync(dir).includes('lock'), 'released at close');
 });
+
+test('drained() waits for every point accepted before it, and only those, to reach the store', async () => {
+  const dir = tempDir();
+  const { writer, stored, down, up } = recordingWriter();
+  const { transport } = await spool(dir, writer);
+  down();
+  await Promise.all(Array.from({ length: 50 }, (_, i) => transport.send('t', point(i))));
+  let drained = false;
+  const waiting = transport.drained().then(() => {
+    drained = true;
+  });
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(drained, false, 'the store has not accepted them yet');
+  up();
+  await waiting;
+  const seqs = new Set(stored.map((s) => s.seq));
+  for (let i = 0; i < 50; i++) assert.ok(seqs.has(i), `point ${i} was stored before drained() resolved`);
+  await transport.close();
+});

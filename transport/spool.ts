@@ -96,6 +96,8 @@ export async function createSpoolTransport(options: SpoolOptions): Promise<Trans
   const writes = new Set<Promise<void>>();
   const roomWaiters: Array<() => void> = [];
   const idleWaiters: Array<() => void> = [];
+  // drained() callers: resolved once the store has accepted everything up to `end`.
+  const drainWaiters: Array<{ end: number; resolve: () => void }> = [];
 
   const used = () => log.end() + reserved - checkpoint;
 
@@ -208,6 +210,13 @@ export async function createSpoolTransport(options: SpoolOptions): Promise<Trans
       drainedPos = drain.end;
       records += drain.records;
     }
+    for (let i = drainWaiters.length - 1; i >= 0; i--) {
+      const w = drainWaiters[i];
+      if (w && w.end <= drainedPos) {
+        drainWaiters.splice(i, 1);
+        w.resolve();
+      }
+    }
     if (records > 0) {
       pending -= records;
       const replayed = Math.min(records, toReplay);
@@ -285,6 +294,8 @@ export async function createSpoolTransport(options: SpoolOptions): Promise<Trans
       }
       clearTimeout(deadline);
       halted = true;
+      // What did not drain stays in the spool for the next start; nobody waits on it now.
+      while (drainWaiters.length > 0) drainWaiters.shift()?.resolve();
       clearTimeout(lingering);
       // What is left stays in the spool and is replayed at the next start.
       while (pumping) await pumping;
@@ -295,5 +306,11 @@ export async function createSpoolTransport(options: SpoolOptions): Promise<Trans
     },
 
     buffered: () => pending,
+
+    drained() {
+      const end = log.end();
+      if (end <= drainedPos || halted) return Promise.resolve();
+      return new Promise<void>((resolve) => drainWaiters.push({ end, resolve }));
+    },
   };
 }

@@ -12,4 +12,10 @@ export interface Transport {
   close(deadlineMs?: number): Promise<void>;
   /** Points accepted and not yet settled. */
   buffered(): number;
+  /**
+   * Resolves once every point accepted before the call has reached the store
+   * (or failed for good). Erasure and retention wait for it before they drop
+   * a device's series, so a point still in transit cannot bring one back.
+   */
+  drained(): Promise<void>;
 }
