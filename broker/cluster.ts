@@ -1,0 +1,76 @@
+import { createRequire } from 'node:module';
+import { Redis } from 'ioredis';
+import MQEmitterRedis from 'mqemitter-redis';
+import type { Logger } from '../lib/log.ts';
+
+// aedes 1.x wants a persistence whose methods return promises; the package's
+// main export wraps this class in the callback API of older aedes versions.
+const require = createRequire(import.meta.url);
+const AsyncRedisPersistence = require('aedes-persistence-redis/asyncPersistence.js') as new (opts: {
+  conn: Redis;
+}) => { destroy(): Promise<void> };
+
+export interface ClusterDeps {
+  redisUrl: string;
+  logger: Logger;
+}
+
+/**
+ * The MQTT state several Skjold instances share through Redis: aedes' emitter
+ * (a publish on one instance reaches subscribers on every instance, and the
+ * `$SYS/<broker>/new/clients` announcement that makes a device's new
+ * connection on one instance close its old one on another) and its
+ * persistence (subscriptions, sessions, QoS 1 messages queued for a device
+ * and not yet acknowledged by it, retained messages, wills).
+ *
+ * What stays per instance: the connection-rate and per-device rate limits,
+ * the credential cache, ingest and its transport. A device's telemetry is
+ * ingested by the instance it is connected to, before its PUBACK; Redis only
+ * carries what is forwarded to subscribers.
+ */
+export function createCluster({ redisUrl, logger }: ClusterDeps) {
+  const onError = (part: string) => (err: Error) =>
+    logger.warn({ err: err.message, part }, 'Redis connection error; retrying');
+
+  const mq = MQEmitterRedis({ connectionString: redisUrl });
+  // Its connections' errors arrive here (an 'error' event nobody listens to would throw).
+  (mq as unknown as { state: NodeJS.EventEmitter }).state.on('error', onError('emitter'));
+
+  const persistenceConn = new Redis(redisUrl);
+  persistenceConn.on('error', onError('persistence'));
+  const persistence = new AsyncRedisPersistence({ conn: persistenceConn });
+
+  // Readiness asks its own connection, which fails fast instead of queueing.
+  const probe = new Redis(redisUrl, {
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    connectTimeout: 2_000,
+  });
+  probe.on('error', () => {}); // answered through ping() instead
+
+  return {
+    mq,
+    persistence,
+    /** True when Redis answers PING within a second. */
+    async ping(): Promise<boolean> {
+      try {
+        if (probe.status === 'wait' || probe.status === 'end') await probe.connect();
+        const pong = await Promise.race([
+          probe.ping(),
+          new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timeout')), 1_000).unref()),
+        ]);
+        return pong === 'PONG';
+      } catch {
+        return false;
+      }
+    },
+    /** After aedes has closed (which closes the emitter): the persistence and the probe. */
+    async close(): Promise<void> {
+      await persistence.destroy().catch(() => persistenceConn.disconnect());
+      probe.disconnect();
+    },
+  };
+}
+
+export type Cluster = ReturnType<typeof createCluster>;
