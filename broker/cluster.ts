@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { Readable } from 'node:stream';
 import { Redis } from 'ioredis';
 import MQEmitterRedis from 'mqemitter-redis';
 import type { Logger } from '../lib/log.ts';
@@ -8,7 +9,23 @@ import type { Logger } from '../lib/log.ts';
 const require = createRequire(import.meta.url);
 const AsyncRedisPersistence = require('aedes-persistence-redis/asyncPersistence.js') as new (opts: {
   conn: Redis;
-}) => { destroy(): Promise<void> };
+}) => { createRetainedStreamCombi(patterns: string[]): AsyncIterable<unknown> };
+
+/**
+ * aedes 1.2 pipes the retained messages for a new subscription
+ * (`stream.pipe`, lib/handlers/subscribe.js), which aedes-persistence 11's
+ * memory store answers with a Readable; aedes-persistence-redis 11 answers
+ * with an async generator, which has no `pipe`. The other streams aedes asks
+ * for go through `pipeline` or `for await`, which take either.
+ */
+class RedisPersistence extends AsyncRedisPersistence {
+  override createRetainedStreamCombi(patterns: string[]): Readable {
+    return Readable.from(super.createRetainedStreamCombi(patterns));
+  }
+  createRetainedStream(pattern: string): Readable {
+    return this.createRetainedStreamCombi([pattern]);
+  }
+}
 
 export interface ClusterDeps {
   redisUrl: string;
@@ -38,7 +55,7 @@ export function createCluster({ redisUrl, logger }: ClusterDeps) {
 
   const persistenceConn = new Redis(redisUrl);
   persistenceConn.on('error', onError('persistence'));
-  const persistence = new AsyncRedisPersistence({ conn: persistenceConn });
+  const persistence = new RedisPersistence({ conn: persistenceConn });
 
   // Readiness asks its own connection, which fails fast instead of queueing.
   const probe = new Redis(redisUrl, {
@@ -65,9 +82,13 @@ export function createCluster({ redisUrl, logger }: ClusterDeps) {
         return false;
       }
     },
-    /** After aedes has closed (which closes the emitter): the persistence and the probe. */
+    /**
+     * After aedes has closed (which closes the emitter): the persistence's and
+     * the probe's connections. Not `persistence.destroy()`: it unsubscribes
+     * from the emitter aedes already closed, and would wait for that forever.
+     */
     async close(): Promise<void> {
-      await persistence.destroy().catch(() => persistenceConn.disconnect());
+      await persistenceConn.quit().catch(() => persistenceConn.disconnect());
       probe.disconnect();
     },
   };
