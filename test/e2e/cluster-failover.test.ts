@@ -73,7 +73,7 @@ before(async () => {
   const env = {
     DATABASE_URL: postgres.url,
     SKJOLD_REDIS_URL: redis.url,
-    SKJOLD_KEYS: sharedKeys([TENANT]),
+    SKJOLD_KEYS: await sharedKeys([TENANT]),
     SKJOLD_INFLUX_URL: influx.url,
     SKJOLD_INFLUX_USER: influx.adminUser,
     SKJOLD_INFLUX_PASSWORD: influx.adminPassword,

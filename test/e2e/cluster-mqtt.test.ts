@@ -43,7 +43,7 @@ before(async () => {
   const shared = {
     SKJOLD_REDIS_URL: redis.url,
     DATABASE_URL: postgres.url,
-    SKJOLD_KEYS: sharedKeys([TENANT]),
+    SKJOLD_KEYS: await sharedKeys([TENANT]),
   };
   const instance = async (id: string) =>
     startStack(
