@@ -3,6 +3,7 @@ import { Readable } from 'node:stream';
 import { Redis } from 'ioredis';
 import MQEmitterRedis from 'mqemitter-redis';
 import type { Logger } from '../lib/log.ts';
+import { isTelemetryTopic } from './topics.ts';
 
 // aedes 1.x wants a persistence whose methods return promises; the package's
 // main export wraps this class in the callback API of older aedes versions.
@@ -42,8 +43,8 @@ export interface ClusterDeps {
  *
  * What stays per instance: the connection-rate and per-device rate limits,
  * the credential cache, ingest and its transport. A device's telemetry is
- * ingested by the instance it is connected to, before its PUBACK; Redis only
- * carries what is forwarded to subscribers.
+ * ingested by the instance it is connected to, before its PUBACK, and is not
+ * sent to Redis at all; Redis carries commands and aedes' own announcements.
  */
 export function createCluster({ redisUrl, logger }: ClusterDeps) {
   const onError = (part: string) => (err: Error) =>
@@ -52,6 +53,17 @@ export function createCluster({ redisUrl, logger }: ClusterDeps) {
   const mq = MQEmitterRedis({ connectionString: redisUrl });
   // Its connections' errors arrive here (an 'error' event nobody listens to would throw).
   (mq as unknown as { state: NodeJS.EventEmitter }).state.on('error', onError('emitter'));
+
+  // Telemetry is ingested where it arrives and nothing may subscribe to it:
+  // it is delivered in this process only, never published to Redis, so raw
+  // payloads do not cross the network a second time and cost no Redis round trip.
+  const local = mq as unknown as {
+    emit(packet: { topic: string }, cb?: (err?: Error) => void): void;
+    _emit(packet: { topic: string }, cb?: (err?: Error) => void): void;
+  };
+  const shared = local.emit.bind(local);
+  local.emit = (packet, cb) =>
+    isTelemetryTopic(packet.topic) ? local._emit(packet, cb) : shared(packet, cb);
 
   const persistenceConn = new Redis(redisUrl);
   persistenceConn.on('error', onError('persistence'));

@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { Redis } from 'ioredis';
 import type { MqttClient } from 'mqtt';
 import { createPostgresClient } from '../../registry/postgres-client.ts';
 import { type InfluxdServer, startInfluxd } from '../harness/influxd.ts';
@@ -106,6 +107,27 @@ test('a device registered through one instance authenticates and publishes on th
   const d = await device();
   const client = await connect(b, d, 'pub-on-b');
   await publishAcked(client, d.telemetry, JSON.stringify(validReading(d, 1)));
+});
+
+test('telemetry stays on the instance that ingests it: nothing of it is published to Redis', async () => {
+  const monitor = new Redis(redis.url);
+  const channels: string[] = [];
+  try {
+    await monitor.psubscribe('*');
+    monitor.on('pmessage', (_pattern, channel) => channels.push(channel));
+    const d = await device();
+    const client = await connect(a, d, 'telemetry-local');
+    await publishAcked(client, d.telemetry, JSON.stringify(validReading(d, 3)));
+    // Positive control: a command to the same device does go through Redis.
+    await command(a, d, 'ping');
+    await eventually('the command was published to Redis', () => channels.includes(d.commands));
+    assert.deepEqual(
+      channels.filter((c) => c.includes('telemetry')),
+      [],
+    );
+  } finally {
+    monitor.disconnect();
+  }
 });
 
 test('a command published through instance A reaches the device connected to instance B', async () => {
