@@ -57,12 +57,12 @@ export async function openRegistrySql(config: Config, logger: Logger): Promise<S
  * taking messages, flush what was taken, then close the stores.
  */
 export async function createSkjold(config: Config, options: SkjoldOptions = {}) {
-  // Every log line and metric says which instance it came from.
+  // Every log line says which instance it came from; /metrics says it once.
   const logger = (options.logger ?? createLogger(config.SKJOLD_LOG_LEVEL)).child({
     instance: config.SKJOLD_INSTANCE_ID,
   });
   const metrics = createMetrics();
-  metrics.registry.setDefaultLabels({ skjold_instance: config.SKJOLD_INSTANCE_ID });
+  metrics.instanceInfo.set({ instance_id: config.SKJOLD_INSTANCE_ID }, 1);
   if (config.SKJOLD_REDIS_URL && !config.DATABASE_URL && !options.sql) {
     // Instances that share MQTT state but not the registry would each know other devices.
     throw new SkjoldError(

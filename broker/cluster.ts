@@ -28,6 +28,9 @@ class RedisPersistence extends AsyncRedisPersistence {
   }
 }
 
+/** How long closing waits for Redis to acknowledge QUIT before it drops the connections. */
+const CLOSE_DEADLINE_MS = 1_000;
+
 export interface ClusterDeps {
   redisUrl: string;
   logger: Logger;
@@ -50,7 +53,29 @@ export function createCluster({ redisUrl, logger }: ClusterDeps) {
   const onError = (part: string) => (err: Error) =>
     logger.warn({ err: err.message, part }, 'Redis connection error; retrying');
 
-  const mq = MQEmitterRedis({ connectionString: redisUrl });
+  const subConn = new Redis(redisUrl, { enableAutoPipelining: true });
+  const pubConn = new Redis(redisUrl, { enableAutoPipelining: true });
+  const mq = MQEmitterRedis({ subConn, pubConn });
+  // aedes closes the emitter, which QUITs its connections and waits for them to
+  // end; with Redis unreachable that would wait forever, so it gets a deadline.
+  const closeEmitter = mq.close.bind(mq);
+  // (A connection already down and reconnecting never emits 'end'.)
+  const closeLocal = (mq as unknown as { _close(cb: () => void): void })._close.bind(mq);
+  mq.close = (cb: () => void) => {
+    let done = false;
+    const finish = () => {
+      if (done) return;
+      done = true;
+      clearTimeout(force);
+      cb();
+    };
+    const force = setTimeout(() => {
+      subConn.disconnect();
+      pubConn.disconnect();
+      closeLocal(finish);
+    }, CLOSE_DEADLINE_MS);
+    closeEmitter(finish);
+  };
   // Its connections' errors arrive here (an 'error' event nobody listens to would throw).
   (mq as unknown as { state: NodeJS.EventEmitter }).state.on('error', onError('emitter'));
 
@@ -100,7 +125,10 @@ export function createCluster({ redisUrl, logger }: ClusterDeps) {
      * from the emitter aedes already closed, and would wait for that forever.
      */
     async close(): Promise<void> {
-      await persistenceConn.quit().catch(() => persistenceConn.disconnect());
+      const quit = persistenceConn.quit().catch(() => undefined);
+      const deadline = new Promise((r) => setTimeout(r, CLOSE_DEADLINE_MS).unref());
+      await Promise.race([quit, deadline]);
+      persistenceConn.disconnect();
       probe.disconnect();
     },
   };

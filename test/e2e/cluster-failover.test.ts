@@ -163,6 +163,8 @@ function assertStoredOnce(stored: Map<string, number[]>): void {
 }
 
 test('a fleet spread over two instances: every reading stored once', async () => {
+  assert.equal(await metric(a.apiUrl, 'skjold_instance_info', { instance_id: 'a' }), 1);
+  assert.equal(await metric(b.apiUrl, 'skjold_instance_info', { instance_id: 'b' }), 1);
   assert.equal(await metric(a.apiUrl, 'skjold_mqtt_connections'), fleet.length / 2, 'half the fleet on A');
   assert.equal(await metric(b.apiUrl, 'skjold_mqtt_connections'), fleet.length / 2, 'half the fleet on B');
   await withDeadline(Promise.all(fleet.map((f) => publish(f, BEFORE_KILL, 0))), 60_000, 'first readings');
