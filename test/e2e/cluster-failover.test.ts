@@ -174,16 +174,26 @@ test('a fleet spread over two instances: every reading stored once', async () =>
 test('instance A killed mid-stream: its devices move to B, resend, and nothing acknowledged is lost', async () => {
   const streams = Promise.all(fleet.map((f) => publish(f, AROUND_KILL, 25)));
   const onA = fleet.filter((f) => f.home === a);
-  // Kill once A's devices are well into the stream.
-  while (onA.some((f) => f.acked.size < BEFORE_KILL + AROUND_KILL / 4)) await delay(20);
+  // Kill once A's devices are well into the stream, at a moment when some
+  // reading sent to A is not yet acknowledged: that one must be resent to B.
+  const pending = () => onA.filter((f) => f.published > f.acked.size);
+  while (onA.some((f) => f.acked.size < BEFORE_KILL + AROUND_KILL / 4) || pending().length === 0) {
+    await delay(1);
+  }
+  const inFlight = pending().map((f) => ({ f, seq: f.published - 1 }));
   await a.kill();
+  assert.ok(inFlight.length > 0, 'the kill caught readings in flight');
   await withDeadline(streams, 90_000, 'every reading acknowledged after the failover');
 
   assert.equal(await metric(b.apiUrl, 'skjold_mqtt_connections'), fleet.length, 'the whole fleet on B');
   for (const f of onA) assert.ok(f.reconnects > 0, 'a device of A reconnected');
   for (const f of fleet.filter((f) => f.home === b)) assert.equal(f.reconnects, 0, 'B’s devices stayed');
   for (const f of fleet) assert.equal(f.acked.size, BEFORE_KILL + AROUND_KILL);
-  assertStoredOnce(await storedSeqs());
+  const stored = await storedSeqs();
+  for (const { f, seq } of inFlight) {
+    assert.ok(stored.get(f.device.pseudonym)?.includes(seq), 'a reading in flight at the kill was stored');
+  }
+  assertStoredOnce(stored);
 });
 
 test('the killed instance restarts on its data dir, becomes ready and takes devices again', async () => {
