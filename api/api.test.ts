@@ -26,11 +26,11 @@ const contract = {
   jurisdiction: 'DK',
 };
 
-test('probes: /healthz always, /readyz when registry and InfluxDB answer', async () => {
+test('probes: /healthz always, /readyz when registry and InfluxDB answer and the broker listens', async () => {
   assert.equal((await stack.skjold.api.inject({ url: '/healthz' })).statusCode, 200);
   const ready = await stack.skjold.api.inject({ url: '/readyz' });
   assert.equal(ready.statusCode, 200);
-  assert.deepEqual(ready.json(), { ready: true, registry: true, store: true });
+  assert.deepEqual(ready.json(), { ready: true, registry: true, store: true, broker: true });
 });
 
 test('/metrics is Prometheus text with Skjold’s counters', async () => {

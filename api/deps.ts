@@ -30,4 +30,6 @@ export interface ApiDeps {
   operatorToken: string;
   /** Extra readiness checks (broker listening, transport open). */
   ready?: () => boolean;
+  /** More readiness checks by name (broker listening, Redis when configured), each answering true or false. */
+  readiness?: Record<string, () => Promise<boolean>>;
 }

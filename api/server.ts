@@ -60,15 +60,20 @@ export function createApi(deps: ApiDeps): FastifyInstance {
 
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {
-    const [registry, store] = await Promise.all([
-      deps.registry.sql.query('SELECT 1').then(
-        () => true,
-        () => false,
+    const checks: Record<string, () => Promise<boolean>> = {
+      registry: () => deps.registry.sql.query('SELECT 1').then(() => true),
+      store: () => deps.store.ping(),
+      ...deps.readiness,
+    };
+    const results: Record<string, boolean> = Object.fromEntries(
+      await Promise.all(
+        Object.entries(checks).map(
+          async ([name, check]) => [name, await check().catch(() => false)] as const,
+        ),
       ),
-      deps.store.ping(),
-    ]);
-    const ready = registry && store && (deps.ready?.() ?? true);
-    return reply.code(ready ? 200 : 503).send({ ready, registry, store });
+    );
+    const ready = Object.values(results).every(Boolean) && (deps.ready?.() ?? true);
+    return reply.code(ready ? 200 : 503).send({ ready, ...results });
   });
   app.get('/metrics', async (_req, reply) =>
     reply.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics()),

@@ -1,13 +1,16 @@
+import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createApi } from '../api/server.ts';
 import { createAuditLog } from '../audit/audit-log.ts';
 import { createAuthenticator } from '../broker/authenticator.ts';
 import { createBroker } from '../broker/broker.ts';
+import { createCluster } from '../broker/cluster.ts';
 import { createIngest } from '../ingest/ingest.ts';
 import { createIngestPseudonymizer } from '../ingest/pseudonymizer-adapter.ts';
 import { type Clock, systemClock } from '../lib/clock.ts';
 import type { Config } from '../lib/config.ts';
+import { SkjoldError } from '../lib/errors.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
 import { createMetrics, type Metrics } from '../lib/metrics.ts';
 import { openKeyStore } from '../pseudonymizer/keystore.ts';
@@ -86,8 +89,19 @@ async function createTransport(
  * taking messages, flush what was taken, then close the stores.
  */
 export async function createSkjold(config: Config, options: SkjoldOptions = {}) {
-  const logger = options.logger ?? createLogger(config.SKJOLD_LOG_LEVEL);
+  // Every log line says which instance it came from; /metrics says it once.
+  const logger = (options.logger ?? createLogger(config.SKJOLD_LOG_LEVEL)).child({
+    instance: config.SKJOLD_INSTANCE_ID,
+  });
   const metrics = createMetrics();
+  metrics.instanceInfo.set({ instance_id: config.SKJOLD_INSTANCE_ID }, 1);
+  if (config.SKJOLD_REDIS_URL && !config.DATABASE_URL && !options.sql) {
+    // Instances that share MQTT state but not the registry would each know other devices.
+    throw new SkjoldError(
+      'SKJOLD_ERR_CONFIG',
+      'SKJOLD_REDIS_URL needs DATABASE_URL: instances share one registry',
+    );
+  }
   const keyStore = await openKeyStore({
     file: config.SKJOLD_KEY_FILE,
     ...(config.SKJOLD_KEYS ? { envValue: config.SKJOLD_KEYS } : {}),
@@ -138,7 +152,16 @@ export async function createSkjold(config: Config, options: SkjoldOptions = {}) 
     config.SKJOLD_MQTT_TLS_CERT && config.SKJOLD_MQTT_TLS_KEY
       ? { cert: await readFile(config.SKJOLD_MQTT_TLS_CERT), key: await readFile(config.SKJOLD_MQTT_TLS_KEY) }
       : undefined;
+  const cluster = config.SKJOLD_REDIS_URL
+    ? createCluster({ redisUrl: config.SKJOLD_REDIS_URL, logger: logger.child({ component: 'cluster' }) })
+    : undefined;
+  if (cluster && !keyStore.readOnly) {
+    logger.warn('several instances with a key file each: give them all the same keys through SKJOLD_KEYS');
+  }
   const broker = await createBroker({
+    // Unique even if two instances were given the same name: takeover across instances depends on it.
+    id: `${config.SKJOLD_INSTANCE_ID}-${randomBytes(4).toString('hex')}`,
+    shared: cluster,
     authenticator,
     ingest,
     metrics,
@@ -178,7 +201,10 @@ export async function createSkjold(config: Config, options: SkjoldOptions = {}) 
       .map((s) => s.trim())
       .filter(Boolean),
     operatorToken: await operatorToken(config),
-    ready: () => listening && !stopping,
+    readiness: {
+      broker: async () => listening && !stopping && broker.server.listening,
+      ...(cluster ? { redis: () => cluster.ping() } : {}),
+    },
   });
 
   return {
@@ -215,6 +241,7 @@ export async function createSkjold(config: Config, options: SkjoldOptions = {}) 
       // Devices first, so nothing new is accepted; then flush what was.
       await retentionSchedule?.stop();
       await broker.close();
+      await cluster?.close();
       stopping = true;
       await transport.close();
       await api.close();

@@ -47,6 +47,9 @@ export async function runStart(baseConfig: Config, options: StartOptions): Promi
     config.SKJOLD_RETENTION_SCHEDULE === 'daily'
       ? `  Retention          daily at ${String(config.SKJOLD_RETENTION_HOUR_UTC).padStart(2, '0')}:00 UTC; \`skjold retention plan\` shows what it would do`
       : '  Retention          schedule off; run it with `skjold retention run`',
+    config.SKJOLD_REDIS_URL
+      ? `  Instance           ${config.SKJOLD_INSTANCE_ID}, sharing MQTT sessions and subscriptions through Redis`
+      : `  Instance           ${config.SKJOLD_INSTANCE_ID} (one instance; SKJOLD_REDIS_URL shares MQTT state between several)`,
     '  Stop with Ctrl-C.',
     '',
   ];

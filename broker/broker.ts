@@ -8,6 +8,7 @@ import type { Ingest } from '../ingest/ingest.ts';
 import type { Logger } from '../lib/log.ts';
 import type { Metrics } from '../lib/metrics.ts';
 import type { Authenticator } from './authenticator.ts';
+import type { Cluster } from './cluster.ts';
 import { createFrameGuard, PacketTooLargeError } from './frame-guard.ts';
 import { createTokenBucket, type TokenBucket } from './token-bucket.ts';
 import { commandTopic, telemetryTopic } from './topics.ts';
@@ -27,6 +28,10 @@ export interface BrokerDeps {
   logger: Logger;
   limits: BrokerLimits;
   tls?: { cert: Buffer; key: Buffer } | undefined;
+  /** aedes' broker id; unique per instance, so takeover across instances can tell them apart. */
+  id?: string;
+  /** Emitter and persistence shared with other instances (broker/cluster.ts); in memory when absent. */
+  shared?: Pick<Cluster, 'mq' | 'persistence'> | undefined;
 }
 
 interface Session {
@@ -60,6 +65,8 @@ export async function createBroker(deps: BrokerDeps) {
 
   const aedes = await Aedes.createBroker({
     maxClientsIdLength: 64,
+    ...(deps.id ? { id: deps.id } : {}),
+    ...(deps.shared ? { mq: deps.shared.mq, persistence: deps.shared.persistence } : {}),
     authenticate(client, username, password, done) {
       if (!username || !password) {
         metrics.mqttConnectRefused.inc({ reason: 'missing_credentials' });

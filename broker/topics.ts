@@ -15,3 +15,10 @@ export function telemetryTopic(login: string): string {
 export function commandTopic(login: string): string {
   return `${TOPIC_PREFIX}${login}/commands`;
 }
+
+/** True for `skjold/d/<login>/telemetry`: one level between prefix and suffix. */
+export function isTelemetryTopic(topic: string): boolean {
+  if (!topic.startsWith(TOPIC_PREFIX) || !topic.endsWith('/telemetry')) return false;
+  const login = topic.slice(TOPIC_PREFIX.length, -'/telemetry'.length);
+  return login.length > 0 && !login.includes('/');
+}

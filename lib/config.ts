@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { SkjoldError } from './errors.ts';
@@ -24,6 +25,8 @@ const schema = z.object({
   SKJOLD_OPERATOR_NAME: z.string().min(1).default('the Skjold operator'), // named as controller or processor in the art. 30 records
   SKJOLD_SUBPROCESSORS: z.string().default(''), // recipients for the art. 30 records, separated by ';'
   SKJOLD_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  SKJOLD_INSTANCE_ID: z.string().min(1).max(64).default(hostname()), // names this instance in logs, metrics and the broker id
+  SKJOLD_REDIS_URL: z.string().url().optional(), // several instances share MQTT sessions and subscriptions through Redis
 
   SKJOLD_MQTT_HOST: z.string().default('0.0.0.0'),
   SKJOLD_MQTT_PORT: int(1883), // 8883 is conventional when TLS is on

@@ -130,6 +130,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       help: '1 when the last write to the time-series store succeeded',
       registers,
     }),
+    instanceInfo: new Gauge({
+      name: 'skjold_instance_info',
+      help: 'Always 1; names this instance (SKJOLD_INSTANCE_ID) when several share a fleet',
+      labelNames: ['instance_id'] as const,
+      registers,
+    }),
   };
 }
 

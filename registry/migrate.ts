@@ -12,8 +12,13 @@ const LOCK_ID = 7_245_001;
  * transaction, recording it in schema_migrations. Returns the versions applied.
  */
 export async function migrate(sql: SqlClient): Promise<number[]> {
-  await sql.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
-    version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
+  // Under the lock too: two concurrent CREATE TABLE IF NOT EXISTS can both
+  // find no table and one then fails on the catalog's unique index.
+  await sql.transaction(async (tx) => {
+    await tx.query('SELECT pg_advisory_xact_lock($1)', [LOCK_ID]);
+    await tx.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+      version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
+  });
   const files = (await readdir(MIGRATIONS_DIR)).filter((f) => /^\d{3}-[a-z0-9-]+\.sql$/.test(f)).sort();
   const applied: number[] = [];
   for (const file of files) {

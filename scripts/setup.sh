@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what Skjold and its tests need on a Debian machine and nothing more:
-# InfluxDB 1.x and PostgreSQL from Debian's packages, and the npm packages
+# InfluxDB 1.x, PostgreSQL and Redis from Debian's packages, and the npm packages
 # (which bring Node 24 as a dev dependency, so every npm script runs on it).
 # Safe to run again: it only installs what is missing.
 set -euo pipefail
@@ -9,6 +9,7 @@ cd "$(dirname "$0")/.."
 missing=()
 command -v influxd >/dev/null 2>&1 || [ -x /usr/bin/influxd ] || missing+=(influxdb)
 compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || missing+=(postgresql)
+command -v redis-server >/dev/null 2>&1 || [ -x /usr/bin/redis-server ] || missing+=(redis-server)
 
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=()

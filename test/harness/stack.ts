@@ -64,9 +64,10 @@ export async function startStack(
   });
   const skjold = await createSkjold(config, {
     logger: createLogger('debug', sink),
-    sql: await freshPglite(),
     restartInfluxd: () => influx.restart(),
     ...skjoldOptions,
+    // Only when the test brings no registry: an unused PGlite would keep the process alive.
+    sql: skjoldOptions.sql ?? (await freshPglite()),
   });
   const { mqttPort, apiPort } = await skjold.start();
   const settled = async (timeoutMs = 15_000): Promise<void> => {

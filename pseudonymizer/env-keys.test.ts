@@ -1,0 +1,19 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { LOGIN_DOMAIN } from '../registry/enrolment.ts';
+import { withTenantKeys } from './env-keys.ts';
+import { openKeyStore } from './keystore.ts';
+
+test('withTenantKeys adds first keys for new tenants and keeps the ones there', async () => {
+  const first = await withTenantKeys('', ['nordvarme']);
+  const before = await openKeyStore({ envValue: first });
+  const second = await withTenantKeys(first, ['nordvarme', 'fjordnet']);
+  const after = await openKeyStore({ envValue: second });
+  assert.deepEqual(
+    Object.keys(after.toJSON().tenants).sort(),
+    [LOGIN_DOMAIN, 'fjordnet', 'nordvarme'].sort(),
+  );
+  assert.deepEqual(after.secret('nordvarme', 1), before.secret('nordvarme', 1));
+  assert.deepEqual(after.secret(LOGIN_DOMAIN, 1), before.secret(LOGIN_DOMAIN, 1));
+  assert.ok(after.readOnly);
+});
