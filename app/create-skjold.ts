@@ -24,7 +24,9 @@ import { createRetentionSchedule } from '../retention/schedule.ts';
 import { createIndexPurge } from '../store/index-purge.ts';
 import { createInfluxV1Store } from '../store/influx-v1.ts';
 import { createInProcessTransport } from '../transport/in-process.ts';
+import type { KafkaWriter } from '../transport/kafka-writer.ts';
 import { createStoreWriter } from '../transport/store-writer.ts';
+import { createKafkaPipeline } from './kafka.ts';
 import { operatorToken } from './operator-token.ts';
 
 export interface SkjoldOptions {
@@ -86,13 +88,18 @@ export async function createSkjold(config: Config, options: SkjoldOptions = {}) 
     retryMaxMs: config.SKJOLD_RETRY_MAX_MS,
     keepTrying: () => !stopping,
   });
-  const transport = createInProcessTransport({
-    writer,
-    metrics,
-    batchPoints: config.SKJOLD_BATCH_POINTS,
-    maxWaitMs: config.SKJOLD_BATCH_MAX_WAIT_MS,
-    bufferPoints: config.SKJOLD_BUFFER_POINTS,
-  });
+  const kafka =
+    config.SKJOLD_TRANSPORT === 'kafka' ? await createKafkaPipeline(config, { metrics, logger }) : undefined;
+  const transport = kafka
+    ? await kafka.createTransport()
+    : createInProcessTransport({
+        writer,
+        metrics,
+        batchPoints: config.SKJOLD_BATCH_POINTS,
+        maxWaitMs: config.SKJOLD_BATCH_MAX_WAIT_MS,
+        bufferPoints: config.SKJOLD_BUFFER_POINTS,
+      });
+  let kafkaWriter: KafkaWriter | undefined;
   const ingest = createIngest({
     pseudonymizer: createIngestPseudonymizer(pseudonymizer),
     transport,
@@ -173,6 +180,7 @@ export async function createSkjold(config: Config, options: SkjoldOptions = {}) 
     api,
 
     async start(): Promise<{ mqttPort: number; apiPort: number }> {
+      if (kafka && config.SKJOLD_KAFKA_WRITER === 'on') kafkaWriter = await kafka.startWriter(writer);
       const mqtt = await broker.listen(config.SKJOLD_MQTT_PORT, config.SKJOLD_MQTT_HOST);
       await api.listen({ port: config.SKJOLD_API_PORT, host: config.SKJOLD_API_HOST });
       const apiAddress = api.server.address();
@@ -190,6 +198,7 @@ export async function createSkjold(config: Config, options: SkjoldOptions = {}) 
       await broker.close();
       stopping = true;
       await transport.close();
+      await kafkaWriter?.stop();
       await api.close();
       await store.close();
       if (!options.sql) await sql.close();

@@ -1,0 +1,120 @@
+import type { EachBatchPayload, Kafka } from 'kafkajs';
+import type { Logger } from '../lib/log.ts';
+import type { Metrics } from '../lib/metrics.ts';
+import type { Point } from '../lib/point.ts';
+import { decodeRecord } from './kafka-message.ts';
+import type { StoreWriter } from './store-writer.ts';
+
+export interface KafkaWriterOptions {
+  kafka: Kafka;
+  topic: string;
+  groupId: string;
+  /** Writes a tenant's batch to the store, retrying while the store is down. */
+  writer: StoreWriter;
+  metrics: Metrics;
+  logger: Logger;
+  /** Wait between attempts at a batch the store refused outright, in ms. */
+  refusedRetryMs: number;
+  /** Partitions written at once by this writer. */
+  concurrency?: number;
+}
+
+const HEARTBEAT_MS = 3000;
+
+/**
+ * The store side of the Kafka transport: a member of the writers' consumer
+ * group that writes each fetched batch to InfluxDB through the store writer
+ * and commits the offsets only after InfluxDB accepted all of it. A writer
+ * that dies before its commit leaves the batch to the next one, which writes
+ * it again: a point's identity in InfluxDB is measurement, tags and device
+ * timestamp, so the rewrite overwrites itself (at-least-once, no duplicates
+ * in the store).
+ */
+export async function startKafkaWriter(options: KafkaWriterOptions) {
+  const { kafka, topic, groupId, writer, metrics, logger } = options;
+  let stopping = false;
+  const consumer = kafka.consumer({
+    groupId,
+    allowAutoTopicCreation: false,
+    sessionTimeout: 10_000, // a writer that stalls is replaced within seconds
+    heartbeatInterval: HEARTBEAT_MS,
+  });
+
+  /** Writes one tenant's points until the store takes them (or this writer stops: no commit then). */
+  async function store(tenantId: string, points: Point[], where: Record<string, unknown>): Promise<void> {
+    for (;;) {
+      try {
+        await writer.write(tenantId, points);
+        return;
+      } catch (err) {
+        if (stopping) throw err;
+        // A batch InfluxDB refuses (permission, field type conflict) holds its partition rather
+        // than being skipped: the points were acknowledged to devices and must not vanish.
+        logger.error(
+          { tenant: tenantId, ...where, retryInMs: options.refusedRetryMs, err },
+          'store refused a batch from Kafka; its partition waits',
+        );
+        await new Promise((r) => setTimeout(r, options.refusedRetryMs));
+      }
+    }
+  }
+
+  async function eachBatch(payload: EachBatchPayload): Promise<void> {
+    const { batch, heartbeat, resolveOffset, isRunning, isStale } = payload;
+    if (batch.messages.length === 0) return;
+    const byTenant = new Map<string, Point[]>();
+    let undecodable = 0;
+    for (const message of batch.messages) {
+      const record = decodeRecord(message.value);
+      if (!record) {
+        undecodable++;
+        continue;
+      }
+      const list = byTenant.get(record.tenantId);
+      if (list) list.push(record.point);
+      else byTenant.set(record.tenantId, [record.point]);
+    }
+    const where = { partition: batch.partition, offsets: `${batch.firstOffset()}-${batch.lastOffset()}` };
+    if (undecodable > 0) {
+      metrics.kafkaConsumed.inc({ outcome: 'undecodable' }, undecodable);
+      logger.error(
+        { ...where, records: undecodable },
+        'records on the topic that Skjold did not write; skipped',
+      );
+    }
+    // The group coordinator must hear from us while InfluxDB is down and the store writer retries.
+    const beat = setInterval(() => void heartbeat().catch(() => {}), HEARTBEAT_MS);
+    try {
+      await Promise.all([...byTenant].map(([tenantId, points]) => store(tenantId, points, where)));
+    } finally {
+      clearInterval(beat);
+    }
+    metrics.kafkaConsumed.inc({ outcome: 'stored' }, batch.messages.length - undecodable);
+    if (!isRunning() || isStale()) return; // reassigned meanwhile: the new owner writes it again, harmlessly
+    const last = batch.lastOffset();
+    resolveOffset(last);
+    await consumer.commitOffsets([
+      { topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() },
+    ]);
+  }
+
+  await consumer.connect();
+  await consumer.subscribe({ topics: [topic], fromBeginning: true });
+  await consumer.run({
+    autoCommit: false,
+    eachBatchAutoResolve: false,
+    partitionsConsumedConcurrently: options.concurrency ?? 2,
+    eachBatch,
+  });
+  logger.info({ topic, group: groupId }, 'store writer consuming');
+
+  return {
+    /** Leaves the group; a batch being written is not committed and will be written again by another writer. */
+    async stop(): Promise<void> {
+      stopping = true;
+      await consumer.disconnect();
+    },
+  };
+}
+
+export type KafkaWriter = Awaited<ReturnType<typeof startKafkaWriter>>;
