@@ -3,13 +3,16 @@
  * Skjold, the load generator and a fresh influxd each in their own process.
  * Steps through rising rates; a step passes when nothing acknowledged is
  * missing from InfluxDB, ≥ 97 % of the target rate was achieved and p99
- * publish-to-queryable latency is under a second.
+ * publish-to-queryable latency is under a second. With `--kafka` the transport
+ * is Kafka — librdkafka's mock cluster, 3 brokers, a topic of 12 partitions —
+ * and the Skjold process runs an in-process store writer too.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInfluxV1Store } from '../store/influx-v1.ts';
 import { startInfluxd } from '../test/harness/influxd.ts';
+import { type KafkaMock, startKafkaMock } from '../test/harness/kafka-mock.ts';
 import type { BenchSettings } from './args.ts';
 import { BENCH_TENANTS, benchFleet, type FleetSpec } from './bench-fleet.ts';
 import { type Child, forkChild } from './ipc.ts';
@@ -37,12 +40,12 @@ export async function runPipelinePhase(
   load: Child,
 ): Promise<PipelinePhase> {
   const influx = await startInfluxd();
+  const kafka = s.kafka ? await startKafkaOnMock() : undefined;
   const dataDir = mkdtempSync(join(tmpdir(), 'skjold-bench-'));
-  const skjold = forkChild(
-    'skjold',
-    new URL('./skjold-process.ts', import.meta.url).pathname,
-    s.profileDir ? ['--cpu-prof', '--cpu-prof-dir', s.profileDir] : [],
-  );
+  const skjold = forkChild('skjold', new URL('./skjold-process.ts', import.meta.url).pathname, [
+    ...(s.profileDir ? ['--cpu-prof', '--cpu-prof-dir', s.profileDir] : []),
+    ...(kafka ? ['--import', MOCK_CONTROLLER_PATCH] : []),
+  ]);
   const store = createInfluxV1Store({
     url: influx.url,
     username: influx.adminUser,
@@ -50,7 +53,7 @@ export async function runPipelinePhase(
   });
   try {
     const started = await skjold.call<SkjoldStarted>('start', {
-      env: s.skjoldEnv,
+      env: kafka ? { ...kafka.env, ...s.skjoldEnv } : s.skjoldEnv,
       dataDir,
       influxUrl: influx.url,
       influxUser: influx.adminUser,
@@ -144,8 +147,24 @@ export async function runPipelinePhase(
     await store.close();
     await skjold.stop();
     await influx.stop();
+    await kafka?.mock.stop();
     rmSync(dataDir, { recursive: true, force: true });
   }
+}
+
+const MOCK_CONTROLLER_PATCH = new URL('../test/harness/kafkajs-mock-controller.ts', import.meta.url).pathname;
+const KAFKA_TOPIC = 'skjold.bench';
+
+async function startKafkaOnMock(): Promise<{ mock: KafkaMock; env: Record<string, string> }> {
+  const mock = await startKafkaMock({ brokers: 3 });
+  await mock.createTopic(KAFKA_TOPIC, 12, 3);
+  process.stderr.write(
+    `  Kafka: librdkafka mock cluster at ${mock.bootstrap}, topic ${KAFKA_TOPIC} (12 partitions)\n`,
+  );
+  return {
+    mock,
+    env: { SKJOLD_TRANSPORT: 'kafka', SKJOLD_KAFKA_BROKERS: mock.bootstrap, SKJOLD_KAFKA_TOPIC: KAFKA_TOPIC },
+  };
 }
 
 /** Halfway between the highest passing and the lowest failing rate above it, when they are ≥ 2,000 apart. */
