@@ -4,6 +4,7 @@ import { createMetrics } from '../lib/metrics.ts';
 import type { Point } from '../lib/point.ts';
 import { createInProcessTransport } from './in-process.ts';
 import type { StoreWriter } from './store-writer.ts';
+import { transportContract } from './transport.contract.ts';
 
 /**
  * The queueing logic against a store writer that takes a while per batch —
@@ -90,3 +91,15 @@ test('a partial batch is written after maxWaitMs; after close, sends are refused
   await transport.close();
   await assert.rejects(transport.send('a', point(2)), { code: 'SKJOLD_ERR_TRANSPORT_CLOSED' });
 });
+
+transportContract('in-process', async (writer, bufferPoints) => ({
+  transport: createInProcessTransport({
+    writer,
+    metrics: createMetrics({ defaultMetrics: false }),
+    batchPoints: 100,
+    maxWaitMs: 5,
+    bufferPoints,
+  }),
+  bufferPoints,
+  stop: async () => {},
+}));
