@@ -38,6 +38,9 @@ export async function runStart(baseConfig: Config, options: StartOptions): Promi
     `  Metrics            ${api}/metrics`,
     `  API                ${api}/v1  (operator token: ${config.SKJOLD_OPERATOR_TOKEN ? 'SKJOLD_OPERATOR_TOKEN' : operatorTokenFile(config)})`,
     `  InfluxDB           ${config.SKJOLD_INFLUX_URL}  databases ${config.SKJOLD_INFLUX_DB_PREFIX}<tenant>${influx.managed ? ` (managed, data in ${influx.dir})` : ''}`,
+    config.SKJOLD_TRANSPORT === 'kafka'
+      ? `  Kafka              ${config.SKJOLD_KAFKA_BROKERS} topic ${config.SKJOLD_KAFKA_TOPIC}; store writer ${config.SKJOLD_KAFKA_WRITER === 'on' ? `in this process (group ${config.SKJOLD_KAFKA_GROUP})` : 'off: run `skjold writer`'}`
+      : '  Transport          in-process: a PUBACK means stored in InfluxDB',
     options.simulate
       ? `  Simulated fleet    ${options.devicesPerKind} devices of each kind per tenant at ${options.ratePerDevice} msg/s each`
       : '  Simulated fleet    off (npm start runs one; or `skjold simulate`)',
