@@ -1,7 +1,8 @@
 import type { EachBatchPayload, Kafka } from 'kafkajs';
 import type { Logger } from '../lib/log.ts';
-import type { Metrics } from '../lib/metrics.ts';
+import { createMetrics, type Metrics } from '../lib/metrics.ts';
 import type { Point } from '../lib/point.ts';
+import { createInProcessTransport } from './in-process.ts';
 import { decodeRecord } from './kafka-message.ts';
 import type { StoreWriter } from './store-writer.ts';
 
@@ -15,7 +16,13 @@ export interface KafkaWriterOptions {
   logger: Logger;
   /** Wait between attempts at a batch the store refused outright, in ms. */
   refusedRetryMs: number;
-  /** Partitions written at once by this writer. */
+  /** Points per store write, pooled across partitions. */
+  batchPoints: number;
+  /** A partial store write waits this long for more points, in ms. */
+  maxWaitMs: number;
+  /** Points held for the store before fetching waits. */
+  bufferPoints: number;
+  /** Partitions processed at once by this writer. */
   concurrency?: number;
 }
 
@@ -40,39 +47,52 @@ export async function startKafkaWriter(options: KafkaWriterOptions) {
     heartbeatInterval: HEARTBEAT_MS,
   });
 
-  /** Writes one tenant's points until the store takes them (or this writer stops: no commit then). */
-  async function store(tenantId: string, points: Point[], where: Record<string, unknown>): Promise<void> {
-    for (;;) {
-      try {
-        await writer.write(tenantId, points);
-        return;
-      } catch (err) {
-        if (stopping) throw err;
-        // A batch InfluxDB refuses (permission, field type conflict) holds its partition rather
-        // than being skipped: the points were acknowledged to devices and must not vanish.
-        logger.error(
-          { tenant: tenantId, ...where, retryInMs: options.refusedRetryMs, err },
-          'store refused a batch from Kafka; its partition waits',
-        );
-        await new Promise((r) => setTimeout(r, options.refusedRetryMs));
-      }
+  // Batches from all partitions this writer holds are pooled into store writes of up to
+  // `batchPoints`, two at a time: one partition's fetch is often only a few dozen points.
+  const pool = createInProcessTransport({
+    writer,
+    metrics: createMetrics({ defaultMetrics: false }), // its gauges would read as ingest's
+    batchPoints: options.batchPoints,
+    maxWaitMs: options.maxWaitMs,
+    bufferPoints: options.bufferPoints,
+  });
+
+  /** Stores one partition's points, however long it takes (or until this writer stops: no commit then). */
+  async function store(records: Array<{ tenantId: string; point: Point }>, where: Record<string, unknown>) {
+    let pending = records;
+    while (pending.length > 0) {
+      const failed: typeof pending = [];
+      let cause: unknown;
+      await Promise.all(
+        pending.map((r) =>
+          pool.send(r.tenantId, r.point).catch((err: unknown) => {
+            failed.push(r);
+            cause = err;
+          }),
+        ),
+      );
+      if (failed.length === 0) return;
+      if (stopping) throw cause;
+      // A batch InfluxDB refuses (permission, field type conflict) holds its partition rather
+      // than being skipped: the points were acknowledged to devices and must not vanish.
+      logger.error(
+        { ...where, points: failed.length, retryInMs: options.refusedRetryMs, err: cause },
+        'store refused points from Kafka; their partition waits',
+      );
+      await new Promise((r) => setTimeout(r, options.refusedRetryMs));
+      pending = failed;
     }
   }
 
   async function eachBatch(payload: EachBatchPayload): Promise<void> {
     const { batch, heartbeat, resolveOffset, isRunning, isStale } = payload;
     if (batch.messages.length === 0) return;
-    const byTenant = new Map<string, Point[]>();
+    const records: Array<{ tenantId: string; point: Point }> = [];
     let undecodable = 0;
     for (const message of batch.messages) {
       const record = decodeRecord(message.value);
-      if (!record) {
-        undecodable++;
-        continue;
-      }
-      const list = byTenant.get(record.tenantId);
-      if (list) list.push(record.point);
-      else byTenant.set(record.tenantId, [record.point]);
+      if (record) records.push(record);
+      else undecodable++;
     }
     const where = { partition: batch.partition, offsets: `${batch.firstOffset()}-${batch.lastOffset()}` };
     if (undecodable > 0) {
@@ -85,7 +105,7 @@ export async function startKafkaWriter(options: KafkaWriterOptions) {
     // The group coordinator must hear from us while InfluxDB is down and the store writer retries.
     const beat = setInterval(() => void heartbeat().catch(() => {}), HEARTBEAT_MS);
     try {
-      await Promise.all([...byTenant].map(([tenantId, points]) => store(tenantId, points, where)));
+      await store(records, where);
     } finally {
       clearInterval(beat);
     }
@@ -103,7 +123,7 @@ export async function startKafkaWriter(options: KafkaWriterOptions) {
   await consumer.run({
     autoCommit: false,
     eachBatchAutoResolve: false,
-    partitionsConsumedConcurrently: options.concurrency ?? 2,
+    partitionsConsumedConcurrently: options.concurrency ?? 16,
     eachBatch,
   });
   logger.info({ topic, group: groupId }, 'store writer consuming');
@@ -113,6 +133,7 @@ export async function startKafkaWriter(options: KafkaWriterOptions) {
     async stop(): Promise<void> {
       stopping = true;
       await consumer.disconnect();
+      await pool.close(0);
     },
   };
 }

@@ -40,6 +40,9 @@ transportContract('kafka', async (writer, bufferPoints) => {
     metrics,
     logger,
     refusedRetryMs: 100,
+    batchPoints: 500,
+    maxWaitMs: 5,
+    bufferPoints: 5000,
   });
   const transport = await createKafkaTransport({
     kafka,
