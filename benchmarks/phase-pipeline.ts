@@ -4,15 +4,18 @@
  * Steps through rising rates; a step passes when nothing acknowledged is
  * missing from InfluxDB, ≥ 97 % of the target rate was achieved and p99
  * publish-to-queryable latency is under a second. With `--kafka` the transport
- * is Kafka — librdkafka's mock cluster, 3 brokers, a topic of 12 partitions —
- * and the Skjold process runs an in-process store writer too.
+ * is Kafka — librdkafka's mock cluster, 3 brokers, a topic of 48 partitions —
+ * and the store writer is a `skjold writer` process of its own, as deployed.
+ * The mock keeps only ~5 MiB per partition: a writer that falls further behind
+ * than that loses points there (a real cluster keeps them for its retention).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type ServerProcess, spawnServer } from '../lib/process/server-process.ts';
 import { createInfluxV1Store } from '../store/influx-v1.ts';
 import { startInfluxd } from '../test/harness/influxd.ts';
-import { type KafkaMock, startKafkaMock } from '../test/harness/kafka-mock.ts';
+import { startKafkaMock } from '../test/harness/kafka-mock.ts';
 import type { BenchSettings } from './args.ts';
 import { BENCH_TENANTS, benchFleet, type FleetSpec } from './bench-fleet.ts';
 import { type Child, forkChild } from './ipc.ts';
@@ -52,6 +55,14 @@ export async function runPipelinePhase(
     password: influx.adminPassword,
   });
   try {
+    if (kafka) {
+      kafka.startWriter(dataDir, {
+        SKJOLD_INFLUX_URL: influx.url,
+        SKJOLD_INFLUX_USER: influx.adminUser,
+        SKJOLD_INFLUX_PASSWORD: influx.adminPassword,
+        ...s.skjoldEnv,
+      });
+    }
     const started = await skjold.call<SkjoldStarted>('start', {
       env: kafka ? { ...kafka.env, ...s.skjoldEnv } : s.skjoldEnv,
       dataDir,
@@ -147,23 +158,46 @@ export async function runPipelinePhase(
     await store.close();
     await skjold.stop();
     await influx.stop();
-    await kafka?.mock.stop();
+    await kafka?.stop();
     rmSync(dataDir, { recursive: true, force: true });
   }
 }
 
 const MOCK_CONTROLLER_PATCH = new URL('../test/harness/kafkajs-mock-controller.ts', import.meta.url).pathname;
 const KAFKA_TOPIC = 'skjold.bench';
+const KAFKA_PARTITIONS = 48;
 
-async function startKafkaOnMock(): Promise<{ mock: KafkaMock; env: Record<string, string> }> {
+async function startKafkaOnMock() {
   const mock = await startKafkaMock({ brokers: 3 });
-  await mock.createTopic(KAFKA_TOPIC, 12, 3);
+  await mock.createTopic(KAFKA_TOPIC, KAFKA_PARTITIONS, 3);
   process.stderr.write(
-    `  Kafka: librdkafka mock cluster at ${mock.bootstrap}, topic ${KAFKA_TOPIC} (12 partitions)\n`,
+    `  Kafka: librdkafka mock cluster at ${mock.bootstrap}, topic ${KAFKA_TOPIC} (${KAFKA_PARTITIONS} partitions)\n`,
   );
+  const env = {
+    SKJOLD_TRANSPORT: 'kafka',
+    SKJOLD_KAFKA_BROKERS: mock.bootstrap,
+    SKJOLD_KAFKA_TOPIC: KAFKA_TOPIC,
+    SKJOLD_KAFKA_WRITER: 'off',
+  };
+  let writer: ServerProcess | undefined;
   return {
-    mock,
-    env: { SKJOLD_TRANSPORT: 'kafka', SKJOLD_KAFKA_BROKERS: mock.bootstrap, SKJOLD_KAFKA_TOPIC: KAFKA_TOPIC },
+    env,
+    /** `skjold writer` on the topic, its log in `dir`. */
+    startWriter(dir: string, extra: Record<string, string>) {
+      writer = spawnServer(
+        process.execPath,
+        [new URL('../bin/skjold.ts', import.meta.url).pathname, 'writer'],
+        {
+          name: 'skjold writer',
+          logFile: join(dir, 'writer.log'),
+          env: { PATH: process.env.PATH, SKJOLD_LOG_LEVEL: 'warn', SKJOLD_DATA_DIR: dir, ...env, ...extra },
+        },
+      );
+    },
+    async stop() {
+      await writer?.stop('SIGTERM', 10_000);
+      await mock.stop();
+    },
   };
 }
 
