@@ -36,7 +36,6 @@ export async function createKafkaPipeline(config: Config, deps: { metrics: Metri
         logger: deps.logger.child({ component: 'writer' }),
         refusedRetryMs: config.SKJOLD_RETRY_MAX_MS,
         batchPoints: config.SKJOLD_BATCH_POINTS,
-        maxWaitMs: config.SKJOLD_BATCH_MAX_WAIT_MS,
         bufferPoints: config.SKJOLD_BUFFER_POINTS,
       }),
   };

@@ -4,10 +4,13 @@
  * Steps through rising rates; a step passes when nothing acknowledged is
  * missing from InfluxDB, ≥ 97 % of the target rate was achieved and p99
  * publish-to-queryable latency is under a second. With `--kafka` the transport
- * is Kafka — librdkafka's mock cluster, 3 brokers, a topic of 48 partitions —
+ * is Kafka — librdkafka's mock cluster, 3 brokers, a topic of 8 partitions —
  * and the store writer is a `skjold writer` process of its own, as deployed.
- * The mock keeps only ~5 MiB per partition: a writer that falls further behind
- * than that loses points there (a real cluster keeps them for its retention).
+ * The mock answers a fetch with one produce request's share of a partition
+ * (a real broker with up to 1 MiB), so produce requests are made larger
+ * (SKJOLD_KAFKA_LINGER_MS=50) for the writer to keep up; and it keeps only
+ * ~5 MiB per partition: a writer that falls further behind than that loses
+ * points there (a real cluster keeps them for its retention).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -165,7 +168,7 @@ export async function runPipelinePhase(
 
 const MOCK_CONTROLLER_PATCH = new URL('../test/harness/kafkajs-mock-controller.ts', import.meta.url).pathname;
 const KAFKA_TOPIC = 'skjold.bench';
-const KAFKA_PARTITIONS = 48;
+const KAFKA_PARTITIONS = 8;
 
 async function startKafkaOnMock() {
   const mock = await startKafkaMock({ brokers: 3 });
@@ -178,6 +181,7 @@ async function startKafkaOnMock() {
     SKJOLD_KAFKA_BROKERS: mock.bootstrap,
     SKJOLD_KAFKA_TOPIC: KAFKA_TOPIC,
     SKJOLD_KAFKA_WRITER: 'off',
+    SKJOLD_KAFKA_LINGER_MS: '50',
   };
   let writer: ServerProcess | undefined;
   return {

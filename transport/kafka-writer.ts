@@ -18,8 +18,6 @@ export interface KafkaWriterOptions {
   refusedRetryMs: number;
   /** Points per store write, pooled across partitions. */
   batchPoints: number;
-  /** A partial store write waits this long for more points, in ms. */
-  maxWaitMs: number;
   /** Points held for the store before fetching waits. */
   bufferPoints: number;
   /** Partitions processed at once by this writer. */
@@ -27,6 +25,13 @@ export interface KafkaWriterOptions {
 }
 
 const HEARTBEAT_MS = 3000;
+/**
+ * The partitions of one fetch are handed over together; a few ms gathers them into one
+ * store write. Longer only delays the next fetch, which waits for this one's commit.
+ */
+const GATHER_MS = 5;
+/** A fetch at the end of the log returns after this long at most, data or not: the floor of the writer's latency. */
+const FETCH_WAIT_MS = 100;
 
 /**
  * The store side of the Kafka transport: a member of the writers' consumer
@@ -45,6 +50,7 @@ export async function startKafkaWriter(options: KafkaWriterOptions) {
     allowAutoTopicCreation: false,
     sessionTimeout: 10_000, // a writer that stalls is replaced within seconds
     heartbeatInterval: HEARTBEAT_MS,
+    maxWaitTimeInMs: FETCH_WAIT_MS,
   });
 
   // Batches from all partitions this writer holds are pooled into store writes of up to
@@ -53,7 +59,7 @@ export async function startKafkaWriter(options: KafkaWriterOptions) {
     writer,
     metrics: createMetrics({ defaultMetrics: false }), // its gauges would read as ingest's
     batchPoints: options.batchPoints,
-    maxWaitMs: options.maxWaitMs,
+    maxWaitMs: GATHER_MS,
     bufferPoints: options.bufferPoints,
   });
 

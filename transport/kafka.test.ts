@@ -41,7 +41,6 @@ transportContract('kafka', async (writer, bufferPoints) => {
     logger,
     refusedRetryMs: 100,
     batchPoints: 500,
-    maxWaitMs: 5,
     bufferPoints: 5000,
   });
   const transport = await createKafkaTransport({
