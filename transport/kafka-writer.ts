@@ -119,19 +119,42 @@ export async function startKafkaWriter(options: KafkaWriterOptions) {
     if (!isRunning() || isStale()) return; // reassigned meanwhile: the new owner writes it again, harmlessly
     const last = batch.lastOffset();
     resolveOffset(last);
-    await consumer.commitOffsets([
-      { topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() },
-    ]);
+    try {
+      await consumer.commitOffsets([
+        { topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() },
+      ]);
+    } catch (err) {
+      // The group rebalanced under us (a member came or went, a leader moved): whoever owns the
+      // partition now starts from the last commit and writes this batch again, harmlessly.
+      logger.warn({ ...where, err }, 'offsets not committed; the batch will be written again');
+    }
   }
 
-  await consumer.connect();
-  await consumer.subscribe({ topics: [topic], fromBeginning: true });
-  await consumer.run({
-    autoCommit: false,
-    eachBatchAutoResolve: false,
-    partitionsConsumedConcurrently: options.concurrency ?? 16,
-    eachBatch,
+  async function run(): Promise<void> {
+    await consumer.connect();
+    await consumer.subscribe({ topics: [topic], fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: options.concurrency ?? 16,
+      eachBatch,
+    });
+  }
+
+  // kafkajs restarts a consumer after retriable errors only; a writer must not stop on the others.
+  consumer.on(consumer.events.CRASH, ({ payload }) => {
+    if (stopping || payload.restart) return;
+    logger.error({ err: payload.error }, 'store writer crashed; rejoining the group');
+    setTimeout(() => {
+      if (stopping) return;
+      consumer
+        .disconnect()
+        .then(run)
+        .catch((err: unknown) => logger.error({ err }, 'store writer could not rejoin the group'));
+    }, 1000);
   });
+
+  await run();
   logger.info({ topic, group: groupId }, 'store writer consuming');
 
   return {
