@@ -27,9 +27,11 @@ import { createRetentionSchedule } from '../retention/schedule.ts';
 import { createIndexPurge } from '../store/index-purge.ts';
 import { createInfluxV1Store } from '../store/influx-v1.ts';
 import { createInProcessTransport } from '../transport/in-process.ts';
+import type { KafkaWriter } from '../transport/kafka-writer.ts';
 import { createSpoolTransport } from '../transport/spool.ts';
 import { createStoreWriter, type StoreWriter } from '../transport/store-writer.ts';
 import type { Transport } from '../transport/transport.ts';
+import { createKafkaPipeline, type KafkaPipeline } from './kafka.ts';
 import { operatorToken } from './operator-token.ts';
 
 export interface SkjoldOptions {
@@ -58,7 +60,9 @@ async function createTransport(
   writer: StoreWriter,
   metrics: Metrics,
   logger: Logger,
+  kafka: KafkaPipeline | undefined,
 ): Promise<Transport> {
+  if (kafka) return kafka.createTransport();
   switch (config.SKJOLD_TRANSPORT) {
     case 'spool':
       return createSpoolTransport({
@@ -71,6 +75,8 @@ async function createTransport(
         maxBytes: config.SKJOLD_SPOOL_MAX_BYTES,
         segmentBytes: config.SKJOLD_SPOOL_SEGMENT_BYTES,
       });
+    case 'kafka':
+      throw new SkjoldError('SKJOLD_ERR_CONFIG', 'SKJOLD_TRANSPORT=kafka needs the Kafka pipeline');
     case 'memory':
       return createInProcessTransport({
         writer,
@@ -132,7 +138,10 @@ export async function createSkjold(config: Config, options: SkjoldOptions = {}) 
     retryMaxMs: config.SKJOLD_RETRY_MAX_MS,
     keepTrying: () => !stopping,
   });
-  const transport = await createTransport(config, writer, metrics, logger);
+  const kafka =
+    config.SKJOLD_TRANSPORT === 'kafka' ? await createKafkaPipeline(config, { metrics, logger }) : undefined;
+  const transport = await createTransport(config, writer, metrics, logger, kafka);
+  let kafkaWriter: KafkaWriter | undefined;
   const ingest = createIngest({
     pseudonymizer: createIngestPseudonymizer(pseudonymizer),
     transport,
@@ -226,6 +235,7 @@ export async function createSkjold(config: Config, options: SkjoldOptions = {}) 
     api,
 
     async start(): Promise<{ mqttPort: number; apiPort: number }> {
+      if (kafka && config.SKJOLD_KAFKA_WRITER === 'on') kafkaWriter = await kafka.startWriter(writer);
       const mqtt = await broker.listen(config.SKJOLD_MQTT_PORT, config.SKJOLD_MQTT_HOST);
       await api.listen({ port: config.SKJOLD_API_PORT, host: config.SKJOLD_API_HOST });
       const apiAddress = api.server.address();
@@ -244,6 +254,7 @@ export async function createSkjold(config: Config, options: SkjoldOptions = {}) 
       await cluster?.close();
       stopping = true;
       await transport.close();
+      await kafkaWriter?.stop();
       await api.close();
       await store.close();
       if (!options.sql) await sql.close();

@@ -40,7 +40,9 @@ export async function runStart(baseConfig: Config, options: StartOptions): Promi
     `  InfluxDB           ${config.SKJOLD_INFLUX_URL}  databases ${config.SKJOLD_INFLUX_DB_PREFIX}<tenant>${influx.managed ? ` (managed, data in ${influx.dir})` : ''}`,
     config.SKJOLD_TRANSPORT === 'spool'
       ? `  Spool              ${config.SKJOLD_SPOOL_DIR}  (PUBACK once a point is fsynced here; up to ${Math.round(config.SKJOLD_SPOOL_MAX_BYTES / 2 ** 20)} MiB while InfluxDB is away)`
-      : '  Transport          in-process queue (PUBACK once InfluxDB has the point)',
+      : config.SKJOLD_TRANSPORT === 'kafka'
+        ? `  Kafka              ${config.SKJOLD_KAFKA_BROKERS} topic ${config.SKJOLD_KAFKA_TOPIC}; store writer ${config.SKJOLD_KAFKA_WRITER === 'on' ? `in this process (group ${config.SKJOLD_KAFKA_GROUP})` : 'off: run `skjold writer`'}`
+        : '  Transport          in-process queue (PUBACK once InfluxDB has the point)',
     options.simulate
       ? `  Simulated fleet    ${options.devicesPerKind} devices of each kind per tenant at ${options.ratePerDevice} msg/s each`
       : '  Simulated fleet    off (npm start runs one; or `skjold simulate`)',

@@ -1,6 +1,6 @@
 /**
  * `npm run bench [-- --quick] [--duration <s>] [--rates a,b,…] [--broker-rates a,b,…]
- *  [--skjold SKJOLD_NAME=value …] [--phases A,B,C] [--profile] [--out <file>]`
+ *  [--skjold SKJOLD_NAME=value …] [--phases A,B,C] [--kafka] [--profile] [--out <file>]`
  */
 import { parseArgs } from 'node:util';
 
@@ -26,6 +26,8 @@ export interface BenchSettings {
   probeIntervalMs: number;
   /** Extra Skjold settings (`--skjold SKJOLD_BATCH_POINTS=5000`), applied over the benchmark's own. */
   skjoldEnv: Record<string, string>;
+  /** Phase C on the Kafka transport, against librdkafka's mock cluster (`--kafka`). */
+  kafka: boolean;
   /** Directory for a V8 CPU profile of the Skjold process (`--profile`), or null. */
   profileDir: string | null;
   out: string;
@@ -49,6 +51,7 @@ export function parseSettings(argv: string[]): BenchSettings {
       out: { type: 'string' },
       skjold: { type: 'string', multiple: true },
       profile: { type: 'boolean', default: false },
+      kafka: { type: 'boolean', default: false },
       phases: { type: 'string', default: 'A,B,C' },
     },
     strict: true,
@@ -89,6 +92,7 @@ export function parseSettings(argv: string[]): BenchSettings {
         return [kv.slice(0, eq), kv.slice(eq + 1)];
       }),
     ),
+    kafka: values.kafka === true,
     profileDir: values.profile ? new URL('./results/profiles/', import.meta.url).pathname : null,
     out: values.out ?? new URL('./results/latest.json', import.meta.url).pathname,
   };

@@ -3,13 +3,22 @@
  * Skjold, the load generator and a fresh influxd each in their own process.
  * Steps through rising rates; a step passes when nothing acknowledged is
  * missing from InfluxDB, ≥ 97 % of the target rate was achieved and p99
- * publish-to-queryable latency is under a second.
+ * publish-to-queryable latency is under a second. With `--kafka` the transport
+ * is Kafka — librdkafka's mock cluster, 3 brokers, a topic of 8 partitions —
+ * and the store writer is a `skjold writer` process of its own, as deployed.
+ * The mock answers a fetch with one produce request's share of a partition
+ * (a real broker with up to 1 MiB), so produce requests are made larger
+ * (SKJOLD_KAFKA_LINGER_MS=50) for the writer to keep up; and it keeps only
+ * ~5 MiB per partition: a writer that falls further behind than that loses
+ * points there (a real cluster keeps them for its retention).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type ServerProcess, spawnServer } from '../lib/process/server-process.ts';
 import { createInfluxV1Store } from '../store/influx-v1.ts';
 import { startInfluxd } from '../test/harness/influxd.ts';
+import { startKafkaMock } from '../test/harness/kafka-mock.ts';
 import type { BenchSettings } from './args.ts';
 import { BENCH_TENANTS, benchFleet, type FleetSpec } from './bench-fleet.ts';
 import { type Child, forkChild } from './ipc.ts';
@@ -37,20 +46,28 @@ export async function runPipelinePhase(
   load: Child,
 ): Promise<PipelinePhase> {
   const influx = await startInfluxd();
+  const kafka = s.kafka ? await startKafkaOnMock() : undefined;
   const dataDir = mkdtempSync(join(tmpdir(), 'skjold-bench-'));
-  const skjold = forkChild(
-    'skjold',
-    new URL('./skjold-process.ts', import.meta.url).pathname,
-    s.profileDir ? ['--cpu-prof', '--cpu-prof-dir', s.profileDir] : [],
-  );
+  const skjold = forkChild('skjold', new URL('./skjold-process.ts', import.meta.url).pathname, [
+    ...(s.profileDir ? ['--cpu-prof', '--cpu-prof-dir', s.profileDir] : []),
+    ...(kafka ? ['--import', MOCK_CONTROLLER_PATCH] : []),
+  ]);
   const store = createInfluxV1Store({
     url: influx.url,
     username: influx.adminUser,
     password: influx.adminPassword,
   });
   try {
+    if (kafka) {
+      kafka.startWriter(dataDir, {
+        SKJOLD_INFLUX_URL: influx.url,
+        SKJOLD_INFLUX_USER: influx.adminUser,
+        SKJOLD_INFLUX_PASSWORD: influx.adminPassword,
+        ...s.skjoldEnv,
+      });
+    }
     const started = await skjold.call<SkjoldStarted>('start', {
-      env: s.skjoldEnv,
+      env: kafka ? { ...kafka.env, ...s.skjoldEnv } : s.skjoldEnv,
       dataDir,
       influxUrl: influx.url,
       influxUser: influx.adminUser,
@@ -144,8 +161,48 @@ export async function runPipelinePhase(
     await store.close();
     await skjold.stop();
     await influx.stop();
+    await kafka?.stop();
     rmSync(dataDir, { recursive: true, force: true });
   }
+}
+
+const MOCK_CONTROLLER_PATCH = new URL('../test/harness/kafkajs-mock-controller.ts', import.meta.url).pathname;
+const KAFKA_TOPIC = 'skjold.bench';
+const KAFKA_PARTITIONS = 8;
+
+async function startKafkaOnMock() {
+  const mock = await startKafkaMock({ brokers: 3 });
+  await mock.createTopic(KAFKA_TOPIC, KAFKA_PARTITIONS, 3);
+  process.stderr.write(
+    `  Kafka: librdkafka mock cluster at ${mock.bootstrap}, topic ${KAFKA_TOPIC} (${KAFKA_PARTITIONS} partitions)\n`,
+  );
+  const env = {
+    SKJOLD_TRANSPORT: 'kafka',
+    SKJOLD_KAFKA_BROKERS: mock.bootstrap,
+    SKJOLD_KAFKA_TOPIC: KAFKA_TOPIC,
+    SKJOLD_KAFKA_WRITER: 'off',
+    SKJOLD_KAFKA_LINGER_MS: '50',
+  };
+  let writer: ServerProcess | undefined;
+  return {
+    env,
+    /** `skjold writer` on the topic, its log in `dir`. */
+    startWriter(dir: string, extra: Record<string, string>) {
+      writer = spawnServer(
+        process.execPath,
+        [new URL('../bin/skjold.ts', import.meta.url).pathname, 'writer'],
+        {
+          name: 'skjold writer',
+          logFile: join(dir, 'writer.log'),
+          env: { PATH: process.env.PATH, SKJOLD_LOG_LEVEL: 'warn', SKJOLD_DATA_DIR: dir, ...env, ...extra },
+        },
+      );
+    },
+    async stop() {
+      await writer?.stop('SIGTERM', 10_000);
+      await mock.stop();
+    },
+  };
 }
 
 /** Halfway between the highest passing and the lowest failing rate above it, when they are ≥ 2,000 apart. */

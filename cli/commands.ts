@@ -6,6 +6,7 @@ import { RETENTION_USAGE, retentionCommands } from './commands-retention.ts';
 export const USAGE = `Usage: skjold <command> [options]
 
   start [--simulate] [--devices N] [--rate R]   run broker, ingest, API and dashboard (and a simulated fleet)
+  writer                                        store writers only (SKJOLD_TRANSPORT=kafka): Kafka → InfluxDB
   simulate [--devices N] [--rate R] [--duration S] [--seed X]
                                                 register a simulated fleet through the API and run it
   tenants add <id> --name NAME                  register a tenant (its own key and database)
@@ -28,7 +29,7 @@ ${RETENTION_USAGE}
   records [--tenant T] [--json]                 GDPR art. 30 records of processing, from the registry
 
 ${REQUEST_USAGE}
-Commands other than start talk to the running API (SKJOLD_API_URL, default http://SKJOLD_API_HOST:SKJOLD_API_PORT)
+Commands other than start and writer talk to the running API (SKJOLD_API_URL, default http://SKJOLD_API_HOST:SKJOLD_API_PORT)
 with SKJOLD_OPERATOR_TOKEN or the token start wrote into the data directory (tenant commands: with the tenant token).
 `;
 
@@ -77,6 +78,14 @@ export const COMMANDS: Entry[] = [
         devicesPerKind: Number(cmd.values.devices ?? 5),
         ratePerDevice: Number(cmd.values.rate ?? 1),
       });
+    },
+  },
+  {
+    name: 'writer',
+    options: {},
+    async run(cmd) {
+      const { runWriter } = await import('../app/writer-main.ts');
+      await runWriter(cmd.config);
     },
   },
   {

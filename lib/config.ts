@@ -48,7 +48,7 @@ const schema = z.object({
   SKJOLD_INFLUX_SOCKETS: int(4), // bounded: unbounded parallel writes exhaust influxd's file descriptors
   SKJOLD_INFLUXD_MANAGED: bool(true), // `skjold start` runs its own influxd when none answers
 
-  SKJOLD_TRANSPORT: z.enum(['spool', 'memory']).default('spool'), // ingest → store: local write-ahead spool, or in-process queue (PUBACK after the store write)
+  SKJOLD_TRANSPORT: z.enum(['spool', 'memory', 'kafka']).default('spool'), // ingest → store: local write-ahead spool, in-process queue (PUBACK after the store write), or Kafka (docs/kafka.md)
   SKJOLD_SPOOL_DIR: z.string().optional(), // spool segments and checkpoint; default <data dir>/spool
   SKJOLD_SPOOL_MAX_BYTES: int(1024 ** 3), // spooled bytes not yet in the store before devices wait for their PUBACK
   SKJOLD_SPOOL_SEGMENT_BYTES: int(32 * 1024 ** 2), // a new segment file is started past this size
@@ -58,6 +58,20 @@ const schema = z.object({
   SKJOLD_RETRY_MAX_MS: int(30_000), // ceiling of the exponential backoff while the store is down
   SKJOLD_CLOCK_SKEW_FUTURE_MS: int(5 * 60_000), // device time further ahead than this is not trusted
   SKJOLD_CLOCK_SKEW_PAST_MS: int(7 * 24 * 3_600_000), // nor device time older than this
+
+  SKJOLD_KAFKA_BROKERS: z.string().default(''), // bootstrap servers, host:port separated by ','; required with SKJOLD_TRANSPORT=kafka
+  SKJOLD_KAFKA_CLIENT_ID: z.string().min(1).default('skjold'),
+  SKJOLD_KAFKA_TOPIC: z.string().min(1).default('skjold.telemetry'), // pseudonymised points, keyed by device pseudonym
+  SKJOLD_KAFKA_PARTITIONS: z.coerce.number().int().positive().default(12), // when Skjold creates the topic; the ceiling of parallel writers
+  SKJOLD_KAFKA_REPLICATION: z.coerce.number().int().positive().default(3), // when Skjold creates the topic
+  SKJOLD_KAFKA_GROUP: z.string().min(1).default('skjold-writers'), // consumer group of the store writers
+  SKJOLD_KAFKA_WRITER: z.enum(['on', 'off']).default('on'), // `skjold start` also runs a store writer; off: ingest only
+  SKJOLD_KAFKA_BATCH_MESSAGES: z.coerce.number().int().positive().default(5000), // points per produce request, at most
+  SKJOLD_KAFKA_LINGER_MS: int(5), // a produce request waits this long for more points
+  SKJOLD_KAFKA_SSL: bool(false), // TLS to the brokers (system CAs, NODE_EXTRA_CA_CERTS)
+  SKJOLD_KAFKA_SASL_MECHANISM: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']).optional(), // SASL is on when set
+  SKJOLD_KAFKA_SASL_USERNAME: z.string().default(''),
+  SKJOLD_KAFKA_SASL_PASSWORD: z.string().default(''),
 
   SKJOLD_RETENTION_SCHEDULE: z.enum(['daily', 'off']).default('daily'), // retention runs inside `skjold start`, or only on demand
   SKJOLD_RETENTION_HOUR_UTC: z.coerce.number().int().min(0).max(23).default(2), // hour of day (UTC) of the daily run

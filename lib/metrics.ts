@@ -125,6 +125,24 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       help: 'Points found in the spool at start and written to the store again',
       registers,
     }),
+    kafkaProduced: new Counter({
+      name: 'skjold_kafka_points_produced_total',
+      help: 'Points ingest produced to Kafka, by outcome (ok: acknowledged by all in-sync replicas; failed: device not acknowledged)',
+      labelNames: ['outcome'] as const,
+      registers,
+    }),
+    kafkaProduceSeconds: new Histogram({
+      name: 'skjold_kafka_produce_seconds',
+      help: 'Duration of acknowledged produce requests to Kafka',
+      buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    }),
+    kafkaConsumed: new Counter({
+      name: 'skjold_kafka_points_consumed_total',
+      help: 'Records the store writer took from Kafka, by outcome (stored; undecodable: not written by Skjold, skipped)',
+      labelNames: ['outcome'] as const,
+      registers,
+    }),
     storeUp: new Gauge({
       name: 'skjold_store_up',
       help: '1 when the last write to the time-series store succeeded',

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what Skjold and its tests need on a Debian machine and nothing more:
-# InfluxDB 1.x, PostgreSQL and Redis from Debian's packages, and the npm packages
-# (which bring Node 24 as a dev dependency, so every npm script runs on it).
+# InfluxDB 1.x, PostgreSQL, Redis and librdkafka-dev (with a C compiler) from
+# Debian's packages, and the npm packages (which bring Node 24 as a dev
+# dependency, so every npm script runs on it).
 # Safe to run again: it only installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +11,9 @@ missing=()
 command -v influxd >/dev/null 2>&1 || [ -x /usr/bin/influxd ] || missing+=(influxdb)
 compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || missing+=(postgresql)
 command -v redis-server >/dev/null 2>&1 || [ -x /usr/bin/redis-server ] || missing+=(redis-server)
+# The Kafka tests compile librdkafka's mock cluster (test/harness/kafka-mock.c).
+[ -f /usr/include/librdkafka/rdkafka_mock.h ] || missing+=(librdkafka-dev)
+command -v cc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
 
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=()

@@ -4,6 +4,7 @@ import { createMetrics } from '../lib/metrics.ts';
 import type { Point } from '../lib/point.ts';
 import { createInProcessTransport } from './in-process.ts';
 import type { StoreWriter } from './store-writer.ts';
+import { transportContract } from './transport.contract.ts';
 
 /**
  * The queueing logic against a store writer that takes a while per batch —
@@ -107,3 +108,15 @@ test('drained() resolves once every point accepted before it was written, queued
   await transport.drained(); // nothing held: resolves at once
   await transport.close();
 });
+
+transportContract('in-process', async (writer, bufferPoints) => ({
+  transport: createInProcessTransport({
+    writer,
+    metrics: createMetrics({ defaultMetrics: false }),
+    batchPoints: 100,
+    maxWaitMs: 5,
+    bufferPoints,
+  }),
+  bufferPoints,
+  stop: async () => {},
+}));

@@ -1,0 +1,54 @@
+import type { Config } from '../lib/config.ts';
+import { SkjoldError } from '../lib/errors.ts';
+import { createLogger } from '../lib/log.ts';
+import { createMetrics } from '../lib/metrics.ts';
+import { createInfluxV1Store } from '../store/influx-v1.ts';
+import { createStoreWriter } from '../transport/store-writer.ts';
+import { createKafkaPipeline } from './kafka.ts';
+
+/**
+ * `skjold writer`: a store writer and nothing else — no broker, no API, no
+ * registry. It joins the writers' consumer group, writes what Kafka holds to
+ * InfluxDB and commits after each accepted batch. Run as many as the topic
+ * has partitions; SIGINT/SIGTERM leave the group (an uncommitted batch is
+ * written again by another writer, harmlessly).
+ */
+export async function runWriter(config: Config): Promise<void> {
+  if (config.SKJOLD_TRANSPORT !== 'kafka') {
+    throw new SkjoldError('SKJOLD_ERR_CONFIG', 'skjold writer needs SKJOLD_TRANSPORT=kafka');
+  }
+  const logger = createLogger(config.SKJOLD_LOG_LEVEL);
+  const metrics = createMetrics();
+  const store = createInfluxV1Store({
+    url: config.SKJOLD_INFLUX_URL,
+    username: config.SKJOLD_INFLUX_USER,
+    password: config.SKJOLD_INFLUX_PASSWORD,
+    databasePrefix: config.SKJOLD_INFLUX_DB_PREFIX,
+    maxSockets: config.SKJOLD_INFLUX_SOCKETS,
+  });
+  let stopping = false;
+  const writer = createStoreWriter({
+    store,
+    metrics,
+    logger: logger.child({ component: 'writer' }),
+    retryMaxMs: config.SKJOLD_RETRY_MAX_MS,
+    keepTrying: () => !stopping,
+  });
+  const kafka = await createKafkaPipeline(config, { metrics, logger });
+  const running = await kafka.startWriter(writer);
+  process.stderr.write(
+    `Skjold store writer: ${config.SKJOLD_KAFKA_BROKERS} topic ${config.SKJOLD_KAFKA_TOPIC} ` +
+      `group ${config.SKJOLD_KAFKA_GROUP} → ${config.SKJOLD_INFLUX_URL}\n`,
+  );
+  await new Promise<void>((resolve) => {
+    const onSignal = (signal: string) => {
+      logger.info({ signal }, 'shutting down');
+      resolve();
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+  });
+  stopping = true;
+  await running.stop();
+  await store.close();
+}

@@ -1,0 +1,46 @@
+import './kafkajs-mock-controller.ts';
+import type { Config } from '../../lib/config.ts';
+import type { InfluxdServer } from './influxd.ts';
+import { type KafkaMock, startKafkaMock } from './kafka-mock.ts';
+import { type Stack, startStack } from './stack.ts';
+
+export interface KafkaStack extends Stack {
+  kafka: KafkaMock;
+  topic: string;
+}
+
+/**
+ * A Skjold on the Kafka transport: librdkafka's mock cluster (3 brokers), a
+ * topic created on it, and a stack with SKJOLD_TRANSPORT=kafka pointing there.
+ */
+export async function startKafkaStack(
+  overrides: Partial<Config> = {},
+  options: { influx?: InfluxdServer; partitions?: number; replication?: number } = {},
+): Promise<KafkaStack> {
+  const kafka = await startKafkaMock({ brokers: 3 });
+  const topic = overrides.SKJOLD_KAFKA_TOPIC ?? 'skjold.telemetry';
+  try {
+    await kafka.createTopic(topic, options.partitions ?? 4, options.replication ?? 3);
+    const stack = await startStack(
+      {
+        SKJOLD_TRANSPORT: 'kafka',
+        SKJOLD_KAFKA_BROKERS: kafka.bootstrap,
+        SKJOLD_KAFKA_TOPIC: topic,
+        ...overrides,
+      },
+      options.influx ? { influx: options.influx } : {},
+    );
+    return {
+      ...stack,
+      kafka,
+      topic,
+      async stop() {
+        await stack.stop();
+        await kafka.stop();
+      },
+    };
+  } catch (err) {
+    await kafka.stop();
+    throw err;
+  }
+}

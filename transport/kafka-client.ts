@@ -1,0 +1,73 @@
+import { Kafka, type KafkaConfig, type LogEntry, logLevel, type SASLOptions } from 'kafkajs';
+import type { Config } from '../lib/config.ts';
+import { SkjoldError } from '../lib/errors.ts';
+import type { Logger } from '../lib/log.ts';
+
+/** kafkajs' own logging, through Skjold's logger (its entries hold broker addresses and offsets, no data). */
+function logCreator(logger: Logger) {
+  return () =>
+    ({ level, log }: LogEntry) => {
+      const { message, timestamp: _t, logger: _l, ...rest } = log;
+      const entry = { kafka: log.logger, ...rest };
+      if (level === logLevel.ERROR) logger.warn(entry, message);
+      else if (level === logLevel.WARN) logger.info(entry, message);
+      else logger.debug(entry, message);
+    };
+}
+
+function sasl(config: Config): SASLOptions | undefined {
+  const mechanism = config.SKJOLD_KAFKA_SASL_MECHANISM;
+  if (!mechanism) return undefined;
+  const credentials = {
+    username: config.SKJOLD_KAFKA_SASL_USERNAME,
+    password: config.SKJOLD_KAFKA_SASL_PASSWORD,
+  };
+  return { mechanism, ...credentials } as SASLOptions;
+}
+
+/** A kafkajs client from the config: brokers, client id, TLS and SASL. */
+export function createKafkaClient(config: Config, logger: Logger): Kafka {
+  const brokers = config.SKJOLD_KAFKA_BROKERS.split(',')
+    .map((b) => b.trim())
+    .filter(Boolean);
+  if (brokers.length === 0) {
+    throw new SkjoldError(
+      'SKJOLD_ERR_CONFIG',
+      'SKJOLD_KAFKA_BROKERS is required with SKJOLD_TRANSPORT=kafka',
+    );
+  }
+  const saslOptions = sasl(config);
+  const options: KafkaConfig = {
+    clientId: config.SKJOLD_KAFKA_CLIENT_ID,
+    brokers,
+    ssl: config.SKJOLD_KAFKA_SSL,
+    ...(saslOptions ? { sasl: saslOptions } : {}),
+    logLevel: logLevel.INFO,
+    logCreator: logCreator(logger.child({ component: 'kafka' })),
+    // Brokers come and go (restarts, leader moves): keep trying rather than give up on a point.
+    retry: { initialRetryTime: 100, maxRetryTime: 5000, retries: 10 },
+  };
+  return new Kafka(options);
+}
+
+/** Creates the topic when it does not exist; an existing topic is left as it is. */
+export async function ensureTopic(kafka: Kafka, config: Config): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const topics = await admin.listTopics();
+    if (topics.includes(config.SKJOLD_KAFKA_TOPIC)) return;
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: [
+        {
+          topic: config.SKJOLD_KAFKA_TOPIC,
+          numPartitions: config.SKJOLD_KAFKA_PARTITIONS,
+          replicationFactor: config.SKJOLD_KAFKA_REPLICATION,
+        },
+      ],
+    });
+  } finally {
+    await admin.disconnect();
+  }
+}
