@@ -24,7 +24,8 @@ const { values: args } = parseArgs({
 interface Sustained {
   achievedRate?: number;
   targetRate?: number;
-  latencyMs?: { p50?: number; p99?: number };
+  p50Ms?: number;
+  p99Ms?: number;
 }
 
 interface PathResult {
@@ -83,7 +84,7 @@ process.stdout.write('\nSustained end to end, zero loss, p99 < 1 s (highest pass
 for (const p of paths) {
   const s = p.sustained;
   process.stdout.write(
-    `  ${p.transport.padEnd(7)} ${s ? `${s.achievedRate} msg/s (offered ${s.targetRate}), p50 ${s.latencyMs?.p50} ms, p99 ${s.latencyMs?.p99} ms` : 'no step passed'}` +
+    `  ${p.transport.padEnd(7)} ${s ? `${s.achievedRate} msg/s (offered ${s.targetRate}), p50 ${s.p50Ms} ms, p99 ${s.p99Ms} ms` : 'no step passed'}` +
       `${p.transport !== 'memory' ? `; ÷ in-process = ${ratios[p.transport] ?? 'n/a'}` : ''}\n`,
   );
 }
