@@ -7,6 +7,7 @@ import {
 import type { LegalHold } from '../retention/holds.ts';
 import type { IndexState } from '../store/index-purge.ts';
 import { quoteIdentifier } from '../store/influxql.ts';
+import { drainedWithin } from '../transport/transport.ts';
 import { type Actor, createRights, type Rights, type RightsDeps } from './rights.ts';
 
 export interface KeptItem {
@@ -49,6 +50,9 @@ export interface ErasureReceipt {
   kept: KeptItem[];
   audit: { seq: number; hash: string };
 }
+
+/** How long an erasure waits for readings in transit before it gives up (and deletes nothing). */
+const DRAIN_DEADLINE_MS = 60_000;
 
 const BILLING_RULE: Record<'DK' | 'SE', string> = {
   DK: 'bogføringsloven § 10: the current fiscal year + 5 years',
@@ -96,7 +100,7 @@ export async function eraseWith(
   const erasable = devices.filter((d) => !heldDevices.includes(d));
   const pseudonyms = erasable.flatMap((d) => d.pseudonyms);
   // A reading accepted before the erasure but still in the spool or queue would bring a dropped series back.
-  await deps.transport?.drained();
+  await drainedWithin(deps.transport, DRAIN_DEADLINE_MS);
   const pages = rights.pages(tenantId);
   const telemetryOnly = { deviceIn: pseudonyms, measurementsNot: new Set([BILLING_MEASUREMENT]) };
   const before = await pages.count(telemetryOnly);

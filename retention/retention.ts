@@ -15,7 +15,7 @@ import type { Logger } from '../lib/log.ts';
 import type { Contract, Registry } from '../registry/registry.ts';
 import type { IndexPurge } from '../store/index-purge.ts';
 import type { TelemetryStore } from '../store/telemetry-store.ts';
-import type { Transport } from '../transport/transport.ts';
+import { drainedWithin, type Transport } from '../transport/transport.ts';
 import { BILLING_MEASUREMENT, billingKeepUntil } from './billing.ts';
 import type { LegalHolds } from './holds.ts';
 import { addMonths, createRetentionPolicies, dueOn, type RetentionPolicy } from './policy.ts';
@@ -163,7 +163,7 @@ export function createRetention(deps: RetentionDeps) {
   ): Promise<RetentionReport> {
     const now = clock();
     // Readings accepted before the run but still in transit would bring dropped series back.
-    if (mode === 'run') await deps.transport?.drained();
+    if (mode === 'run') await drainedWithin(deps.transport, 5 * 60_000);
     const contracts = await registry.listContracts(tenantId);
     const devicesByContract = await devicesOf(tenantId);
     const held = await holds.held(tenantId, now);

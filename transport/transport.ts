@@ -1,3 +1,4 @@
+import { SkjoldError } from '../lib/errors.ts';
 import type { Point } from '../lib/point.ts';
 
 /**
@@ -18,4 +19,36 @@ export interface Transport {
    * a device's series, so a point still in transit cannot bring one back.
    */
   drained(): Promise<void>;
+}
+
+/**
+ * `drained()` with a deadline: erasure and retention must not drop series while
+ * points are in transit, nor hang while the store (or, on the Kafka path, every
+ * writer) is down. Past the deadline they fail and can be asked again.
+ */
+export async function drainedWithin(
+  transport: Pick<Transport, 'drained'> | undefined,
+  ms: number,
+): Promise<void> {
+  if (!transport) return;
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      transport.drained(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () =>
+            reject(
+              new SkjoldError(
+                'SKJOLD_ERR_STORE_UNAVAILABLE',
+                `readings accepted earlier are still on their way to the store after ${Math.round(ms / 1000)} s; nothing was deleted, try again once it is reachable`,
+              ),
+            ),
+          ms,
+        );
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
