@@ -25,7 +25,6 @@ import { createLegalHolds } from '../retention/holds.ts';
 import { createRetention } from '../retention/retention.ts';
 import { createRetentionSchedule } from '../retention/schedule.ts';
 import { createIndexPurge } from '../store/index-purge.ts';
-import { createInfluxV1Store } from '../store/influx-v1.ts';
 import { createInProcessTransport } from '../transport/in-process.ts';
 import type { KafkaWriter } from '../transport/kafka-writer.ts';
 import { createSpoolTransport } from '../transport/spool.ts';
@@ -33,6 +32,7 @@ import { createStoreWriter, type StoreWriter } from '../transport/store-writer.t
 import type { Transport } from '../transport/transport.ts';
 import { createKafkaPipeline, type KafkaPipeline } from './kafka.ts';
 import { operatorToken } from './operator-token.ts';
+import { storeFromConfig } from './wiring.ts';
 
 export interface SkjoldOptions {
   logger?: Logger;
@@ -120,13 +120,7 @@ export async function createSkjold(config: Config, options: SkjoldOptions = {}) 
   const holds = createLegalHolds(sql);
   const pseudonymizer = createPseudonymizer(keyStore);
   const enrolment = createEnrolment({ registry, keyStore, pseudonymizer });
-  const store = createInfluxV1Store({
-    url: config.SKJOLD_INFLUX_URL,
-    username: config.SKJOLD_INFLUX_USER,
-    password: config.SKJOLD_INFLUX_PASSWORD,
-    databasePrefix: config.SKJOLD_INFLUX_DB_PREFIX,
-    maxSockets: config.SKJOLD_INFLUX_SOCKETS,
-  });
+  const store = storeFromConfig(config);
 
   const indexPurge = createIndexPurge(store, options.restartInfluxd);
 

@@ -6,6 +6,7 @@ import { createSkjold } from './create-skjold.ts';
 import { ensureInfluxd } from './managed-influxd.ts';
 import { operatorToken, operatorTokenFile } from './operator-token.ts';
 import { runSimulation } from './simulation.ts';
+import { untilSignal } from './wiring.ts';
 
 export interface StartOptions {
   simulate: boolean;
@@ -72,14 +73,7 @@ export async function runStart(baseConfig: Config, options: StartOptions): Promi
     );
   }
 
-  await new Promise<void>((resolve) => {
-    const onSignal = (signal: string) => {
-      logger.info({ signal }, 'shutting down');
-      resolve();
-    };
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
-  });
+  await untilSignal(logger);
   abort.abort();
   await simulation;
   await skjold.stop();

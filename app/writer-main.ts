@@ -2,9 +2,9 @@ import type { Config } from '../lib/config.ts';
 import { SkjoldError } from '../lib/errors.ts';
 import { createLogger } from '../lib/log.ts';
 import { createMetrics } from '../lib/metrics.ts';
-import { createInfluxV1Store } from '../store/influx-v1.ts';
 import { createStoreWriter } from '../transport/store-writer.ts';
 import { createKafkaPipeline } from './kafka.ts';
+import { storeFromConfig, untilSignal } from './wiring.ts';
 
 /**
  * `skjold writer`: a store writer and nothing else — no broker, no API, no
@@ -19,13 +19,7 @@ export async function runWriter(config: Config): Promise<void> {
   }
   const logger = createLogger(config.SKJOLD_LOG_LEVEL);
   const metrics = createMetrics();
-  const store = createInfluxV1Store({
-    url: config.SKJOLD_INFLUX_URL,
-    username: config.SKJOLD_INFLUX_USER,
-    password: config.SKJOLD_INFLUX_PASSWORD,
-    databasePrefix: config.SKJOLD_INFLUX_DB_PREFIX,
-    maxSockets: config.SKJOLD_INFLUX_SOCKETS,
-  });
+  const store = storeFromConfig(config);
   let stopping = false;
   const writer = createStoreWriter({
     store,
@@ -40,14 +34,7 @@ export async function runWriter(config: Config): Promise<void> {
     `Skjold store writer: ${config.SKJOLD_KAFKA_BROKERS} topic ${config.SKJOLD_KAFKA_TOPIC} ` +
       `group ${config.SKJOLD_KAFKA_GROUP} → ${config.SKJOLD_INFLUX_URL}\n`,
   );
-  await new Promise<void>((resolve) => {
-    const onSignal = (signal: string) => {
-      logger.info({ signal }, 'shutting down');
-      resolve();
-    };
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
-  });
+  await untilSignal(logger);
   stopping = true;
   await running.stop();
   await store.close();
