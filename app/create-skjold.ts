@@ -28,11 +28,11 @@ import { createIndexPurge } from '../store/index-purge.ts';
 import { createInProcessTransport } from '../transport/in-process.ts';
 import type { KafkaWriter } from '../transport/kafka-writer.ts';
 import { createSpoolTransport } from '../transport/spool.ts';
-import { createStoreWriter, type StoreWriter } from '../transport/store-writer.ts';
+import type { StoreWriter } from '../transport/store-writer.ts';
 import type { Transport } from '../transport/transport.ts';
 import { createKafkaPipeline, type KafkaPipeline } from './kafka.ts';
 import { operatorToken } from './operator-token.ts';
-import { storeFromConfig } from './wiring.ts';
+import { storeFromConfig, storeWriterFromConfig } from './wiring.ts';
 
 export interface SkjoldOptions {
   logger?: Logger;
@@ -125,13 +125,7 @@ export async function createSkjold(config: Config, options: SkjoldOptions = {}) 
   const indexPurge = createIndexPurge(store, options.restartInfluxd);
 
   let stopping = false;
-  const writer = createStoreWriter({
-    store,
-    metrics,
-    logger: logger.child({ component: 'writer' }),
-    retryMaxMs: config.SKJOLD_RETRY_MAX_MS,
-    keepTrying: () => !stopping,
-  });
+  const writer = storeWriterFromConfig(config, { store, metrics, logger, stopping: () => stopping });
   const kafka =
     config.SKJOLD_TRANSPORT === 'kafka' ? await createKafkaPipeline(config, { metrics, logger }) : undefined;
   const transport = await createTransport(config, writer, metrics, logger, kafka);

@@ -2,9 +2,8 @@ import type { Config } from '../lib/config.ts';
 import { SkjoldError } from '../lib/errors.ts';
 import { createLogger } from '../lib/log.ts';
 import { createMetrics } from '../lib/metrics.ts';
-import { createStoreWriter } from '../transport/store-writer.ts';
 import { createKafkaPipeline } from './kafka.ts';
-import { storeFromConfig, untilSignal } from './wiring.ts';
+import { storeFromConfig, storeWriterFromConfig, untilSignal } from './wiring.ts';
 
 /**
  * `skjold writer`: a store writer and nothing else — no broker, no API, no
@@ -21,13 +20,7 @@ export async function runWriter(config: Config): Promise<void> {
   const metrics = createMetrics();
   const store = storeFromConfig(config);
   let stopping = false;
-  const writer = createStoreWriter({
-    store,
-    metrics,
-    logger: logger.child({ component: 'writer' }),
-    retryMaxMs: config.SKJOLD_RETRY_MAX_MS,
-    keepTrying: () => !stopping,
-  });
+  const writer = storeWriterFromConfig(config, { store, metrics, logger, stopping: () => stopping });
   const kafka = await createKafkaPipeline(config, { metrics, logger });
   const running = await kafka.startWriter(writer);
   process.stderr.write(

@@ -111,12 +111,7 @@ export function createInProcessTransport(options: InProcessOptions): Transport {
         });
       }
       if (closed) throw new SkjoldError('SKJOLD_ERR_TRANSPORT_CLOSED');
-      let resolve!: () => void;
-      let reject!: (err: unknown) => void;
-      const stored = new Promise<void>((res, rej) => {
-        resolve = res;
-        reject = rej;
-      });
+      const { promise: stored, resolve, reject } = Promise.withResolvers<void>();
       queue.push({ tenantId, point, resolve, reject, settled: stored.catch(() => {}) });
       schedule();
       return stored;

@@ -115,12 +115,7 @@ export async function createKafkaTransport(options: KafkaTransportOptions): Prom
       }
       if (closed) throw new SkjoldError('SKJOLD_ERR_TRANSPORT_CLOSED');
       const message = encodeRecord(tenantId, point);
-      let resolve!: () => void;
-      let reject!: (err: unknown) => void;
-      const produced = new Promise<void>((res, rej) => {
-        resolve = res;
-        reject = rej;
-      });
+      const { promise: produced, resolve, reject } = Promise.withResolvers<void>();
       queue.push({ message, resolve, reject, settled: produced.catch(() => {}) });
       schedule();
       return produced;
