@@ -54,6 +54,21 @@ export async function addTenant(api: ApiClient, tenantId: string): Promise<void>
   }
 }
 
+/** Registers a tenant and `count` devices taking turns over `kinds`, with identifiers seeded by the tenant id. */
+export async function addTenantFleet(
+  api: ApiClient,
+  tenantId: string,
+  count: number,
+  kinds: readonly DeviceKind[] = DEVICE_KINDS,
+): Promise<TestDevice[]> {
+  await addTenant(api, tenantId);
+  const ids = identifierSource(tenantId);
+  const devices: TestDevice[] = [];
+  for (let i = 0; i < count; i++)
+    devices.push(await addDevice(api, ids, tenantId, kinds[i % kinds.length] ?? 'sim_unit'));
+  return devices;
+}
+
 /** Registers a device of `kind` with fresh identifiers from `ids`. */
 export async function addDevice(
   api: ApiClient,

@@ -18,7 +18,7 @@ import { rows } from '../harness/influx-rows.ts';
 import { type InfluxdServer, startInfluxd } from '../harness/influxd.ts';
 import { type KafkaStack, startKafkaStack } from '../harness/kafka-stack.ts';
 import { type AckedLoad, startAckedLoad } from './acked-load.ts';
-import { addDevice, addTenant, identifierSource, type TestDevice } from './devices.ts';
+import { addTenantFleet, type TestDevice } from './devices.ts';
 
 const T0 = Date.now() - 3_600_000;
 const GROUP = 'writers-under-test';
@@ -64,15 +64,7 @@ function startWriter(name: string, group = GROUP): ServerProcess {
   return proc;
 }
 
-async function fleet(tenant: string, n: number): Promise<TestDevice[]> {
-  await addTenant(stack.api, tenant);
-  const ids = identifierSource(tenant);
-  const kinds = ['heat_meter', 'sim_unit', 'building_sensor'] as const;
-  const devices: TestDevice[] = [];
-  for (let i = 0; i < n; i++)
-    devices.push(await addDevice(stack.api, ids, tenant, kinds[i % 3] ?? 'sim_unit'));
-  return devices;
-}
+const fleet = (tenant: string, n: number): Promise<TestDevice[]> => addTenantFleet(stack.api, tenant, n);
 
 async function allStored(load: AckedLoad, timeoutMs = 120_000) {
   const deadline = Date.now() + timeoutMs;

@@ -11,15 +11,7 @@ import { rows } from '../harness/influx-rows.ts';
 import { KafkaApi, KafkaErrors } from '../harness/kafka-mock.ts';
 import { type KafkaStack, startKafkaStack } from '../harness/kafka-stack.ts';
 import { startAckedLoad } from './acked-load.ts';
-import {
-  addDevice,
-  addTenant,
-  connectDevice,
-  eventually,
-  identifierSource,
-  type TestDevice,
-  validReading,
-} from './devices.ts';
+import { addTenantFleet, connectDevice, eventually, type TestDevice, validReading } from './devices.ts';
 import { metricValue, scrape } from './metrics.ts';
 
 const T0 = Date.now() - 3_600_000;
@@ -33,16 +25,7 @@ after(async () => {
 });
 
 let tenants = 0;
-async function fleet(n: number): Promise<TestDevice[]> {
-  const tenant = `kafka-${++tenants}`;
-  await addTenant(stack.api, tenant);
-  const ids = identifierSource(tenant);
-  const kinds = ['heat_meter', 'sim_unit', 'building_sensor'] as const;
-  const devices: TestDevice[] = [];
-  for (let i = 0; i < n; i++)
-    devices.push(await addDevice(stack.api, ids, tenant, kinds[i % 3] ?? 'sim_unit'));
-  return devices;
-}
+const fleet = (n: number): Promise<TestDevice[]> => addTenantFleet(stack.api, `kafka-${++tenants}`, n);
 
 async function underLoad(devices: TestDevice[], fault: () => Promise<void>, publishTimeoutMs = 60_000) {
   const load = startAckedLoad(stack.mqttUrl, devices, { t0: T0, publishTimeoutMs });

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { type InfluxdServer, startInfluxd } from '../harness/influxd.ts';
 import { type Stack, startStack } from '../harness/stack.ts';
-import { addDevice, addTenant, eventually, holdsFor, identifierSource, type TestDevice } from './devices.ts';
+import { addTenantFleet, eventually, holdsFor, type TestDevice } from './devices.ts';
 import { metricValue, scrape } from './metrics.ts';
 import { assertAllAckedStored, connectReconnecting, publishSequences } from './seq-publisher.ts';
 
@@ -37,15 +37,8 @@ async function stackWith(overrides: Parameters<typeof startStack>[0]): Promise<S
   return stack;
 }
 
-async function devicesFor(stack: Stack, tenant: string, count: number): Promise<TestDevice[]> {
-  await addTenant(stack.api, tenant);
-  const ids = identifierSource(tenant);
-  const kinds = ['sim_unit', 'heat_meter', 'building_sensor'] as const;
-  const out: TestDevice[] = [];
-  for (let i = 0; i < count; i++)
-    out.push(await addDevice(stack.api, ids, tenant, kinds[i % 3] ?? 'sim_unit'));
-  return out;
-}
+const devicesFor = (stack: Stack, tenant: string, count: number): Promise<TestDevice[]> =>
+  addTenantFleet(stack.api, tenant, count, ['sim_unit', 'heat_meter', 'building_sensor']);
 
 const spoolMetrics = async (stack: Stack) => {
   const text = await scrape(stack.apiUrl);
