@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Skjold and its tests need on a Debian machine and nothing more:
-# InfluxDB 1.x, PostgreSQL, Redis and librdkafka-dev (with a C compiler) from
+# InfluxDB 1.x, PostgreSQL, Redis, librdkafka-dev (with a C compiler), openssl,
+# Chromium and Prometheus from
 # Debian's packages, and the npm packages (which bring Node 24 as a dev
 # dependency, so every npm script runs on it).
 # Safe to run again: it only installs what is missing.
@@ -14,6 +15,11 @@ command -v redis-server >/dev/null 2>&1 || [ -x /usr/bin/redis-server ] || missi
 # The Kafka tests compile librdkafka's mock cluster (test/harness/kafka-mock.c).
 [ -f /usr/include/librdkafka/rdkafka_mock.h ] || missing+=(librdkafka-dev)
 command -v cc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
+# TLS tests make their own CA; console tests drive headless Chromium
+# (playwright-core never downloads a browser); a test scrapes with Prometheus.
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v prometheus >/dev/null 2>&1 || [ -x /usr/bin/prometheus ] || missing+=(prometheus)
 
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=()
