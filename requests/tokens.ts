@@ -12,6 +12,7 @@ export const TOKEN_SCOPES = [
   'subjects:export', // a subject's export (art. 15, 20)
   'subjects:erase', // erasure (art. 17)
   'tenant:export', // the whole tenant's data (art. 28(3)(g))
+  'telemetry:read', // the tenant's own telemetry: queries and the console's charts (restricted subjects left out)
 ] as const;
 export type TokenScope = (typeof TOKEN_SCOPES)[number];
 
