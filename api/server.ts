@@ -10,6 +10,7 @@ import type { ApiDeps } from './deps.ts';
 import { createFailureLimiter } from './failure-limit.ts';
 import { addGuard, withAccess } from './guard.ts';
 import { registerAuditRoutes } from './routes-audit.ts';
+import { registerDeskRoutes } from './routes-desk.ts';
 import { registerDeviceRoutes } from './routes-devices.ts';
 import { registerRequestOperatorRoutes } from './routes-requests.ts';
 import { registerRetentionRoutes } from './routes-retention.ts';
@@ -120,6 +121,7 @@ export function createApi(deps: ApiDeps): FastifyInstance {
     });
     // Data-subject requests: tenants under /tenant/v1, each route with its scope.
     registerSubjectRoutes(api, rights, subjectMetrics);
+    registerDeskRoutes(api, deps, rights);
   });
   return app;
 }
