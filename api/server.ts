@@ -11,6 +11,7 @@ import { registerDeviceRoutes } from './routes-devices.ts';
 import { registerRequestOperatorRoutes } from './routes-requests.ts';
 import { registerRetentionRoutes } from './routes-retention.ts';
 import { registerSubjectRoutes } from './routes-subjects.ts';
+import { registerTelemetryRoutes } from './routes-telemetry.ts';
 import { registerTenantRoutes } from './routes-tenants.ts';
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
@@ -90,5 +91,6 @@ export function createApi(deps: ApiDeps): FastifyInstance {
   registerSubjectRoutes(app, rights, requestMetrics(deps.metrics, rights.requests));
   registerRequestOperatorRoutes(app, deps, rights);
   registerAuditRoutes(app, deps);
+  registerTelemetryRoutes(app, deps);
   return app;
 }
