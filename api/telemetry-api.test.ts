@@ -29,6 +29,7 @@ const FIVE_MIN = 5 * 60_000;
 /** Twelve readings, one every five minutes, in the hour two hours ago. */
 const T0 = Math.floor(Date.now() / HOUR) * HOUR - 2 * HOUR;
 const iso = (ms: number) => new Date(ms).toISOString();
+const DPO_PASSWORD = 'correct horse battery staple';
 
 let stack: Stack;
 let meter: TestDevice;
@@ -120,6 +121,13 @@ before(async () => {
   token.noScope = (await issueToken(stack, A, ['requests', 'subjects:export', 'tenant:export'])).token;
   token.subjects = (await issueToken(stack, A, ['subjects:write', 'requests'])).token;
   token.readB = (await issueToken(stack, B, ['telemetry:read'])).token;
+  const dpo = await http('POST', '/v1/users', operator(stack), {
+    username: 'dpo',
+    role: 'tenant_dpo',
+    tenantId: A,
+    password: DPO_PASSWORD,
+  });
+  assert.equal(dpo.status, 201, dpo.text);
 });
 after(() => stack?.stop());
 
@@ -168,6 +176,29 @@ describe('access', () => {
       assert.equal(res.status, 401, `${path} ${bearer === null ? 'without' : 'with'} a credential`);
       assert.equal(res.json().code, 'SKJOLD_ERR_AUTH');
     }
+  });
+
+  test('a tenant DPO’s console session reads its own tenant’s telemetry, as the charts do', async () => {
+    const login = await fetch(`${stack.apiUrl}/console/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'dpo', password: DPO_PASSWORD }),
+    });
+    assert.equal(login.status, 200);
+    const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+    const viaSession = (path: string) => fetch(`${stack.apiUrl}${path}`, { headers: { cookie } });
+    const devices = await viaSession('/tenant/v1/telemetry/devices');
+    assert.equal(devices.status, 200);
+    assert.deepEqual(
+      ((await devices.json()) as ListedDevice[]).map((d) => d.device).sort(),
+      [meter.pseudonym, restricted.pseudonym].sort(),
+    );
+    const series = await viaSession(`/tenant/v1/telemetry?${hourOf(meter.pseudonym)}`);
+    assert.equal(series.status, 200);
+    assert.deepEqual(((await series.json()) as Result).series, [
+      { device: meter.pseudonym, points: [[T0, 5.5]] },
+    ]);
+    assert.equal((await viaSession(`/v1/tenants/${A}/telemetry/devices`)).status, 401);
   });
 
   test('the fields list is the same for the operator and a tenant', async () => {
