@@ -295,7 +295,7 @@ describe('windows and aggregations', () => {
     assert.deepEqual(r.series[0]?.points[6], [T0 + HOUR + MIN, 61]);
   });
 
-  test('the default window grows with the range: a week in hours, a year in weeks', async () => {
+  test('the default window grows with the range: a week in hours, a year in days', async () => {
     const week = await query(A, {
       kind: 'heat_meter',
       field: 'power_kw',
