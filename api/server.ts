@@ -16,6 +16,7 @@ import { registerRequestOperatorRoutes } from './routes-requests.ts';
 import { registerRetentionRoutes } from './routes-retention.ts';
 import { registerSessionRoutes } from './routes-sessions.ts';
 import { registerSubjectRoutes } from './routes-subjects.ts';
+import { registerTelemetryRoutes } from './routes-telemetry.ts';
 import { registerTenantRoutes } from './routes-tenants.ts';
 import { registerUserRoutes } from './routes-users.ts';
 
@@ -122,6 +123,8 @@ export function createApi(deps: ApiDeps): FastifyInstance {
     // Data-subject requests: tenants under /tenant/v1, each route with its scope.
     registerSubjectRoutes(api, rights, subjectMetrics);
     registerDeskRoutes(api, deps, rights);
+    // Telemetry for charts: each route declares its access (operator, or tenant with telemetry:read).
+    registerTelemetryRoutes(api, deps);
   });
   return app;
 }
