@@ -8,6 +8,7 @@ import { renderDashboard } from './dashboard.ts';
 import type { ApiDeps } from './deps.ts';
 import { registerAuditRoutes } from './routes-audit.ts';
 import { registerDeviceRoutes } from './routes-devices.ts';
+import { registerFleetRoutes } from './routes-fleet.ts';
 import { registerRequestOperatorRoutes } from './routes-requests.ts';
 import { registerRetentionRoutes } from './routes-retention.ts';
 import { registerSubjectRoutes } from './routes-subjects.ts';
@@ -90,5 +91,6 @@ export function createApi(deps: ApiDeps): FastifyInstance {
   registerSubjectRoutes(app, rights, requestMetrics(deps.metrics, rights.requests));
   registerRequestOperatorRoutes(app, deps, rights);
   registerAuditRoutes(app, deps);
+  registerFleetRoutes(app, deps);
   return app;
 }
