@@ -251,6 +251,38 @@ test('a restricted subject’s device is counted but not listed (art. 18)', asyn
   assert.equal(kindRow(h, A, 'building_sensor')?.silent, 1, 'still counted');
 });
 
+test('a tenant sees its own devices only, and of the store no more than up and latency', async () => {
+  advanceS(3 * 60 + 1); // B's sensor, last heard from in the test before, is silent again
+  const { token } = await issueToken(stack, B, ['telemetry:read']);
+  const res = await get('/tenant/v1/fleet/health', token);
+  assert.equal(res.status, 200, res.body);
+  const own = res.json();
+  assert.deepEqual([...new Set(own.kinds.map((k) => k.tenant))], [B]);
+  assert.deepEqual(
+    own.silent.map((s) => s.tenant),
+    [B],
+  );
+  assert.ok(
+    own.rejections.devices.every((d) => d.tenant === B),
+    'no other tenant’s rejections, no refused logins',
+  );
+  assert.ok(
+    !own.rejections.byReason.some((r) => r.reason.startsWith('connect_')),
+    'refused logins belong to no tenant',
+  );
+  assert.equal(own.spool, null);
+  assert.equal(typeof own.store.up, 'boolean');
+  const others = JSON.stringify(own);
+  for (const d of fleetA) assert.ok(!others.includes(d.pseudonym), 'no device of tenant A');
+
+  // The tenant is the credential's: a query naming another is refused, not obeyed.
+  assert.equal((await get(`/tenant/v1/fleet/health?tenant=${A}`, token)).status, 400);
+  const { token: noScope } = await issueToken(stack, B, ['requests']);
+  assert.equal((await get('/tenant/v1/fleet/health', noScope)).status, 403);
+  assert.equal((await get('/tenant/v1/fleet/health', 'no-such-token')).status, 401);
+  assert.equal((await get('/v1/fleet/health', token)).status, 401, 'a tenant token is no operator token');
+});
+
 test('the query is validated: an unknown tenant is 404, a malformed one or an unknown parameter 400', async () => {
   assert.equal((await get('/v1/fleet/health?tenant=no-such-tenant')).status, 404);
   const bad = await get('/v1/fleet/health?tenant=Not%20A%20Tenant');
