@@ -22,6 +22,7 @@ import {
   type TestDevice,
   validReading,
 } from './devices.ts';
+import { metric } from './metrics.ts';
 
 const A = 'fjernvarme-nord';
 const B = 'andelsbolig-syd';
@@ -93,7 +94,13 @@ test('accepted messages become the rate history, and connected devices count per
   assert.ok((all.store.writeLatencyMs.p50 ?? 0) > 0, 'the writes just made have a latency');
   assert.ok(all.spool !== null && all.spool.backlogPoints >= 0, 'the spool (default transport) reports');
 
+  // A SIM unit's MNC and cell id are dropped from every message: counted as /metrics counts them.
+  const location = await metric(stack.apiUrl, 'skjold_ingest_fields_dropped_total', { reason: 'location' });
+  assert.ok(location >= PER_DEVICE, 'every SIM unit message loses its location fields');
+  assert.deepEqual(all.dropped.fields, [{ reason: 'location', count: location }]);
+
   const onlyB = await health(`?tenant=${B}`);
+  assert.deepEqual(onlyB.dropped.fields, [], 'building sensors sent nothing that is dropped');
   assert.deepEqual(
     onlyB.kinds.map((k) => k.tenant),
     [B],
