@@ -83,6 +83,15 @@ test('after a known load, Prometheus counts exactly the messages devices had ack
   );
   const byReason = await prometheus.query('sum by (reason) (skjold_ingest_rejected_total{job="skjold"})');
   assert.deepEqual(Object.fromEntries(byReason.map((r) => [r.metric.reason, Number(r.value[1])])), BAD);
+  // The console's fleet health counts the same rejections as Prometheus does.
+  const health = await fetch(`${stack.apiUrl}/v1/fleet/health`, {
+    headers: { authorization: `Bearer ${stack.config.SKJOLD_OPERATOR_TOKEN}` },
+  });
+  const { rejections } = (await health.json()) as {
+    rejections: { byReason: { reason: string; count: number }[] };
+  };
+  assert.deepEqual(Object.fromEntries(rejections.byReason.map((r) => [r.reason, r.count])), BAD);
+
   await stack.settled();
   await eventually('the stored points reach Prometheus too', async () => {
     return (await value('skjold_store_points_written_total{job="skjold"}')) === acked;
