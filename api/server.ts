@@ -10,6 +10,7 @@ import type { ApiDeps } from './deps.ts';
 import { createFailureLimiter } from './failure-limit.ts';
 import { addGuard, withAccess } from './guard.ts';
 import { registerAuditRoutes } from './routes-audit.ts';
+import { registerDeskRoutes } from './routes-desk.ts';
 import { registerDeviceRoutes } from './routes-devices.ts';
 import { registerFleetRoutes } from './routes-fleet.ts';
 import { registerRequestOperatorRoutes } from './routes-requests.ts';
@@ -122,6 +123,7 @@ export function createApi(deps: ApiDeps): FastifyInstance {
     // Data-subject requests: tenants under /tenant/v1, each route with its scope.
     registerSubjectRoutes(api, rights, subjectMetrics);
     registerFleetRoutes(api, deps);
+    registerDeskRoutes(api, deps, rights);
   });
   return app;
 }
