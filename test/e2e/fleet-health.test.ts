@@ -298,3 +298,16 @@ test('the query is validated: an unknown tenant is 404, a malformed one or an un
   assert.equal((await get('/v1/fleet/health?tennant=x')).status, 400);
   assert.equal((await get('/v1/fleet/health', 'not-the-operator-token')).status, 401);
 });
+
+test('the history holds the last hour: older steps fall out of it', async () => {
+  const earlier = (await health()).rates.points;
+  assert.ok(earlier.length >= 3, 'steps closed by the tests before');
+  advanceS(3600);
+  assert.equal(await stack.skjold.fleet.tick(), true);
+  const later = await health();
+  assert.deepEqual(
+    later.rates.points.map(([at]) => at),
+    [clock().getTime()],
+  );
+  assert.deepEqual(later.rejections.byReason, [], 'the rejections of an hour ago are gone too');
+});
