@@ -12,6 +12,7 @@ import { addGuard, withAccess } from './guard.ts';
 import { registerAuditRoutes } from './routes-audit.ts';
 import { registerDeskRoutes } from './routes-desk.ts';
 import { registerDeviceRoutes } from './routes-devices.ts';
+import { registerFleetRoutes } from './routes-fleet.ts';
 import { registerRequestOperatorRoutes } from './routes-requests.ts';
 import { registerRetentionRoutes } from './routes-retention.ts';
 import { registerSessionRoutes } from './routes-sessions.ts';
@@ -122,6 +123,7 @@ export function createApi(deps: ApiDeps): FastifyInstance {
     });
     // Data-subject requests: tenants under /tenant/v1, each route with its scope.
     registerSubjectRoutes(api, rights, subjectMetrics);
+    registerFleetRoutes(api, deps);
     registerDeskRoutes(api, deps, rights);
     // Telemetry for charts: each route declares its access (operator, or tenant with telemetry:read).
     registerTelemetryRoutes(api, deps);
