@@ -32,4 +32,6 @@ export interface ApiDeps {
   ready?: () => boolean;
   /** More readiness checks by name (broker listening, Redis when configured), each answering true or false. */
   readiness?: Record<string, () => Promise<boolean>>;
+  /** Certificate and key (PEM): the API listens with HTTPS only when given. */
+  tls?: { cert: Buffer; key: Buffer } | undefined;
 }

@@ -6,6 +6,7 @@ import { requestMetrics } from '../requests/metrics.ts';
 import { createRights } from '../requests/rights.ts';
 import { renderDashboard } from './dashboard.ts';
 import type { ApiDeps } from './deps.ts';
+import './secure-cookies.ts';
 import { registerAuditRoutes } from './routes-audit.ts';
 import { registerDeviceRoutes } from './routes-devices.ts';
 import { registerRequestOperatorRoutes } from './routes-requests.ts';
@@ -25,7 +26,10 @@ export function createApi(deps: ApiDeps): FastifyInstance {
     loggerInstance: deps.logger.child({ component: 'api' }) as FastifyBaseLogger,
     // Request lines would carry URLs with subject references: not logged.
     logController: new LogController({ disableRequestLogging: true }),
+    // HTTPS when a certificate is configured (docs/tls.md): tokens and cookies cross the wire.
+    ...(deps.tls ? { https: deps.tls } : {}),
   });
+  app.decorate('secureCookies', deps.tls !== undefined);
   const operatorDigest = digest(deps.operatorToken);
 
   app.addContentTypeParser(

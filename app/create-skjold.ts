@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createApi } from '../api/server.ts';
 import { createAuditLog } from '../audit/audit-log.ts';
@@ -32,6 +31,7 @@ import type { StoreWriter } from '../transport/store-writer.ts';
 import type { Transport } from '../transport/transport.ts';
 import { createKafkaPipeline, type KafkaPipeline } from './kafka.ts';
 import { operatorToken } from './operator-token.ts';
+import { readTlsFiles } from './tls-files.ts';
 import { storeFromConfig, storeWriterFromConfig } from './wiring.ts';
 
 export interface SkjoldOptions {
@@ -145,10 +145,16 @@ export async function createSkjold(config: Config, options: SkjoldOptions = {}) 
     cacheMs: config.SKJOLD_AUTH_CACHE_SECONDS * 1000,
     ...(options.now ? { now: options.now } : {}),
   });
-  const tls =
-    config.SKJOLD_MQTT_TLS_CERT && config.SKJOLD_MQTT_TLS_KEY
-      ? { cert: await readFile(config.SKJOLD_MQTT_TLS_CERT), key: await readFile(config.SKJOLD_MQTT_TLS_KEY) }
-      : undefined;
+  const tls = await readTlsFiles(
+    { cert: 'SKJOLD_MQTT_TLS_CERT', key: 'SKJOLD_MQTT_TLS_KEY' },
+    config.SKJOLD_MQTT_TLS_CERT,
+    config.SKJOLD_MQTT_TLS_KEY,
+  );
+  const apiTls = await readTlsFiles(
+    { cert: 'SKJOLD_API_TLS_CERT', key: 'SKJOLD_API_TLS_KEY' },
+    config.SKJOLD_API_TLS_CERT,
+    config.SKJOLD_API_TLS_KEY,
+  );
   const cluster = config.SKJOLD_REDIS_URL
     ? createCluster({ redisUrl: config.SKJOLD_REDIS_URL, logger: logger.child({ component: 'cluster' }) })
     : undefined;
@@ -198,6 +204,7 @@ export async function createSkjold(config: Config, options: SkjoldOptions = {}) 
       .map((s) => s.trim())
       .filter(Boolean),
     operatorToken: await operatorToken(config),
+    tls: apiTls,
     readiness: {
       broker: async () => listening && !stopping && broker.server.listening,
       ...(cluster ? { redis: () => cluster.ping() } : {}),

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { createApiClient } from '../cli/api-client.ts';
+import { localApiUrl } from '../lib/api-url.ts';
 import type { Config } from '../lib/config.ts';
 import { createLogger } from '../lib/log.ts';
 import { createSkjold } from './create-skjold.ts';
@@ -29,7 +30,7 @@ export async function runStart(baseConfig: Config, options: StartOptions): Promi
     ...(influx.restart ? { restartInfluxd: influx.restart } : {}),
   });
   const { mqttPort, apiPort } = await skjold.start();
-  const api = `http://${config.SKJOLD_API_HOST}:${apiPort}`;
+  const api = localApiUrl(config, apiPort);
 
   const lines = [
     '',

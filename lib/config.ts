@@ -39,6 +39,8 @@ const schema = z.object({
 
   SKJOLD_API_HOST: z.string().default('127.0.0.1'),
   SKJOLD_API_PORT: int(8080),
+  SKJOLD_API_TLS_CERT: z.string().optional(), // PEM file; HTTPS is on when cert and key are set
+  SKJOLD_API_TLS_KEY: z.string().optional(),
   SKJOLD_API_URL: z.string().url().optional(), // where CLI commands find a running Skjold
 
   SKJOLD_INFLUX_URL: z.string().url().default('http://127.0.0.1:8086'),

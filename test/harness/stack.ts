@@ -5,6 +5,7 @@ import { Writable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
 import { createSkjold, type Skjold, type SkjoldOptions } from '../../app/create-skjold.ts';
 import { type ApiClient, createApiClient } from '../../cli/api-client.ts';
+import { apiTlsOn } from '../../lib/api-url.ts';
 import { type Config, loadConfig } from '../../lib/config.ts';
 import { createLogger } from '../../lib/log.ts';
 import { type InfluxdServer, startInfluxd } from './influxd.ts';
@@ -82,12 +83,12 @@ export async function startStack(
     await settled();
     return query(tenantId, influxql);
   };
-  const apiUrl = `http://127.0.0.1:${apiPort}`;
+  const apiUrl = `${apiTlsOn(config) ? 'https' : 'http'}://127.0.0.1:${apiPort}`;
   return {
     skjold,
     influx,
     config,
-    mqttUrl: `mqtt://127.0.0.1:${mqttPort}`,
+    mqttUrl: `${config.SKJOLD_MQTT_TLS_CERT ? 'mqtts' : 'mqtt'}://127.0.0.1:${mqttPort}`,
     apiUrl,
     api: createApiClient({ url: apiUrl, token: config.SKJOLD_OPERATOR_TOKEN ?? '' }),
     logs,
