@@ -173,6 +173,12 @@ export async function createSkjold(config: Config, options: SkjoldOptions = {}) 
       maxPacketBytes: config.SKJOLD_MQTT_MAX_PACKET_BYTES,
       connectRate: config.SKJOLD_MQTT_CONNECT_RATE,
       deviceRate: config.SKJOLD_MQTT_DEVICE_RATE,
+      perSource: {
+        connectRate: config.SKJOLD_MQTT_SOURCE_CONNECT_RATE,
+        maxFailures: config.SKJOLD_MQTT_SOURCE_MAX_FAILURES,
+        failureWindowMs: config.SKJOLD_MQTT_SOURCE_FAILURE_WINDOW_SECONDS * 1000,
+        maxSources: config.SKJOLD_MQTT_SOURCE_TABLE_SIZE,
+      },
     },
     tls,
   });

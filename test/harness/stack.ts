@@ -51,6 +51,8 @@ export async function startStack(
       SKJOLD_OPERATOR_TOKEN: 'test-operator-token-0123456789',
       SKJOLD_MQTT_DEVICE_RATE: 1000,
       SKJOLD_MQTT_CONNECT_RATE: 1000,
+      // Every test client comes from 127.0.0.1: one source, many devices.
+      SKJOLD_MQTT_SOURCE_CONNECT_RATE: 1000,
       // Tests run retention themselves; a daily run must not fire in the middle of one.
       SKJOLD_RETENTION_SCHEDULE: 'off',
       ...overrides,
