@@ -4,11 +4,15 @@
  * clients that trust another CA, and plain MQTT or HTTP, get nothing.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
 import https from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import tls from 'node:tls';
 import { runCliWithEnv } from '../harness/cli.ts';
 import { rows } from '../harness/influx-rows.ts';
+import { startSkjoldProcess } from '../harness/skjold-process.ts';
 import { type Stack, startStack } from '../harness/stack.ts';
 import { createTestCa, type TestCa } from '../harness/test-ca.ts';
 import {
@@ -130,4 +134,34 @@ test('the CLI talks to the HTTPS API when NODE_EXTRA_CA_CERTS names the CA, and 
   assert.notEqual(untrusted.code, 0);
   assert.equal(untrusted.stdout, '');
   assert.match(untrusted.stderr, /certificate is not trusted .*NODE_EXTRA_CA_CERTS/);
+});
+
+test('skjold start with both certificates serves HTTPS and MQTT over TLS, and its banner says so', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'skjold-tls-start-'));
+  const proc = await startSkjoldProcess({
+    id: 'tls',
+    dataDir,
+    env: {
+      SKJOLD_MQTT_TLS_CERT: ca.certFile,
+      SKJOLD_MQTT_TLS_KEY: ca.keyFile,
+      SKJOLD_API_TLS_CERT: ca.certFile,
+      SKJOLD_API_TLS_KEY: ca.keyFile,
+      SKJOLD_INFLUX_URL: stack.influx.url,
+      SKJOLD_INFLUX_USER: stack.influx.adminUser,
+      SKJOLD_INFLUX_PASSWORD: stack.influx.adminPassword,
+      SKJOLD_INFLUXD_MANAGED: 'false',
+      SKJOLD_RETENTION_SCHEDULE: 'off',
+    },
+  });
+  try {
+    // startSkjoldProcess waited for /readyz over HTTPS.
+    assert.match(proc.apiUrl, /^https:/);
+    const banner = proc.logTail();
+    assert.ok(banner.includes(`Dashboard          ${proc.apiUrl}/`), banner);
+    assert.ok(banner.includes(`API                ${proc.apiUrl}/v1`), banner);
+    assert.ok(banner.includes(`mqtts://127.0.0.1:${proc.mqttPort}`), banner);
+  } finally {
+    await proc.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
 });
