@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createConsoleUsers } from '../api/console-users.ts';
 import { createApi } from '../api/server.ts';
@@ -34,6 +33,7 @@ import type { StoreWriter } from '../transport/store-writer.ts';
 import type { Transport } from '../transport/transport.ts';
 import { createKafkaPipeline, type KafkaPipeline } from './kafka.ts';
 import { operatorToken } from './operator-token.ts';
+import { readTlsFiles } from './tls-files.ts';
 import { storeFromConfig, storeWriterFromConfig } from './wiring.ts';
 
 export interface SkjoldOptions {
@@ -157,10 +157,16 @@ export async function createSkjold(config: Config, options: SkjoldOptions = {}) 
     cacheMs: config.SKJOLD_AUTH_CACHE_SECONDS * 1000,
     ...(options.now ? { now: options.now } : {}),
   });
-  const tls =
-    config.SKJOLD_MQTT_TLS_CERT && config.SKJOLD_MQTT_TLS_KEY
-      ? { cert: await readFile(config.SKJOLD_MQTT_TLS_CERT), key: await readFile(config.SKJOLD_MQTT_TLS_KEY) }
-      : undefined;
+  const tls = await readTlsFiles(
+    { cert: 'SKJOLD_MQTT_TLS_CERT', key: 'SKJOLD_MQTT_TLS_KEY' },
+    config.SKJOLD_MQTT_TLS_CERT,
+    config.SKJOLD_MQTT_TLS_KEY,
+  );
+  const apiTls = await readTlsFiles(
+    { cert: 'SKJOLD_API_TLS_CERT', key: 'SKJOLD_API_TLS_KEY' },
+    config.SKJOLD_API_TLS_CERT,
+    config.SKJOLD_API_TLS_KEY,
+  );
   const cluster = config.SKJOLD_REDIS_URL
     ? createCluster({ redisUrl: config.SKJOLD_REDIS_URL, logger: logger.child({ component: 'cluster' }) })
     : undefined;
@@ -180,6 +186,12 @@ export async function createSkjold(config: Config, options: SkjoldOptions = {}) 
       maxPacketBytes: config.SKJOLD_MQTT_MAX_PACKET_BYTES,
       connectRate: config.SKJOLD_MQTT_CONNECT_RATE,
       deviceRate: config.SKJOLD_MQTT_DEVICE_RATE,
+      perSource: {
+        connectRate: config.SKJOLD_MQTT_SOURCE_CONNECT_RATE,
+        maxFailures: config.SKJOLD_MQTT_SOURCE_MAX_FAILURES,
+        failureWindowMs: config.SKJOLD_MQTT_SOURCE_FAILURE_WINDOW_SECONDS * 1000,
+        maxSources: config.SKJOLD_MQTT_SOURCE_TABLE_SIZE,
+      },
     },
     tls,
   });
@@ -218,6 +230,7 @@ export async function createSkjold(config: Config, options: SkjoldOptions = {}) 
       requestsPerMinute: config.SKJOLD_API_RATE,
       authFailuresPerMinute: config.SKJOLD_API_AUTH_FAILURES,
     },
+    tls: apiTls,
     readiness: {
       broker: async () => listening && !stopping && broker.server.listening,
       ...(cluster ? { redis: () => cluster.ping() } : {}),

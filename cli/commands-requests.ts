@@ -2,6 +2,7 @@ import { createWriteStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { cliApiUrl } from '../lib/api-url.ts';
 import { ApiError, createApiClient } from './api-client.ts';
 import { apiFor, type Command, type Entry, flag, need, print, str } from './command-kit.ts';
 
@@ -27,8 +28,7 @@ Tenant (--tenant-token TOKEN, or --tenant-token-file FILE):
 
 const tokenOptions = { 'tenant-token': str, 'tenant-token-file': str };
 
-const apiUrl = (cmd: Command) =>
-  cmd.config.SKJOLD_API_URL ?? `http://${cmd.config.SKJOLD_API_HOST}:${cmd.config.SKJOLD_API_PORT}`;
+const apiUrl = (cmd: Command) => cliApiUrl(cmd.config);
 
 async function tenantToken(cmd: Command): Promise<string | undefined> {
   const file = cmd.values['tenant-token-file'];

@@ -31,7 +31,7 @@ ${RETENTION_USAGE}
 ${USERS_USAGE}
 
 ${REQUEST_USAGE}
-Commands other than start and writer talk to the running API (SKJOLD_API_URL, default http://SKJOLD_API_HOST:SKJOLD_API_PORT)
+Commands other than start and writer talk to the running API (SKJOLD_API_URL, default http(s)://SKJOLD_API_HOST:SKJOLD_API_PORT)
 with SKJOLD_OPERATOR_TOKEN or the token start wrote into the data directory (tenant commands: with the tenant token).
 `;
 
