@@ -60,6 +60,9 @@ export function createLegalHolds(sql: SqlClient, sealer: HoldSealer) {
    * The refs of the tenant's subjects whose pseudonym is one of `pseudonyms`.
    * A hold names its subject by the pseudonym under the key version current
    * when it was made; each subject's pseudonym is computed under that version.
+   * Should that version's key be gone, this throws: a hold that cannot be
+   * resolved stops retention and erasure rather than let them delete what it
+   * holds (art. 17(3)(e)).
    */
   async function subjectsNamed(
     tenantId: string,
