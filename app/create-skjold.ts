@@ -22,6 +22,7 @@ import { createPgliteClient } from '../registry/pglite-client.ts';
 import { createPostgresClient } from '../registry/postgres-client.ts';
 import { createRegistry } from '../registry/registry.ts';
 import type { SqlClient } from '../registry/sql.ts';
+import { createSealer } from '../requests/sealing.ts';
 import { createLegalHolds } from '../retention/holds.ts';
 import { createRetention } from '../retention/retention.ts';
 import { createRetentionSchedule } from '../retention/schedule.ts';
@@ -115,11 +116,12 @@ export async function createSkjold(config: Config, options: SkjoldOptions = {}) 
     ...(config.SKJOLD_KEYS ? { envValue: config.SKJOLD_KEYS } : {}),
   });
   const sql = options.sql ?? (await openRegistrySql(config, logger));
-  await migrate(sql);
+  const sealer = createSealer(keyStore);
+  await migrate(sql, { sealer });
   const registry = createRegistry(sql);
   const clock = options.clock ?? systemClock;
   const audit = createAuditLog(sql, { clock, anchorFile: config.SKJOLD_AUDIT_ANCHOR_FILE });
-  const holds = createLegalHolds(sql);
+  const holds = createLegalHolds(sql, sealer);
   const users = createConsoleUsers(sql, clock);
   const pseudonymizer = createPseudonymizer(keyStore);
   const enrolment = createEnrolment({ registry, keyStore, pseudonymizer });

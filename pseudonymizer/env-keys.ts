@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { LOGIN_DOMAIN } from '../registry/enrolment.ts';
-import { openKeyStore } from './keystore.ts';
+import { openKeyStore, parseEnvValue } from './keystore.ts';
 
 /**
  * Several instances read their keys from one SKJOLD_KEYS value (a Secret),
@@ -16,7 +16,11 @@ export async function withTenantKeys(
   now: Date = new Date(),
 ): Promise<string> {
   const text = current?.trim() ?? '';
-  const file = text === '' ? { format: 1, tenants: {} } : JSON.parse(decodeValue(text));
+  // Validated first, so a malformed value is refused by the key store's errors, which quote none of it.
+  if (text !== '') await openKeyStore({ envValue: text });
+  const file = (text === '' ? { format: 1, tenants: {} } : parseEnvValue(text)) as {
+    tenants: Record<string, unknown>;
+  };
   for (const id of [LOGIN_DOMAIN, ...tenantIds]) {
     if (id in file.tenants) continue;
     file.tenants[id] = {
@@ -28,8 +32,4 @@ export async function withTenantKeys(
   const value = Buffer.from(JSON.stringify(file)).toString('base64');
   await openKeyStore({ envValue: value }); // validates the result, as every instance will
   return value;
-}
-
-function decodeValue(text: string): string {
-  return text.startsWith('{') ? text : Buffer.from(text, 'base64').toString('utf8');
 }

@@ -86,12 +86,24 @@ function keysError(detail: string): SkjoldError {
   return new SkjoldError('SKJOLD_ERR_KEYS', detail);
 }
 
+// The format's own names; any other path segment is text from the value.
+const FORMAT_NAMES = new Set(['format', 'tenants', 'current', 'keys', 'created']);
+
+/**
+ * A zod issue as its place in the format and its code only. zod's messages
+ * and paths quote the input (`Unrecognized key: "…"`, a record key that fails
+ * its pattern), and a misplaced secret is input: art. 32(1), a malformed
+ * SKJOLD_KEYS must not end up in a log or a crash report.
+ */
+function describeIssue(issue: z.core.$ZodIssue): string {
+  const path = issue.path.map((p) => (typeof p === 'string' && FORMAT_NAMES.has(p) ? p : '*')).join('.');
+  return `${path || '(root)'}: ${issue.code}`;
+}
+
 function decode(raw: unknown, source: string): Map<string, TenantKeys> {
   const parsed = fileSchema.safeParse(raw);
   if (!parsed.success) {
-    const issues = parsed.error.issues
-      .slice(0, 3)
-      .map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+    const issues = parsed.error.issues.slice(0, 3).map(describeIssue);
     throw keysError(`${source} is not a valid key store (${issues.join('; ')})`);
   }
   const tenants = new Map<string, TenantKeys>();
@@ -124,7 +136,8 @@ function encode(tenants: ReadonlyMap<string, TenantKeys>): string {
   return `${JSON.stringify({ format: 1, tenants: out }, null, 2)}\n`;
 }
 
-function parseEnvValue(value: string): unknown {
+/** SKJOLD_KEYS as JSON (or base64 JSON); the parser's message, which quotes the text, is dropped. */
+export function parseEnvValue(value: string): unknown {
   const text = value.trim();
   const json = text.startsWith('{') ? text : Buffer.from(text, 'base64').toString('utf8');
   try {
