@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { LOGIN_DOMAIN } from '../registry/enrolment.ts';
 import { withTenantKeys } from './env-keys.ts';
-import { openKeyStore } from './keystore.ts';
+import { AUDIT_DOMAIN, openKeyStore } from './keystore.ts';
 
 test('withTenantKeys adds first keys for new tenants and keeps the ones there', async () => {
   const first = await withTenantKeys('', ['nordvarme']);
@@ -11,7 +11,7 @@ test('withTenantKeys adds first keys for new tenants and keeps the ones there', 
   const after = await openKeyStore({ envValue: second });
   assert.deepEqual(
     Object.keys(after.toJSON().tenants).sort(),
-    [LOGIN_DOMAIN, 'fjordnet', 'nordvarme'].sort(),
+    [LOGIN_DOMAIN, AUDIT_DOMAIN, 'fjordnet', 'nordvarme'].sort(),
   );
   assert.deepEqual(after.secret('nordvarme', 1), before.secret('nordvarme', 1));
   assert.deepEqual(after.secret(LOGIN_DOMAIN, 1), before.secret(LOGIN_DOMAIN, 1));

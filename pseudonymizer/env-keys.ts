@@ -1,13 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { LOGIN_DOMAIN } from '../registry/enrolment.ts';
-import { openKeyStore } from './keystore.ts';
+import { AUDIT_DOMAIN, openKeyStore } from './keystore.ts';
 
 /**
  * Several instances read their keys from one SKJOLD_KEYS value (a Secret),
  * which is read-only to them: a tenant's first key is added here, before the
  * tenant is registered, and the new value rolled out to every instance.
  * Returns the base64 of the key-file JSON with a version-1 key for each of
- * `tenantIds` (and the login domain) that `current` lacks; keys already in
+ * `tenantIds` (and the login and audit domains) that `current` lacks; keys already in
  * `current` are kept as they are.
  */
 export async function withTenantKeys(
@@ -17,7 +17,7 @@ export async function withTenantKeys(
 ): Promise<string> {
   const text = current?.trim() ?? '';
   const file = text === '' ? { format: 1, tenants: {} } : JSON.parse(decodeValue(text));
-  for (const id of [LOGIN_DOMAIN, ...tenantIds]) {
+  for (const id of [LOGIN_DOMAIN, AUDIT_DOMAIN, ...tenantIds]) {
     if (id in file.tenants) continue;
     file.tenants[id] = {
       current: 1,
