@@ -257,7 +257,8 @@ export async function openKeyStore(options: KeyStoreOptions = {}): Promise<KeySt
         return store.secret(AUDIT_DOMAIN, 1);
       }
       const login = tenants.get(LEGACY_LOGIN_DOMAIN)?.keys.get(1);
-      if (!login) throw keysError(`SKJOLD_KEYS has neither an ${AUDIT_DOMAIN} nor a _login key to derive it from`);
+      if (!login)
+        throw keysError(`SKJOLD_KEYS has neither an ${AUDIT_DOMAIN} nor a _login key to derive it from`);
       return Buffer.from(hkdfSync('sha256', login, 'skjold-audit', 'audit-chain:v1', SECRET_BYTES));
     },
     toJSON: summary,
