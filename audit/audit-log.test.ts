@@ -310,6 +310,13 @@ test('an old chain that is broken, or whose anchor is missing, is not sealed', a
   assert.equal(refused.sealed, false);
   assert.match(refused.refused ?? '', /broken at entry 2/);
   assert.equal((await audit.list({ action: 'audit.keyed' })).length, 0);
+  // A chain keyed under another audit key is not an old chain either.
+  await rehashAll(randomBytes(32));
+  assert.match(
+    (await audit.sealLegacyChain()).refused ?? '',
+    /neither this audit key's HMAC nor a plain SHA-256/,
+  );
+  assert.equal((await audit.list({ action: 'audit.keyed' })).length, 0);
 });
 
 test('a forger cannot pass off a rewritten chain as an old one sealed by a seal of their own', async () => {

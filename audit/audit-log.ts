@@ -150,6 +150,11 @@ export function createAuditLog(sql: SqlClient, options: AuditLogOptions) {
       return locked(async (tx) => {
         const last = await lastEntry(tx);
         if (!last || entryMac(key, last) === last.hash) return { sealed: false };
+        if (legacyHash(last) !== last.hash)
+          return {
+            sealed: false,
+            refused: `entry ${last.seq}, the newest, carries neither this audit key's HMAC nor a plain SHA-256 (another audit key, or edited)`,
+          };
         let prevHash = GENESIS;
         let seq = 1;
         for (;;) {
