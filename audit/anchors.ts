@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 
 /** An entry's seq and hash (its HMAC), kept outside the registry. */
 export interface Anchor {
@@ -14,10 +14,10 @@ export interface AnchorReading {
 }
 
 /**
- * Anchor files: this instance's own, rewritten with every append it makes,
- * and the other instances' (read only). Appends write the anchor while they
- * hold the chain's lock, so a shared file always holds the newest head and
- * an instance's own file its newest append.
+ * Anchor files: this instance's own, moved by the appends it makes, and the
+ * other instances' (read only). Appends write the anchor while they hold the
+ * chain's lock, so a shared file always holds the newest head and an
+ * instance's own file its newest append.
  */
 export function createAnchors(own: string | undefined, peers: readonly string[] = []) {
   const files = [...(own ? [own] : []), ...peers.filter((p) => p !== own)];
@@ -53,6 +53,19 @@ export function createAnchors(own: string | undefined, peers: readonly string[] 
     },
 
     readAll: (): Promise<AnchorReading[]> => Promise.all(files.map(read)),
+
+    /**
+     * Puts this instance's anchor back to `previous` (removes it if there was
+     * none) if it still holds `written`: an append whose commit failed must
+     * not leave an anchor that names an entry the chain never got.
+     */
+    async restore(written: Anchor, previous: Anchor | undefined): Promise<void> {
+      if (!own) return;
+      const now = (await read(own)).anchor;
+      if (now?.seq !== written.seq || now.hash !== written.hash) return;
+      if (previous) await this.write(previous);
+      else await rm(own, { force: true });
+    },
   };
 }
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash, createHmac, randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, beforeEach, test } from 'node:test';
@@ -317,6 +317,61 @@ test('an old chain that is broken, or whose anchor is missing, is not sealed', a
     /neither this audit key's HMAC nor a plain SHA-256/,
   );
   assert.equal((await audit.list({ action: 'audit.keyed' })).length, 0);
+});
+
+test('a seal refused for a missing anchor waits, appends going on, until an operator writes the head into the anchor', async () => {
+  await rehashAll('sha256');
+  const [head] = await sql.query<{ hash: string }>('SELECT hash FROM audit_log WHERE seq = 5');
+  unlinkSync(anchorFile);
+  assert.deepEqual(await audit.sealLegacyChain(), { sealed: false, refused: 'anchor missing' });
+  // The instance runs on meanwhile: keyed entries follow the old part, which stays unsealed,
+  // and the missing anchor stays missing.
+  await audit.append({ actor: 'operator', action: 'test.meanwhile' });
+  assert.deepEqual(kinds((await audit.verify()).problems), ['anchor-missing', 'unkeyed']);
+  assert.deepEqual(await audit.sealLegacyChain(), { sealed: false, refused: 'anchor missing' });
+  // Having looked into it, the operator anchors the head verify printed; the next start seals.
+  const { head: printed } = await audit.verify();
+  writeFileSync(anchorFile, JSON.stringify(printed));
+  assert.deepEqual(await audit.sealLegacyChain(), { sealed: true });
+  const [seal] = await audit.list({ action: 'audit.keyed' });
+  assert.equal(seal?.seq, 7);
+  assert.deepEqual(seal?.detail, { legacyEntries: 5, legacyHead: head?.hash });
+  const result = await audit.verify();
+  assert.equal(result.ok, true, JSON.stringify(result.problems));
+  assert.deepEqual(await audit.sealLegacyChain(), { sealed: false });
+});
+
+test('appends leave the evidence: an anchor the chain no longer reaches stays, a missing one is not remade', async () => {
+  await sql.query('DELETE FROM audit_log WHERE seq >= 4');
+  for (let i = 0; i < 4; i++) await audit.append({ actor: 'operator', action: 'test.after-cut' });
+  const cut = await audit.verify();
+  assert.ok(cut.problems.some((p) => p.seq === 5 && p.kind === 'anchor-mismatch'));
+  assert.ok(cut.problems.some((p) => p.seq === 6 && p.kind === 'unanchored'));
+  assert.deepEqual(cut.anchors[0]?.anchor?.seq, 5);
+
+  writeFileSync(anchorFile, JSON.stringify(cut.head)); // the operator, having looked into it
+  assert.equal((await audit.verify()).ok, true);
+  unlinkSync(anchorFile);
+  await audit.append({ actor: 'operator', action: 'test.after-unlink' });
+  assert.deepEqual(kinds((await audit.verify()).problems), ['anchor-missing']);
+});
+
+test('an append whose commit fails puts the anchor back', async () => {
+  const before = readFileSync(anchorFile, 'utf8');
+  // Checked at COMMIT, after the anchor was written.
+  await sql.exec(`
+    CREATE FUNCTION refuse_audit() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN RAISE EXCEPTION 'commit refused'; END $$;
+    CREATE CONSTRAINT TRIGGER refuse_audit AFTER INSERT ON audit_log
+      DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION refuse_audit();
+  `);
+  await assert.rejects(audit.append({ actor: 'operator', action: 'test.lost' }), /commit refused/);
+  assert.equal(readFileSync(anchorFile, 'utf8'), before);
+  await sql.exec('DROP TRIGGER refuse_audit ON audit_log');
+  await audit.append({ actor: 'operator', action: 'test.kept' });
+  const result = await audit.verify();
+  assert.equal(result.ok, true, JSON.stringify(result.problems));
+  assert.equal(result.entries, 6);
 });
 
 test('a forger cannot pass off a rewritten chain as an old one sealed by a seal of their own', async () => {

@@ -1,7 +1,13 @@
 import { type Clock, systemClock } from '../lib/clock.ts';
 import type { SqlClient } from '../registry/sql.ts';
 import { type Anchor, type AnchorReading, createAnchors } from './anchors.ts';
-import { type AuditProblem, createChainCheck, SEAL_ACTION, type StoredEntry } from './chain-check.ts';
+import {
+  type AuditProblem,
+  createChainCheck,
+  SEAL_ACTION,
+  type StoredEntry,
+  sealsPrefix,
+} from './chain-check.ts';
 import { canonicalJson, entryMac, GENESIS, legacyHash } from './entry-hash.ts';
 
 export type { AuditProblem, AuditProblemKind } from './chain-check.ts';
@@ -88,17 +94,49 @@ export function createAuditLog(sql: SqlClient, options: AuditLogOptions) {
   const clock = options.clock ?? systemClock;
   const anchors = createAnchors(options.anchorFile, options.peerAnchorFiles);
 
+  async function entryAt(tx: Tx, seq: number): Promise<StoredEntry | undefined> {
+    const [row] = await tx.query<Row>(`SELECT ${COLUMNS} FROM audit_log WHERE seq = $1`, [seq]);
+    return row && stored(row);
+  }
+
   async function lastEntry(tx: Tx): Promise<StoredEntry | undefined> {
     const [last] = await tx.query<Row>(`SELECT ${COLUMNS} FROM audit_log ORDER BY seq DESC LIMIT 1`);
     return last && stored(last);
   }
 
+  /**
+   * Whether an append may move this instance's anchor: only from a chain
+   * that still reaches it. An anchor the chain no longer reaches (entries cut
+   * off, or replaced) stays where it is, and so does a missing one, so the
+   * evidence stays for `verify` until an operator who has looked into it
+   * writes the verified head into the file (docs/accountability.md). The first
+   * anchor is made by the first append to an empty chain, or, for an instance
+   * joining a running cluster, when a peer's anchor names the current head.
+   */
+  async function anchorHolds(tx: Tx, last: StoredEntry | undefined, readings: AnchorReading[]) {
+    if (!last) return true;
+    const [own, ...peers] = readings;
+    const a = own?.anchor;
+    if (a) {
+      if (!(a.seq <= last.seq)) return false;
+      return (a.seq === last.seq ? last : await entryAt(tx, a.seq))?.hash === a.hash;
+    }
+    return peers.some((p) => p.anchor?.seq === last.seq && p.anchor.hash === last.hash);
+  }
+
+  /** What an append did to the anchor, so a failed commit can undo it. */
+  interface AnchorMove {
+    written: Anchor;
+    previous: Anchor | undefined;
+  }
+
   // Called with the chain's lock held. The anchor is written before the
   // commit, still under the lock, so anchors move in the chain's order even
-  // across instances; should the commit fail, the next append takes the same
-  // seq and rewrites the anchor.
-  async function appendLocked(tx: Tx, input: AuditInput): Promise<AuditEntry> {
+  // across instances; should the commit fail, `append` puts it back.
+  async function appendLocked(tx: Tx, input: AuditInput, moves: AnchorMove[]): Promise<AuditEntry> {
     const last = await lastEntry(tx);
+    const readings = options.anchorFile ? await anchors.readAll() : [];
+    const move = options.anchorFile !== undefined && (await anchorHolds(tx, last, readings));
     const base = {
       seq: last ? last.seq + 1 : 1,
       at: clock().toISOString(),
@@ -125,8 +163,23 @@ export function createAuditLog(sql: SqlClient, options: AuditLogOptions) {
         hash,
       ],
     );
-    await anchors.write({ seq: base.seq, hash });
+    if (move) {
+      const written = { seq: base.seq, hash };
+      await anchors.write(written);
+      moves.push({ written, previous: readings[0]?.anchor });
+    }
     return { ...base, detail: input.detail ?? {}, hash };
+  }
+
+  /** Runs `op` under the chain's lock; if it fails (its commit included), anchors it moved go back. */
+  async function appending<T>(op: (tx: Tx, moves: AnchorMove[]) => Promise<T>): Promise<T> {
+    const moves: AnchorMove[] = [];
+    try {
+      return await locked((tx) => op(tx, moves));
+    } catch (err) {
+      for (const m of moves.reverse()) await anchors.restore(m.written, m.previous);
+      throw err;
+    }
   }
 
   const locked = <T>(op: (tx: Tx) => Promise<T>): Promise<T> =>
@@ -137,53 +190,95 @@ export function createAuditLog(sql: SqlClient, options: AuditLogOptions) {
 
   return {
     /** Appends one entry after the current head, atomically; returns it with its hash. */
-    append: (input: AuditInput): Promise<AuditEntry> => locked((tx) => appendLocked(tx, input)),
+    append: (input: AuditInput): Promise<AuditEntry> =>
+      appending((tx, moves) => appendLocked(tx, input, moves)),
 
     /**
-     * A chain written before the audit key existed ends in an entry hashed
-     * with plain SHA-256. If that chain is intact (every link, every hash, and
-     * this instance's anchor on it), one keyed `audit.keyed` entry seals it:
-     * its HMAC covers the old head, so the old part can no longer change
-     * unseen. A broken old chain is left as it is, for `verify` to report.
+     * A chain written before the audit key existed begins with entries hashed
+     * with plain SHA-256. If that old part is intact (every link, every hash)
+     * and this instance's anchor names an entry of the chain, one keyed
+     * `audit.keyed` entry, appended at the end, seals it: its HMAC covers the
+     * old part's length and last hash, so the old part can no longer change
+     * unseen. A broken old part, or a missing or wrong anchor, is left for
+     * `verify` to report; once the anchor is put right, the next start seals.
      */
     async sealLegacyChain(): Promise<{ sealed: boolean; refused?: string }> {
-      return locked(async (tx) => {
-        const last = await lastEntry(tx);
-        if (!last || entryMac(key, last) === last.hash) return { sealed: false };
-        if (legacyHash(last) !== last.hash)
+      return appending(async (tx, moves) => {
+        const [first] = (await tx.query<Row>(`SELECT ${COLUMNS} FROM audit_log ORDER BY seq LIMIT 1`)).map(
+          stored,
+        );
+        if (!first || entryMac(key, first) === first.hash) return { sealed: false };
+        if (legacyHash(first) !== first.hash)
           return {
             sealed: false,
-            refused: `entry ${last.seq}, the newest, carries neither this audit key's HMAC nor a plain SHA-256 (another audit key, or edited)`,
+            refused: `entry ${first.seq}, the first, carries neither this audit key's HMAC nor a plain SHA-256 (another audit key, or edited)`,
           };
+        // Sealed already (verify checks the seal itself): nothing to walk.
+        const seals = await tx.query<Row>(
+          `SELECT ${COLUMNS} FROM audit_log WHERE action = $1 AND actor = 'system' ORDER BY seq`,
+          [SEAL_ACTION],
+        );
+        if (seals.map(stored).some((r) => entryMac(key, r) === r.hash)) return { sealed: false };
+        // The old part: entries up to the first keyed one.
         let prevHash = GENESIS;
         let seq = 1;
-        for (;;) {
+        let prefixEnd = 0;
+        let prefixHead = GENESIS;
+        let seal: StoredEntry | undefined;
+        walk: for (;;) {
           const rows = await tx.query<Row>(
             `SELECT ${COLUMNS} FROM audit_log WHERE seq >= $1 ORDER BY seq LIMIT $2`,
             [seq, PAGE],
           );
           for (const r of rows.map(stored)) {
-            if (r.seq !== seq || r.prevHash !== prevHash || legacyHash(r) !== r.hash)
+            if (entryMac(key, r) === r.hash) {
+              if (r.prevHash !== prevHash)
+                return { sealed: false, refused: `entry ${r.seq} does not follow the one before it` };
+              if (prefixEnd === 0) {
+                prefixEnd = r.seq - 1;
+                prefixHead = prevHash;
+              }
+              if (sealsPrefix(r, prefixEnd, prefixHead)) {
+                seal = r;
+                break walk;
+              }
+            } else if (
+              prefixEnd > 0 ||
+              r.seq !== seq ||
+              r.prevHash !== prevHash ||
+              legacyHash(r) !== r.hash
+            ) {
               return { sealed: false, refused: `the old chain is broken at entry ${r.seq}` };
+            }
             prevHash = r.hash;
-            seq++;
+            seq = r.seq + 1;
           }
           if (rows.length < PAGE) break;
         }
-        const own = options.anchorFile ? (await anchors.readAll())[0] : undefined;
-        if (options.anchorFile && !own?.anchor) return { sealed: false, refused: 'anchor missing' };
-        if (own?.anchor) {
-          const [at] = await tx.query<Row>(`SELECT ${COLUMNS} FROM audit_log WHERE seq = $1`, [
-            own.anchor.seq,
-          ]);
-          if (!at || at.hash !== own.anchor.hash)
-            return { sealed: false, refused: `the chain does not match its anchor (${own.anchor.seq})` };
+        if (seal) return { sealed: false };
+        if (prefixEnd === 0) {
+          prefixEnd = seq - 1;
+          prefixHead = prevHash;
         }
-        await appendLocked(tx, {
-          actor: 'system',
-          action: SEAL_ACTION,
-          detail: { legacyEntries: last.seq, legacyHead: last.hash },
-        });
+        if (options.anchorFile) {
+          const readings = await anchors.readAll();
+          if (!(await anchorHolds(tx, await lastEntry(tx), readings)))
+            return {
+              sealed: false,
+              refused: readings[0]?.anchor
+                ? `the chain does not reach its anchor (${readings[0].anchor.seq})`
+                : 'anchor missing',
+            };
+        }
+        await appendLocked(
+          tx,
+          {
+            actor: 'system',
+            action: SEAL_ACTION,
+            detail: { legacyEntries: prefixEnd, legacyHead: prefixHead },
+          },
+          moves,
+        );
         return { sealed: true };
       });
     },

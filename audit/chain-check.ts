@@ -24,11 +24,12 @@ export interface StoredEntry extends HashedFields {
 /** The entry that seals a chain's SHA-256 prefix under the audit key (docs/accountability.md). */
 export const SEAL_ACTION = 'audit.keyed';
 
-function sealsPrefix(e: StoredEntry): boolean {
+/** Whether a keyed entry is the seal of the old prefix `prefixEnd` entries long, ending in `prefixHead`. */
+export function sealsPrefix(e: HashedFields, prefixEnd: number, prefixHead: string): boolean {
   if (e.action !== SEAL_ACTION || e.actor !== 'system') return false;
   try {
     const d = JSON.parse(e.detail) as { legacyEntries?: unknown; legacyHead?: unknown };
-    return d.legacyEntries === e.seq - 1 && d.legacyHead === e.prevHash;
+    return d.legacyEntries === prefixEnd && d.legacyHead === prefixHead;
   } catch {
     return false;
   }
@@ -37,9 +38,10 @@ function sealsPrefix(e: StoredEntry): boolean {
 /**
  * Walks a chain entry by entry. Every entry must carry the HMAC of its
  * content under the audit key and follow the one before it. Entries hashed
- * the old way (plain SHA-256) are accepted only as a prefix that a keyed
- * `audit.keyed` entry seals, naming its length and head; anywhere else they
- * are what someone without the key would write.
+ * the old way (plain SHA-256) are accepted only as the chain's first entries,
+ * and only once a keyed `audit.keyed` entry later in the chain seals them by
+ * naming their number and the last one's hash; anywhere else they are what
+ * someone without the key would write.
  */
 export function createChainCheck(key: Buffer, anchors: AnchorReading[]) {
   const problems: AuditProblem[] = [];
@@ -48,6 +50,10 @@ export function createChainCheck(key: Buffer, anchors: AnchorReading[]) {
   let prevHash = GENESIS;
   let keyedSeen = false;
   const legacy: number[] = [];
+  // The old prefix: entries before the first keyed one, and the last one's hash.
+  let prefixEnd = 0;
+  let prefixHead = GENESIS;
+  let sealed = false;
   let head: { seq: number; hash: string } | null = null;
   let entries = 0;
 
@@ -73,8 +79,12 @@ export function createChainCheck(key: Buffer, anchors: AnchorReading[]) {
         });
       }
       if (entryMac(key, e) === e.hash) {
-        if (!keyedSeen && legacy.length > 0 && !sealsPrefix(e)) for (const s of legacy) unkeyed(s);
-        keyedSeen = true;
+        if (!keyedSeen) {
+          prefixEnd = seq - 1;
+          prefixHead = prevHash;
+          keyedSeen = true;
+        }
+        if (legacy.length > 0 && sealsPrefix(e, prefixEnd, prefixHead)) sealed = true;
       } else if (legacyHash(e) === e.hash) {
         if (keyedSeen) unkeyed(seq);
         else legacy.push(seq);
@@ -102,7 +112,7 @@ export function createChainCheck(key: Buffer, anchors: AnchorReading[]) {
 
     /** The problems found, once every entry up to the head has been added. */
     finish(anchorsKept: boolean) {
-      if (!keyedSeen) for (const s of legacy) unkeyed(s);
+      if (!sealed) for (const s of legacy) unkeyed(s);
       const last = head as { seq: number; hash: string } | null;
       const headSeq = last?.seq ?? 0;
       if (anchorsKept && last !== null) {
