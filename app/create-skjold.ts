@@ -120,7 +120,22 @@ export async function createSkjold(config: Config, options: SkjoldOptions = {}) 
   await migrate(sql, { sealer });
   const registry = createRegistry(sql);
   const clock = options.clock ?? systemClock;
-  const audit = createAuditLog(sql, { clock, anchorFile: config.SKJOLD_AUDIT_ANCHOR_FILE });
+  const audit = createAuditLog(sql, {
+    key: await keyStore.auditKey(),
+    clock,
+    anchorFile: config.SKJOLD_AUDIT_ANCHOR_FILE,
+    peerAnchorFiles: config.SKJOLD_AUDIT_PEER_ANCHOR_FILES.split(';')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  });
+  // A chain from before the audit key is sealed under it once (docs/accountability.md).
+  const sealed = await audit.sealLegacyChain();
+  if (sealed.sealed) logger.info('audit log: the chain written before the audit key is now sealed under it');
+  if (sealed.refused)
+    logger.error(
+      { reason: sealed.refused },
+      'audit log: the old chain cannot be sealed; audit verify reports it',
+    );
   const holds = createLegalHolds(sql, sealer);
   const users = createConsoleUsers(sql, clock);
   const pseudonymizer = createPseudonymizer(keyStore);

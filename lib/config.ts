@@ -20,6 +20,7 @@ const schema = z.object({
   SKJOLD_KEY_FILE: z.string().optional(), // default <data dir>/keys.json, mode 0600
   SKJOLD_KEYS: z.string().optional(), // keys as JSON (or base64 JSON) instead of a file: read-only
   SKJOLD_AUDIT_ANCHOR_FILE: z.string().optional(), // newest audit entry's hash, outside the registry; default <data dir>/audit-anchor.json
+  SKJOLD_AUDIT_PEER_ANCHOR_FILES: z.string().default(''), // other instances' anchor files, separated by ';': verify checks the newest of all
   DATABASE_URL: z.string().optional(), // PostgreSQL registry; PGlite in the data dir when unset
   SKJOLD_OPERATOR_TOKEN: z.string().min(24).optional(), // generated into the data dir when unset
   SKJOLD_OPERATOR_NAME: z.string().min(1).default('the Skjold operator'), // named as controller or processor in the art. 30 records

@@ -5,7 +5,7 @@
  * values; a legal hold protects what it covers; a killed run resumes.
  */
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { createAuditLog } from '../audit/audit-log.ts';
 import { manualClock } from '../lib/clock.ts';
@@ -202,7 +202,7 @@ before(async () => {
     registry,
     store,
     holds,
-    audit: createAuditLog(sql, { clock }),
+    audit: createAuditLog(sql, { key: randomBytes(32), clock }),
     clock,
     indexPurge: createIndexPurge(store, () => server.restart()),
   };
