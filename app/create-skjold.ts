@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createConsoleUsers } from '../api/console-users.ts';
 import { createApi } from '../api/server.ts';
@@ -46,6 +47,14 @@ export interface SkjoldOptions {
   clock?: Clock;
   /** Restarts the influxd Skjold manages, to purge erased pseudonyms from its index (store/index-purge.ts). */
   restartInfluxd?: () => Promise<void>;
+}
+
+/** The version package.json names: what the OpenAPI document says it describes. */
+async function skjoldVersion(): Promise<string> {
+  const pkg = JSON.parse(await readFile(join(import.meta.dirname, '../package.json'), 'utf8')) as {
+    version?: string;
+  };
+  return pkg.version ?? '0';
 }
 
 export async function openRegistrySql(config: Config, logger: Logger): Promise<SqlClient> {
@@ -236,6 +245,7 @@ export async function createSkjold(config: Config, options: SkjoldOptions = {}) 
     indexPurge,
     transport,
     fleet,
+    version: await skjoldVersion(),
     operatorName: config.SKJOLD_OPERATOR_NAME,
     subProcessors: config.SKJOLD_SUBPROCESSORS.split(';')
       .map((s) => s.trim())
