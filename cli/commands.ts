@@ -1,3 +1,5 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { DEVICE_IDENTIFIER_TYPES } from '../registry/enrolment.ts';
 import { apiFor, type Entry, need, print, str } from './command-kit.ts';
 import { REQUEST_COMMANDS, REQUEST_USAGE } from './commands-requests.ts';
@@ -5,6 +7,7 @@ import { RETENTION_USAGE, retentionCommands } from './commands-retention.ts';
 
 export const USAGE = `Usage: skjold <command> [options]
 
+  version                                       Skjold's version and the Node.js it runs on
   start [--simulate] [--devices N] [--rate R]   run broker, ingest, API and dashboard (and a simulated fleet)
   writer                                        store writers only (SKJOLD_TRANSPORT=kafka): Kafka → InfluxDB
   simulate [--devices N] [--rate R] [--duration S] [--seed X]
@@ -34,6 +37,17 @@ with SKJOLD_OPERATOR_TOKEN or the token start wrote into the data directory (ten
 `;
 
 export const COMMANDS: Entry[] = [
+  {
+    name: 'version',
+    options: {},
+    async run() {
+      const pkg = JSON.parse(await readFile(join(import.meta.dirname, '../package.json'), 'utf8')) as {
+        version: string;
+      };
+      // The Node.js too: `npx skjold` must run on the Node 24 the packages bring, not the system's.
+      process.stdout.write(`skjold ${pkg.version} on Node.js ${process.version}\n`);
+    },
+  },
   {
     name: 'audit verify',
     options: {},
