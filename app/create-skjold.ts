@@ -11,7 +11,7 @@ import { createIngestPseudonymizer } from '../ingest/pseudonymizer-adapter.ts';
 import { type Clock, systemClock } from '../lib/clock.ts';
 import type { Config } from '../lib/config.ts';
 import { SkjoldError } from '../lib/errors.ts';
-import { createLogger, type Logger } from '../lib/log.ts';
+import { createConfiguredLogger, type Logger } from '../lib/log.ts';
 import { createMetrics, type Metrics } from '../lib/metrics.ts';
 import { openKeyStore } from '../pseudonymizer/keystore.ts';
 import { createPseudonymizer } from '../pseudonymizer/pseudonymizer.ts';
@@ -96,7 +96,7 @@ async function createTransport(
  */
 export async function createSkjold(config: Config, options: SkjoldOptions = {}) {
   // Every log line says which instance it came from; /metrics says it once.
-  const logger = (options.logger ?? createLogger(config.SKJOLD_LOG_LEVEL)).child({
+  const logger = (options.logger ?? createConfiguredLogger(config)).child({
     instance: config.SKJOLD_INSTANCE_ID,
   });
   const metrics = createMetrics();

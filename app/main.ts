@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { createApiClient } from '../cli/api-client.ts';
 import type { Config } from '../lib/config.ts';
-import { createLogger } from '../lib/log.ts';
+import { createConfiguredLogger } from '../lib/log.ts';
 import { createSkjold } from './create-skjold.ts';
 import { ensureInfluxd } from './managed-influxd.ts';
 import { operatorToken, operatorTokenFile } from './operator-token.ts';
@@ -21,7 +21,7 @@ export interface StartOptions {
  * SIGINT/SIGTERM.
  */
 export async function runStart(baseConfig: Config, options: StartOptions): Promise<void> {
-  const logger = createLogger(baseConfig.SKJOLD_LOG_LEVEL);
+  const logger = createConfiguredLogger(baseConfig);
   const influx = await ensureInfluxd(baseConfig, join(baseConfig.SKJOLD_DATA_DIR, 'influxdb'), logger);
   const config = Object.freeze({ ...baseConfig, ...influx.config });
   const skjold = await createSkjold(config, {
