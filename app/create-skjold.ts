@@ -8,6 +8,7 @@ import { createBroker } from '../broker/broker.ts';
 import { createCluster } from '../broker/cluster.ts';
 import { createIngest } from '../ingest/ingest.ts';
 import { createIngestPseudonymizer } from '../ingest/pseudonymizer-adapter.ts';
+import { createRejectionLog } from '../ingest/rejection-log.ts';
 import { type Clock, systemClock } from '../lib/clock.ts';
 import type { Config } from '../lib/config.ts';
 import { SkjoldError } from '../lib/errors.ts';
@@ -130,11 +131,14 @@ export async function createSkjold(config: Config, options: SkjoldOptions = {}) 
     config.SKJOLD_TRANSPORT === 'kafka' ? await createKafkaPipeline(config, { metrics, logger }) : undefined;
   const transport = await createTransport(config, writer, metrics, logger, kafka);
   let kafkaWriter: KafkaWriter | undefined;
+  const brokerLogger = logger.child({ component: 'broker' });
+  const ingestRejections = createRejectionLog({ logger: logger.child({ component: 'ingest' }), clock });
+  const brokerRejections = createRejectionLog({ logger: brokerLogger, clock });
   const ingest = createIngest({
     pseudonymizer: createIngestPseudonymizer(pseudonymizer),
     transport,
     metrics,
-    logger: logger.child({ component: 'ingest' }),
+    rejections: ingestRejections,
     time: { futureSkewMs: config.SKJOLD_CLOCK_SKEW_FUTURE_MS, pastSkewMs: config.SKJOLD_CLOCK_SKEW_PAST_MS },
     ...(options.now ? { now: options.now } : {}),
   });
@@ -162,7 +166,8 @@ export async function createSkjold(config: Config, options: SkjoldOptions = {}) 
     authenticator,
     ingest,
     metrics,
-    logger: logger.child({ component: 'broker' }),
+    logger: brokerLogger,
+    rejections: brokerRejections,
     limits: {
       maxPacketBytes: config.SKJOLD_MQTT_MAX_PACKET_BYTES,
       connectRate: config.SKJOLD_MQTT_CONNECT_RATE,
@@ -239,6 +244,9 @@ export async function createSkjold(config: Config, options: SkjoldOptions = {}) 
       // Devices first, so nothing new is accepted; then flush what was.
       await retentionSchedule?.stop();
       await broker.close();
+      // What was counted but not yet summarised is said before the process goes.
+      ingestRejections.close();
+      brokerRejections.close();
       await cluster?.close();
       stopping = true;
       await transport.close();

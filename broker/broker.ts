@@ -5,6 +5,7 @@ import tls from 'node:tls';
 import { Aedes, type AuthenticateError, type Client } from 'aedes';
 import type { DeviceContext } from '../ingest/device-context.ts';
 import type { Ingest } from '../ingest/ingest.ts';
+import type { RejectionLog } from '../ingest/rejection-log.ts';
 import type { Logger } from '../lib/log.ts';
 import type { Metrics } from '../lib/metrics.ts';
 import type { Authenticator } from './authenticator.ts';
@@ -26,6 +27,8 @@ export interface BrokerDeps {
   ingest: Ingest;
   metrics: Metrics;
   logger: Logger;
+  /** Where refused publishes are logged: the first per device, then summaries. */
+  rejections: RejectionLog;
   limits: BrokerLimits;
   tls?: { cert: Buffer; key: Buffer } | undefined;
   /** aedes' broker id; unique per instance, so takeover across instances can tell them apart. */
@@ -59,7 +62,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * message is acknowledged only after ingest has made it safe.
  */
 export async function createBroker(deps: BrokerDeps) {
-  const { authenticator, ingest, metrics, logger, limits } = deps;
+  const { authenticator, ingest, metrics, logger, rejections, limits } = deps;
   const sessions = new WeakMap<Client, Session>();
   const connectBucket = createTokenBucket(limits.connectRate, limits.connectRate * 2);
 
@@ -102,7 +105,12 @@ export async function createBroker(deps: BrokerDeps) {
       if (packet.topic !== session.telemetry) {
         metrics.mqttForbidden.inc({ action: 'publish' });
         // The topic is not logged: it may hold another device's identifier.
-        logger.warn({ device: session.ctx.devicePseudonym }, 'publish outside the device topic refused');
+        rejections.rejected({
+          device: session.ctx.devicePseudonym,
+          tenant: session.ctx.tenantId,
+          reason: 'topic',
+          msg: 'publish outside the device topic refused',
+        });
         return done(new Error('topic not allowed'));
       }
       // A retained message would sit in broker memory with raw identifiers in it.
