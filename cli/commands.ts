@@ -4,6 +4,7 @@ import { DEVICE_IDENTIFIER_TYPES } from '../registry/enrolment.ts';
 import { apiFor, type Entry, need, print, str } from './command-kit.ts';
 import { REQUEST_COMMANDS, REQUEST_USAGE } from './commands-requests.ts';
 import { RETENTION_USAGE, retentionCommands } from './commands-retention.ts';
+import { importDevices, withProgress } from './long-commands.ts';
 
 export const USAGE = `Usage: skjold <command> [options]
 
@@ -201,7 +202,10 @@ export const COMMANDS: Entry[] = [
     async run(cmd) {
       const [file] = cmd.positionals;
       if (!file) throw Object.assign(new Error('a CSV file is required'), { code: 'ERR_PARSE_ARGS_MISSING' });
-      print(await (await apiFor(cmd.config)).importDevices(need(cmd, 'tenant'), await cmd.readFile(file)));
+      const [api, tenant, csv] = [await apiFor(cmd.config), need(cmd, 'tenant'), await cmd.readFile(file)];
+      print(
+        await withProgress(cmd, 'devices import', (progress) => importDevices(api, tenant, csv, progress)),
+      );
     },
   },
   {

@@ -41,6 +41,7 @@ const schema = z.object({
   SKJOLD_API_HOST: z.string().default('127.0.0.1'),
   SKJOLD_API_PORT: int(8080),
   SKJOLD_API_URL: z.string().url().optional(), // where CLI commands find a running Skjold
+  SKJOLD_PROGRESS: z.enum(['auto', 'always', 'never']).default('auto'), // CLI progress on stderr; auto: when stderr is a terminal
 
   SKJOLD_INFLUX_URL: z.string().url().default('http://127.0.0.1:8086'),
   SKJOLD_INFLUX_USER: z.string().default('admin'),

@@ -13,9 +13,19 @@ export interface CliResult {
 }
 
 /** Runs `skjold <args>` as an operator would, against a test stack's API; never throws on a non-zero exit. */
-export async function runCli(stack: Stack, ...args: string[]): Promise<CliResult> {
+export function runCli(stack: Stack, ...args: string[]): Promise<CliResult> {
+  return runCliWithEnv(stack, {}, ...args);
+}
+
+/** `runCli` with settings of its own (e.g. SKJOLD_PROGRESS) on top of the environment. */
+export async function runCliWithEnv(
+  stack: Stack,
+  extra: Record<string, string>,
+  ...args: string[]
+): Promise<CliResult> {
   const env = {
     ...process.env,
+    ...extra,
     SKJOLD_API_URL: stack.apiUrl,
     SKJOLD_OPERATOR_TOKEN: stack.config.SKJOLD_OPERATOR_TOKEN,
     SKJOLD_DATA_DIR: stack.config.SKJOLD_DATA_DIR,
