@@ -132,8 +132,13 @@ export async function createSkjold(config: Config, options: SkjoldOptions = {}) 
   const transport = await createTransport(config, writer, metrics, logger, kafka);
   let kafkaWriter: KafkaWriter | undefined;
   const brokerLogger = logger.child({ component: 'broker' });
-  const ingestRejections = createRejectionLog({ logger: logger.child({ component: 'ingest' }), clock });
-  const brokerRejections = createRejectionLog({ logger: brokerLogger, clock });
+  const fullLinesPerInterval = config.SKJOLD_LOG_REJECTIONS_PER_MINUTE; // the interval is a minute
+  const ingestRejections = createRejectionLog({
+    logger: logger.child({ component: 'ingest' }),
+    clock,
+    fullLinesPerInterval,
+  });
+  const brokerRejections = createRejectionLog({ logger: brokerLogger, clock, fullLinesPerInterval });
   const ingest = createIngest({
     pseudonymizer: createIngestPseudonymizer(pseudonymizer),
     transport,

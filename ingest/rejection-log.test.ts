@@ -4,22 +4,27 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { manualClock } from '../lib/clock.ts';
 import { createLogger } from '../lib/log.ts';
-import { createRejectionLog } from './rejection-log.ts';
+import { createRejectionLog, REJECTION_DEFAULTS, type RejectionLogOptions } from './rejection-log.ts';
 
 const T0 = '2026-12-01T12:00:00.000Z';
 const MINUTE = 60_000;
+const { fullLinesPerInterval: FULL, summaryLinesPerInterval: SUMMARIES } = REJECTION_DEFAULTS;
 
 interface Line {
   msg: string;
   level: number;
+  time: number;
   device?: string;
   reason?: string;
   rejected?: number;
   seconds?: number;
+  since?: string;
+  devices?: number;
+  reasons?: Record<string, number>;
 }
 
 /** A rejection log writing through a real pino logger into memory, on a clock the test moves. */
-function setup(options: { maxTracked?: number } = {}) {
+function setup(options: Partial<RejectionLogOptions> = {}) {
   const lines: Line[] = [];
   const sink = new Writable({
     write(chunk, _enc, cb) {
@@ -28,12 +33,7 @@ function setup(options: { maxTracked?: number } = {}) {
     },
   });
   const clock = manualClock(T0);
-  const log = createRejectionLog({
-    logger: createLogger('info', sink),
-    clock,
-    intervalMs: MINUTE,
-    ...options,
-  });
+  const log = createRejectionLog({ logger: createLogger('info', sink), clock, ...options });
   const advance = (ms: number) => clock.set(new Date(clock().getTime() + ms));
   const reject = (device: string, reason = 'json', times = 1) => {
     for (let i = 0; i < times; i++)
@@ -42,8 +42,11 @@ function setup(options: { maxTracked?: number } = {}) {
   return { lines, log, advance, reject };
 }
 
-const firsts = (lines: Line[]) => lines.filter((l) => l.msg === 'message rejected');
+const fulls = (lines: Line[]) => lines.filter((l) => l.msg === 'message rejected');
 const summaries = (lines: Line[]) => lines.filter((l) => l.rejected !== undefined);
+/** Every rejection is in exactly one line: a full line counts one, a summary its `rejected`. */
+const accounted = (lines: Line[]) =>
+  fulls(lines).length + summaries(lines).reduce((sum, l) => sum + (l.rejected ?? 0), 0);
 
 test('a device sending 1,000 bad messages a minute gets one warning, then one summary a minute', () => {
   const { lines, log, advance, reject } = setup();
@@ -55,25 +58,26 @@ test('a device sending 1,000 bad messages a minute gets one warning, then one su
     log.flush();
   }
   log.close();
-  assert.equal(firsts(lines).length, 1);
+  assert.equal(fulls(lines).length, 1);
   assert.equal(lines[0]?.level, 40, 'the first rejection is a warning');
-  assert.ok(lines.length <= 1 + 5 + 1, `${lines.length} lines for 5,000 rejections`);
-  const counted = summaries(lines).reduce((sum, l) => sum + (l.rejected ?? 0), 0);
-  assert.equal(1 + counted, 5000, 'every rejection is in the first line or a summary');
-  const summary = summaries(lines)[0];
-  assert.equal(
-    summary?.msg,
-    `device v1.flood: ${summary?.rejected} more messages rejected (json) in the last 60 s`,
+  assert.equal(summaries(lines).length, 5, 'one summary a minute');
+  assert.equal(accounted(lines), 5000);
+  assert.deepEqual(
+    summaries(lines).map((l) => l.msg),
+    [
+      'device v1.flood: 999 more messages rejected (json) in the last 60 s',
+      ...Array(4).fill('device v1.flood: 1000 more messages rejected (json) in the last 60 s'),
+    ],
   );
 });
 
-test('each reason of a device is logged once in full; a device quiet for an interval is logged in full again', () => {
+test('each reason of a device is logged once in full; a pair quiet long enough is logged in full again', () => {
   const { lines, log, advance, reject } = setup();
   reject('v1.a', 'json', 3);
   reject('v1.a', 'schema', 2);
   reject('v1.b', 'json');
   assert.deepEqual(
-    firsts(lines).map((l) => `${l.device} ${l.reason}`),
+    fulls(lines).map((l) => `${l.device} ${l.reason}`),
     ['v1.a json', 'v1.a schema', 'v1.b json'],
   );
   advance(MINUTE);
@@ -82,12 +86,14 @@ test('each reason of a device is logged once in full; a device quiet for an inte
     summaries(lines).map((l) => `${l.device} ${l.reason} ${l.rejected}`),
     ['v1.a json 2', 'v1.a schema 1'],
   );
-  assert.equal(log.tracked(), 2, 'v1.b sent nothing more and is forgotten');
-  advance(MINUTE);
-  log.flush();
-  assert.equal(log.tracked(), 0, 'quiet for a whole interval: forgotten');
+  advance(REJECTION_DEFAULTS.forgetAfterMs - MINUTE - 1);
   reject('v1.a');
-  assert.equal(firsts(lines).length, 4, 'after a quiet interval the next rejection is logged in full');
+  assert.equal(fulls(lines).length, 3, 'remembered while it was quiet for less than forgetAfterMs');
+  advance(REJECTION_DEFAULTS.forgetAfterMs);
+  log.flush();
+  assert.equal(log.tracked(), 0, 'forgotten once quiet for forgetAfterMs');
+  reject('v1.a');
+  assert.equal(fulls(lines).length, 4, 'then its next rejection is logged in full');
 });
 
 test('a rejection after the interval brings the summary out without waiting for the timer', () => {
@@ -101,51 +107,79 @@ test('a rejection after the interval brings the summary out without waiting for 
   );
 });
 
-test('memory is bounded: past maxTracked devices, rejections are summed per reason', () => {
-  const { lines, log, advance, reject } = setup({ maxTracked: 3 });
-  for (let d = 0; d < 10; d++) reject(`v1.d${d}`, 'schema', 4);
-  assert.equal(log.tracked(), 3);
-  assert.equal(firsts(lines).length, 3);
-  advance(MINUTE);
-  log.flush();
-  const beyond = summaries(lines).filter((l) => l.device === undefined);
-  assert.equal(beyond.length, 1);
-  assert.equal(beyond[0]?.rejected, 7 * 4);
+test('a fleet of 200 devices each sending a bad message a minute: a bounded number of lines a minute', () => {
+  const { lines, log, advance, reject } = setup();
+  const perMinute: number[] = [];
+  for (let minute = 0; minute < 10; minute++) {
+    const from = lines.length;
+    for (let d = 0; d < 200; d++) {
+      reject(`v1.d${d}`, d % 2 ? 'json' : 'schema');
+      advance(MINUTE / 200);
+    }
+    log.flush();
+    perMinute.push(lines.length - from);
+  }
+  log.close();
+  for (const n of perMinute) assert.ok(n <= FULL + SUMMARIES + 1, `${perMinute}`);
+  assert.equal(fulls(lines).length, FULL * 10, 'a few in full each minute, until every pair has had one');
+  assert.equal(accounted(lines), 2000);
+  const rest = summaries(lines).filter((l) => l.device === undefined);
+  assert.ok(rest.length > 0);
   assert.match(
-    beyond[0]?.msg ?? '',
-    /28 more messages rejected \(schema\) in the last 60 s from devices beyond the 3 followed/,
+    rest[0]?.msg ?? '',
+    /^\d+ more messages rejected \(json \d+, schema \d+\) from \d+ other devices in the last 60 s$/,
   );
 });
 
-test('property: every rejection is counted exactly once, and a pair gets at most one line per interval plus its first', () => {
+test('memory is bounded: past maxTracked pairs the least recently active is dropped, its count kept', () => {
+  const { lines, log, advance, reject } = setup({ maxTracked: 3, fullLinesPerInterval: 100 });
+  for (let d = 0; d < 10; d++) reject(`v1.d${d}`, 'schema', 4);
+  assert.equal(log.tracked(), 3);
+  advance(MINUTE);
+  log.flush();
+  assert.equal(accounted(lines), 40);
+  const rest = summaries(lines).find((l) => l.device === undefined);
+  assert.equal(rest?.devices, 7, 'the dropped pairs are summarised together');
+  assert.deepEqual(rest?.reasons, { schema: 21 });
+});
+
+test('property: every rejection is in exactly one line, a pair is summarised at most once an interval, lines per interval are bounded', () => {
   const event = fc.record({
-    device: fc.constantFrom('v1.a', 'v1.b', 'v1.c', 'v1.d'),
-    reason: fc.constantFrom('json', 'schema'),
-    gapMs: fc.nat({ max: 3 * MINUTE }),
+    device: fc.constantFrom('v1.a', 'v1.b', 'v1.c', 'v1.d', 'v1.e', 'v1.f'),
+    reason: fc.constantFrom('json', 'schema', 'not_object'),
+    gapMs: fc.nat({ max: 2 * MINUTE }),
     flush: fc.boolean(),
   });
   fc.assert(
-    fc.property(fc.array(event, { maxLength: 300 }), fc.integer({ min: 1, max: 5 }), (events, maxTracked) => {
-      const { lines, log, advance, reject } = setup({ maxTracked });
-      let elapsed = 0;
-      for (const e of events) {
-        advance(e.gapMs);
-        elapsed += e.gapMs;
-        reject(e.device, e.reason);
-        if (e.flush) log.flush();
-      }
-      log.close();
-      const counted = firsts(lines).length + summaries(lines).reduce((s, l) => s + (l.rejected ?? 0), 0);
-      assert.equal(counted, events.length);
-      const perPair = new Map<string, number>();
-      for (const l of lines) {
-        const key = `${l.device} ${l.reason}`;
-        perPair.set(key, (perPair.get(key) ?? 0) + 1);
-      }
-      // Each first line opens a window; each later line closes one of at least an interval, or is the last.
-      const bound = 2 * (Math.floor(elapsed / MINUTE) + 1) + 1;
-      for (const [key, n] of perPair) assert.ok(n <= bound, `${key}: ${n} lines over ${elapsed} ms`);
-      assert.equal(log.tracked(), 0, 'close forgets everything');
-    }),
+    fc.property(
+      fc.array(event, { maxLength: 300 }),
+      fc.integer({ min: 1, max: 8 }),
+      fc.integer({ min: 0, max: 4 }),
+      (events, maxTracked, fullLinesPerInterval) => {
+        const { lines, log, advance, reject } = setup({ maxTracked, fullLinesPerInterval });
+        for (const e of events) {
+          advance(e.gapMs);
+          reject(e.device, e.reason);
+          if (e.flush) log.flush();
+        }
+        log.close();
+        assert.equal(accounted(lines), events.length);
+        assert.ok(log.tracked() === 0, 'close forgets everything');
+        // Summary lines name the interval they close; no pair twice in one, at most a few pairs on lines of their own.
+        const intervals = Map.groupBy(summaries(lines), (l) => l.since);
+        for (const [since, block] of intervals) {
+          const own = block.filter((l) => l.device !== undefined).map((l) => `${l.device} ${l.reason}`);
+          assert.equal(
+            new Set(own).size,
+            own.length,
+            `a pair summarised twice in the interval from ${since}`,
+          );
+          assert.ok(own.length <= SUMMARIES);
+          assert.ok(block.length - own.length <= 1, 'one shared line');
+        }
+        const elapsed = events.reduce((sum, e) => sum + e.gapMs, 0);
+        assert.ok(fulls(lines).length <= fullLinesPerInterval * (Math.floor(elapsed / MINUTE) + 1));
+      },
+    ),
   );
 });

@@ -4,13 +4,19 @@ import type { Logger } from '../lib/log.ts';
 export interface RejectionLogOptions {
   logger: Logger;
   clock: Clock;
-  /** A (device, reason) gets at most one summary line per this many ms. */
+  /** Counted rejections are summarised once per this many ms. */
   intervalMs?: number;
-  /** (device, reason) pairs followed at once; rejections beyond are summed per reason. Bounds memory. */
+  /** (device, reason) pairs remembered at once, least recently active dropped first. Bounds memory. */
   maxTracked?: number;
+  /** A pair quiet for this long is forgotten: its next rejection is logged in full again. */
+  forgetAfterMs?: number;
+  /** Rejections logged in full per interval, at most; past it they are counted like repeats. */
+  fullLinesPerInterval?: number;
+  /** Pairs summarised on a line of their own per interval (the busiest); the rest share one line. */
+  summaryLinesPerInterval?: number;
 }
 
-/** One rejected message: who, why, and the first line's message and extra fields. */
+/** One rejected message: who, why, and the full line's message and extra fields. */
 export interface Rejection {
   device: string;
   tenant: string;
@@ -19,75 +25,91 @@ export interface Rejection {
   fields?: Record<string, unknown>;
 }
 
-interface Window {
-  since: number;
-  /** Rejections counted, not logged, since `since`. */
-  more: number;
-}
-
-interface Tracked extends Window {
+interface Pair {
   device: string;
   tenant: string;
   reason: string;
+  lastSeen: number;
+  /** Rejections counted, not logged, in this interval. */
+  more: number;
+  /** Whether one of its rejections was logged in full (the budget may have put it off). */
+  shown: boolean;
 }
 
-export const REJECTION_SUMMARY_MS = 60_000;
-export const REJECTION_MAX_TRACKED = 10_000;
+export const REJECTION_DEFAULTS = {
+  intervalMs: 60_000, // SKJOLD_LOG_REJECTIONS_PER_MINUTE counts full lines per this interval
+  maxTracked: 10_000,
+  forgetAfterMs: 10 * 60_000,
+  fullLinesPerInterval: 5,
+  summaryLinesPerInterval: 3,
+};
+
+const messages = (n: number) => `${n} more message${n === 1 ? '' : 's'}`;
 
 /**
  * The log side of rejections (SPEC: "a clear, counted rejection"). A device
- * that keeps sending bad messages would otherwise write one warning per
- * message: the first rejection of a (device pseudonym, reason) is logged in
- * full, the rest are counted and summarised at most once per interval. The
- * counters in /metrics are the caller's and still see every rejection.
- * Devices are named by pseudonym only, here as everywhere in the logs.
+ * that keeps sending bad messages, or a fleet whose devices each send a few,
+ * would otherwise write a warning per message and bury everything else. The
+ * first rejection of a (device pseudonym, reason) is logged in full; repeats
+ * are counted, and once per interval the busiest pairs get a summary line
+ * each and the rest one line together. Lines per interval are bounded
+ * whatever the fleet does; every rejection is in exactly one line's count.
+ * The counters in /metrics are the caller's and still see every rejection.
  */
 export function createRejectionLog(options: RejectionLogOptions) {
   const { logger, clock } = options;
-  const intervalMs = options.intervalMs ?? REJECTION_SUMMARY_MS;
-  const maxTracked = options.maxTracked ?? REJECTION_MAX_TRACKED;
-  const tracked = new Map<string, Tracked>();
-  // Past maxTracked pairs: one counter per reason, and reasons are a fixed, short list.
-  const untracked = new Map<string, Window>();
+  const o = { ...REJECTION_DEFAULTS, ...options };
+  // Map order is least recently active first: eviction takes the first entry.
+  const pairs = new Map<string, Pair>();
+  // Counts of pairs evicted mid-interval (past maxTracked), so no rejection goes uncounted.
+  const evicted = { pairs: 0, byReason: new Map<string, number>() };
+  let windowStart = clock().getTime();
+  let fullLines = 0;
   let timer: NodeJS.Timeout | undefined;
 
-  const now = () => clock().getTime();
-  const seconds = (w: Window, at: number) => Math.max(1, Math.round((at - w.since) / 1000));
-
-  function summarise(t: Tracked, at: number): void {
-    const s = seconds(t, at);
-    logger.warn(
-      { device: t.device, tenant: t.tenant, reason: t.reason, rejected: t.more, seconds: s },
-      `device ${t.device}: ${t.more} more message${t.more === 1 ? '' : 's'} rejected (${t.reason}) in the last ${s} s`,
-    );
+  function evictOldest(): void {
+    const [key, p] = pairs.entries().next().value ?? [];
+    if (key === undefined || p === undefined) return;
+    pairs.delete(key);
+    if (p.more === 0) return;
+    evicted.pairs++;
+    evicted.byReason.set(p.reason, (evicted.byReason.get(p.reason) ?? 0) + p.more);
   }
 
-  function summariseUntracked(reason: string, w: Window, at: number): void {
-    const s = seconds(w, at);
-    logger.warn(
-      { reason, rejected: w.more, seconds: s, devicesFollowed: maxTracked },
-      `${w.more} more message${w.more === 1 ? '' : 's'} rejected (${reason}) in the last ${s} s from devices beyond the ${maxTracked} followed`,
-    );
-  }
-
-  /** Summarises every window that is over (or, with `all`, every window) and forgets the quiet ones. */
-  function flush(all = false): void {
-    const at = now();
-    for (const [key, t] of tracked) {
-      if (!all && at - t.since < intervalMs) continue;
-      if (t.more > 0) summarise(t, at);
-      // A device still misbehaving keeps its entry, so its next messages are counted, not logged again.
-      if (t.more > 0 && !all) {
-        t.since = at;
-        t.more = 0;
-      } else tracked.delete(key);
+  /** Summarises the interval that ends at `at` and starts the next. */
+  function flush(at: number): void {
+    const seconds = Math.max(1, Math.round((at - windowStart) / 1000));
+    const since = new Date(windowStart).toISOString();
+    const counted = [...pairs.values()].filter((p) => p.more > 0).sort((a, b) => b.more - a.more);
+    for (const p of counted.slice(0, o.summaryLinesPerInterval)) {
+      logger.warn(
+        { device: p.device, tenant: p.tenant, reason: p.reason, rejected: p.more, since, seconds },
+        `device ${p.device}: ${messages(p.more)} rejected (${p.reason}) in the last ${seconds} s`,
+      );
     }
-    for (const [reason, w] of untracked) {
-      if (!all && at - w.since < intervalMs) continue;
-      summariseUntracked(reason, w, at);
-      untracked.delete(reason);
+    const rest = counted.slice(o.summaryLinesPerInterval);
+    const byReason = new Map(evicted.byReason);
+    for (const p of rest) byReason.set(p.reason, (byReason.get(p.reason) ?? 0) + p.more);
+    const total = [...byReason.values()].reduce((a, b) => a + b, 0);
+    if (total > 0) {
+      const devices = new Set(rest.map((p) => p.device)).size + evicted.pairs;
+      const reasons = Object.fromEntries([...byReason].sort(([a], [b]) => a.localeCompare(b)));
+      logger.warn(
+        { rejected: total, reasons, devices, since, seconds },
+        `${messages(total)} rejected (${Object.entries(reasons)
+          .map(([r, n]) => `${r} ${n}`)
+          .join(', ')}) from ${devices} other device${devices === 1 ? '' : 's'} in the last ${seconds} s`,
+      );
     }
-    if (tracked.size === 0 && untracked.size === 0 && timer) {
+    evicted.pairs = 0;
+    evicted.byReason.clear();
+    for (const [key, p] of pairs) {
+      p.more = 0;
+      if (at - p.lastSeen >= o.forgetAfterMs) pairs.delete(key);
+    }
+    windowStart = at;
+    fullLines = 0;
+    if (pairs.size === 0 && timer) {
       clearInterval(timer);
       timer = undefined;
     }
@@ -95,42 +117,50 @@ export function createRejectionLog(options: RejectionLogOptions) {
 
   return {
     rejected(r: Rejection): void {
-      const at = now();
+      const at = clock().getTime();
+      if (at - windowStart >= o.intervalMs) flush(at);
       const key = `${r.device}\u0000${r.reason}`;
-      const t = tracked.get(key);
-      if (t && at - t.since >= intervalMs) {
-        if (t.more > 0) {
-          summarise(t, at);
-          t.since = at;
-          t.more = 1;
-          return;
-        }
-        tracked.delete(key);
-      } else if (t) {
-        t.more++;
-        return;
-      }
-      if (tracked.size >= maxTracked) {
-        const w = untracked.get(r.reason) ?? { since: at, more: 0 };
-        w.more++;
-        untracked.set(r.reason, w);
-      } else {
+      const known = pairs.get(key);
+      if (known) {
+        // Most recently active last: eviction takes the first entry.
+        pairs.delete(key);
+        pairs.set(key, known);
+      } else if (pairs.size >= o.maxTracked) evictOldest();
+      const pair = known ?? {
+        device: r.device,
+        tenant: r.tenant,
+        reason: r.reason,
+        lastSeen: at,
+        more: 0,
+        shown: false,
+      };
+      pair.lastSeen = at;
+      if (!known) pairs.set(key, pair);
+      // Every pair gets one rejection in full, as soon as an interval's budget allows.
+      if (!pair.shown && fullLines < o.fullLinesPerInterval) {
+        pair.shown = true;
+        fullLines++;
         logger.warn({ ...r.fields, device: r.device, tenant: r.tenant, reason: r.reason }, r.msg);
-        tracked.set(key, { device: r.device, tenant: r.tenant, reason: r.reason, since: at, more: 0 });
-      }
-      // Summaries of devices that went quiet still come out; unref: it never keeps the process up.
-      timer ??= setInterval(() => flush(), intervalMs).unref();
+      } else pair.more++;
+      // Summaries come out on time even when the devices go quiet; unref: it never keeps the process up.
+      timer ??= setInterval(() => flush(clock().getTime()), o.intervalMs).unref();
     },
 
-    /** Summarises the windows that are over; runs by itself every interval while anything is counted. */
-    flush: () => flush(false),
+    /** Ends the interval now if it is over; the timer does this by itself every interval. */
+    flush(): void {
+      const at = clock().getTime();
+      if (at - windowStart >= o.intervalMs) flush(at);
+    },
 
-    /** (device, reason) pairs followed now. */
-    tracked: () => tracked.size,
+    /** (device, reason) pairs remembered now. */
+    tracked: () => pairs.size,
 
-    /** Summarises whatever is still counted (at shutdown) and stops the timer. */
+    /** Summarises whatever is counted (at shutdown), forgets everything and stops the timer. */
     close(): void {
-      flush(true);
+      flush(clock().getTime());
+      pairs.clear();
+      if (timer) clearInterval(timer);
+      timer = undefined;
     },
   };
 }

@@ -26,6 +26,7 @@ const schema = z.object({
   SKJOLD_SUBPROCESSORS: z.string().default(''), // recipients for the art. 30 records, separated by ';'
   SKJOLD_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   SKJOLD_LOG_FORMAT: z.enum(['auto', 'json', 'pretty']).default('auto'), // auto: pretty when stdout is a terminal, JSON otherwise
+  SKJOLD_LOG_REJECTIONS_PER_MINUTE: int(5), // rejected messages logged in full per minute and log; the rest are counted and summarised
   SKJOLD_INSTANCE_ID: z.string().min(1).max(64).default(hostname()), // names this instance in logs, metrics and the broker id
   SKJOLD_REDIS_URL: z.string().url().optional(), // several instances share MQTT sessions and subscriptions through Redis
 
