@@ -12,7 +12,7 @@ export interface RejectionLogOptions {
   forgetAfterMs?: number;
   /** Rejections logged in full per interval, at most; past it they are counted like repeats. */
   fullLinesPerInterval?: number;
-  /** Pairs summarised on a line of their own per interval (the busiest); the rest share one line. */
+  /** Pairs summarised on a line of their own per interval (the busiest, if rejected more than once); the rest share one line. */
   summaryLinesPerInterval?: number;
 }
 
@@ -43,6 +43,9 @@ export const REJECTION_DEFAULTS = {
   fullLinesPerInterval: 5,
   summaryLinesPerInterval: 3,
 };
+
+/** The timer looks this often per interval whether one is over, so a summary is at most this late. */
+const TICKS_PER_INTERVAL = 6;
 
 const messages = (n: number) => `${n} more message${n === 1 ? '' : 's'}`;
 
@@ -81,13 +84,15 @@ export function createRejectionLog(options: RejectionLogOptions) {
     const seconds = Math.max(1, Math.round((at - windowStart) / 1000));
     const since = new Date(windowStart).toISOString();
     const counted = [...pairs.values()].filter((p) => p.more > 0).sort((a, b) => b.more - a.more);
-    for (const p of counted.slice(0, o.summaryLinesPerInterval)) {
+    // A line of its own only for a device that kept at it; one-offs are only worth a count.
+    const own = counted.filter((p) => p.more > 1).slice(0, o.summaryLinesPerInterval);
+    for (const p of own) {
       logger.warn(
         { device: p.device, tenant: p.tenant, reason: p.reason, rejected: p.more, since, seconds },
         `device ${p.device}: ${messages(p.more)} rejected (${p.reason}) in the last ${seconds} s`,
       );
     }
-    const rest = counted.slice(o.summaryLinesPerInterval);
+    const rest = counted.slice(own.length);
     const byReason = new Map(evicted.byReason);
     for (const p of rest) byReason.set(p.reason, (byReason.get(p.reason) ?? 0) + p.more);
     const total = [...byReason.values()].reduce((a, b) => a + b, 0);
@@ -115,10 +120,16 @@ export function createRejectionLog(options: RejectionLogOptions) {
     }
   }
 
+  /** Ends the interval if it is over: on each rejection and on the timer's ticks. */
+  function due(): void {
+    const at = clock().getTime();
+    if (at - windowStart >= o.intervalMs) flush(at);
+  }
+
   return {
     rejected(r: Rejection): void {
+      due();
       const at = clock().getTime();
-      if (at - windowStart >= o.intervalMs) flush(at);
       const key = `${r.device}\u0000${r.reason}`;
       const known = pairs.get(key);
       if (known) {
@@ -143,14 +154,11 @@ export function createRejectionLog(options: RejectionLogOptions) {
         logger.warn({ ...r.fields, device: r.device, tenant: r.tenant, reason: r.reason }, r.msg);
       } else pair.more++;
       // Summaries come out on time even when the devices go quiet; unref: it never keeps the process up.
-      timer ??= setInterval(() => flush(clock().getTime()), o.intervalMs).unref();
+      timer ??= setInterval(due, o.intervalMs / TICKS_PER_INTERVAL).unref();
     },
 
-    /** Ends the interval now if it is over; the timer does this by itself every interval. */
-    flush(): void {
-      const at = clock().getTime();
-      if (at - windowStart >= o.intervalMs) flush(at);
-    },
+    /** Ends the interval now if it is over; the timer does this by itself. */
+    flush: due,
 
     /** (device, reason) pairs remembered now. */
     tracked: () => pairs.size,
