@@ -62,7 +62,8 @@ export async function runStart(baseConfig: Config, options: StartOptions): Promi
   let simulation: Promise<unknown> = Promise.resolve();
   if (options.simulate) {
     const client = createApiClient({ url: api, token: await operatorToken(config) });
-    simulation = runSimulation(config, client, {
+    // The port the broker got: with SKJOLD_MQTT_PORT=0 it is chosen when it listens.
+    simulation = runSimulation({ ...config, SKJOLD_MQTT_PORT: mqttPort }, client, {
       devicesPerKind: options.devicesPerKind,
       ratePerDevice: options.ratePerDevice,
       seed: 'skjold-demo',
