@@ -8,6 +8,7 @@ import { createBroker } from '../broker/broker.ts';
 import { createCluster } from '../broker/cluster.ts';
 import { createFleetHealth } from '../fleet/health.ts';
 import { createIngest } from '../ingest/ingest.ts';
+import { createObjectionGate } from '../ingest/objection-gate.ts';
 import { createIngestPseudonymizer } from '../ingest/pseudonymizer-adapter.ts';
 import { type Clock, systemClock } from '../lib/clock.ts';
 import type { Config } from '../lib/config.ts';
@@ -142,12 +143,18 @@ export async function createSkjold(config: Config, options: SkjoldOptions = {}) 
     logger: logger.child({ component: 'fleet' }),
     spool: config.SKJOLD_TRANSPORT === 'spool',
   });
+  const objections = createObjectionGate({
+    sql,
+    logger: logger.child({ component: 'objections' }),
+    refreshMs: config.SKJOLD_OBJECTION_REFRESH_SECONDS * 1000,
+  });
   let kafkaWriter: KafkaWriter | undefined;
   const ingest = createIngest({
     pseudonymizer: createIngestPseudonymizer(pseudonymizer),
     transport,
     metrics,
     fleet: fleet.events,
+    gate: objections,
     logger: logger.child({ component: 'ingest' }),
     time: { futureSkewMs: config.SKJOLD_CLOCK_SKEW_FUTURE_MS, pastSkewMs: config.SKJOLD_CLOCK_SKEW_PAST_MS },
     ...(options.now ? { now: options.now } : {}),
@@ -221,6 +228,7 @@ export async function createSkjold(config: Config, options: SkjoldOptions = {}) 
     indexPurge,
     transport,
     fleet,
+    objections,
     operatorName: config.SKJOLD_OPERATOR_NAME,
     subProcessors: config.SKJOLD_SUBPROCESSORS.split(';')
       .map((s) => s.trim())
@@ -256,11 +264,14 @@ export async function createSkjold(config: Config, options: SkjoldOptions = {}) 
     indexPurge,
     transport,
     fleet,
+    objections,
     broker,
     api,
 
     async start(): Promise<{ mqttPort: number; apiPort: number }> {
       if (kafka && config.SKJOLD_KAFKA_WRITER === 'on') kafkaWriter = await kafka.startWriter(writer);
+      // Before the first message: an objection recorded while Skjold was down holds from its first point.
+      await objections.start();
       const mqtt = await broker.listen(config.SKJOLD_MQTT_PORT, config.SKJOLD_MQTT_HOST);
       await api.listen({ port: config.SKJOLD_API_PORT, host: config.SKJOLD_API_HOST });
       const apiAddress = api.server.address();
@@ -279,6 +290,7 @@ export async function createSkjold(config: Config, options: SkjoldOptions = {}) 
       await broker.close();
       await cluster?.close();
       await fleet.stop();
+      objections.stop();
       stopping = true;
       await transport.close();
       await kafkaWriter?.stop();
