@@ -85,6 +85,8 @@ export function registerDeviceRoutes(app: FastifyInstance, deps: ApiDeps): void 
       throw new SkjoldError('SKJOLD_ERR_NOT_FOUND', 'device');
     await deps.registry.createSubject(tenant, ref);
     await deps.registry.linkSubjectDevice(tenant, ref, deviceId);
+    // The subject's objections reach the device's points from the next message on.
+    await deps.objections?.refresh();
     return reply.code(204).send();
   });
 }

@@ -191,6 +191,22 @@ test('erasing an objecting subject removes the link: the device’s readings are
   assert.deepEqual(await storedSeqs(meter), [1]);
 });
 
+test('a device linked to an objecting subject later is covered from the link on, by tenant or operator', async () => {
+  const ids = identifierSource(`${T}-later`);
+  const first = await addDevice(stack.api, ids, T, 'heat_meter');
+  const second = await addDevice(stack.api, ids, T, 'heat_meter');
+  await link('kunde-6', first);
+  await tenantPost('kunde-6/object', { purpose: HEAT });
+  const client = await online(second);
+  await send(client, second, [0]);
+  const res = await callAs(stack, operator(stack), 'PUT', `/v1/tenants/${T}/subjects/kunde-6/devices`, {
+    deviceId: second.id,
+  });
+  assert.equal(res.status, 204, res.body);
+  await send(client, second, [1]);
+  assert.deepEqual(await storedSeqs(second), [0], 'stored until linked, dropped after');
+});
+
 /** Counts registry queries that read objections, from now until `stop()`. */
 function countRegistryQueries(): { stop(): number } {
   const sql = stack.skjold.registry.sql;
