@@ -64,7 +64,7 @@ async function addContract(
     startsOn: '2025-01-01',
     endsOn: c.endsOn,
     jurisdiction: c.jurisdiction,
-    gpsDecimals: null,
+    gpsGridMeters: null,
   });
 }
 
