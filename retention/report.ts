@@ -6,7 +6,7 @@
 import type { DeviceKind } from '../lib/device-kinds.ts';
 import type { Contract } from '../registry/registry.ts';
 import type { IndexState } from '../store/index-purge.ts';
-import type { AnonymiseResult } from './anonymise.ts';
+import type { AnonymisationTerms, AnonymiseResult } from './anonymise.ts';
 import type { LegalHold } from './holds.ts';
 import type { RetentionPolicy } from './policy.ts';
 import type { SeriesCount } from './telemetry.ts';
@@ -47,6 +47,8 @@ export interface ContractRetention {
     /** What a legal hold keeps. */
     held: KindCounts;
   };
+  /** When the policy anonymises: k, the groups, what a group publishes and the noise. */
+  anonymisation?: AnonymisationTerms;
   /** Per kind: aggregate groups written and groups suppressed (fewer than k devices). Receipts only. */
   anonymised?: Partial<Record<DeviceKind, AnonymiseResult>>;
   billing: {

@@ -16,8 +16,10 @@ import type { Contract, Registry } from '../registry/registry.ts';
 import type { IndexPurge } from '../store/index-purge.ts';
 import type { TelemetryStore } from '../store/telemetry-store.ts';
 import { drainedWithin, type Transport } from '../transport/transport.ts';
+import { anonymisationTerms } from './anonymise.ts';
 import { BILLING_MEASUREMENT, billingKeepUntil } from './billing.ts';
 import type { LegalHolds } from './holds.ts';
+import type { UniformSource } from './noise.ts';
 import { addMonths, createRetentionPolicies, dueOn, type RetentionPolicy } from './policy.ts';
 import { createRetentionProgress } from './progress.ts';
 import {
@@ -54,6 +56,8 @@ export interface RetentionDeps {
   indexPurge?: IndexPurge;
   /** Points still on their way to the store; a run waits for them before it drops series. */
   transport?: Pick<Transport, 'drained'>;
+  /** Randomness for anonymisation noise; node:crypto's unless a test injects a seeded source. */
+  uniform?: UniformSource;
 }
 
 // One run at a time per registry: the API and the schedule share it.
@@ -204,7 +208,7 @@ export function createRetention(deps: RetentionDeps) {
         status,
         dueOn: due ? isoDay(due) : null,
         rule: due
-          ? `telemetry ${policy.telemetryAction === 'anonymise' ? `anonymised (${policy.anonymiseGroup === 'area' ? 'areas' : 'the whole contract'} × ${policy.anonymiseInterval}, k = ${policy.anonymiseK})` : 'deleted'} ${policy.graceMonths} months after the contract's end (${contract.endsOn}): on ${isoDay(due)}`
+          ? `telemetry ${policy.telemetryAction === 'anonymise' ? `anonymised (${policy.anonymiseGroup === 'area' ? 'areas' : 'the whole contract'} × ${policy.anonymiseInterval}, k = ${policy.anonymiseK}; count, sum and mean only${policy.anonymiseNoise ? `, Laplace noise ε = ${policy.anonymiseNoise.epsilon}` : ''})` : 'deleted'} ${policy.graceMonths} months after the contract's end (${contract.endsOn}): on ${isoDay(due)}`
           : `kept while the contract runs; telemetry is ${policy.telemetryAction === 'anonymise' ? 'anonymised' : 'deleted'} ${policy.graceMonths} months after it ends`,
         telemetry: { action: status === 'due' ? policy.telemetryAction : 'keep', affected: {}, held: {} },
         billing: {
@@ -217,6 +221,7 @@ export function createRetention(deps: RetentionDeps) {
         held: [],
         tenantHolds: status === 'held' ? tenantHolds : [],
         notices: [],
+        ...(policy.telemetryAction === 'anonymise' ? { anonymisation: anonymisationTerms(policy) } : {}),
       };
       report.contracts.push(entry);
       if (contract.role === 'processor' && due && now < due) {
@@ -270,6 +275,7 @@ export function createRetention(deps: RetentionDeps) {
         entry,
         progress,
         now,
+        uniform: deps.uniform,
       });
       removed.push(...free.flatMap((d) => d.pseudonyms));
     }
