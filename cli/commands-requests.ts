@@ -14,7 +14,7 @@ Data-subject requests (docs/subject-requests.md). Operator:
   tokens list --tenant T
   tokens revoke --tenant T --id TOKEN_ID
   requests list [--tenant T] [--overdue]        every tenant's requests (or one tenant's)
-  statistics fleet [--days N]                   the operator's fleet statistics (restricted/objecting subjects left out)
+  statistics fleet [--days N]                   the operator's fleet statistics (restricted/objecting subjects left out, groups under 5 devices suppressed)
 Tenant (--tenant-token TOKEN, or --tenant-token-file FILE):
   subjects export --ref REF [--format json|csv] [--request ID] [--out FILE]
   subjects erase --ref REF [--request ID]       prints the erasure receipt
