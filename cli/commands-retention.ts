@@ -56,6 +56,11 @@ export function formatReport(r: RetentionReport): string {
       lines.push(`    resumed: ${c.skippedSteps} step(s) finished by an earlier run were skipped`);
     for (const n of c.notices) lines.push(`    note: ${n}`);
   }
+  const legacy = r.legacyAggregates;
+  if (legacy && legacy.contracts > 0)
+    lines.push(
+      `  older aggregates with minima/maxima (${legacy.contracts} contract(s)): ${legacy.rewritten} group(s) ${r.kind === 'plan' ? 'to keep' : 'kept'} as count and means, ${legacy.removed} group(s) under 5 devices ${r.kind === 'plan' ? 'to remove' : 'removed'}`,
+    );
   if (r.index?.state === 'purged')
     lines.push(`  index: ${r.index.stale} removed pseudonym(s) purged from InfluxDB's index`);
   if (r.index?.state === 'pending')

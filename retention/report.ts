@@ -8,6 +8,7 @@ import type { Contract } from '../registry/registry.ts';
 import type { IndexState } from '../store/index-purge.ts';
 import type { AnonymisationTerms, AnonymiseResult } from './anonymise.ts';
 import type { LegalHold } from './holds.ts';
+import type { LegacyAggregates } from './legacy-aggregates.ts';
 import type { RetentionPolicy } from './policy.ts';
 import type { SeriesCount } from './telemetry.ts';
 
@@ -82,6 +83,11 @@ export interface RetentionReport {
    * listed by right and not counted.
    */
   index?: IndexState;
+  /**
+   * Aggregates an older Skjold published with minima, maxima and groups under
+   * five devices: to rewrite (plan) or rewritten (receipt).
+   */
+  legacyAggregates?: LegacyAggregates;
 }
 
 export const BOOKKEEPING = {

@@ -472,6 +472,11 @@ describe('retention over time', () => {
     const { receipt, ms } = await runRetentionForTenant({ ...deps, store: again.store }, TENANT);
     assert.ok(ms >= 0);
     assert.equal(again.log.writes.length, 0);
+    assert.deepEqual(
+      receipt.legacyAggregates,
+      { contracts: 0, rewritten: 0, removed: 0 },
+      'current aggregates stay',
+    );
     assert.equal(again.log.statements.filter((q) => q.includes('WHERE device')).length, 0);
     assert.deepEqual(contractOf(receipt, 'heat-dk').telemetry.affected.heat_meter, {
       devices: 2,

@@ -19,6 +19,7 @@ import { drainedWithin, type Transport } from '../transport/transport.ts';
 import { anonymisationTerms } from './anonymise.ts';
 import { BILLING_MEASUREMENT, billingKeepUntil } from './billing.ts';
 import type { LegalHolds } from './holds.ts';
+import { legacyAggregates } from './legacy-aggregates.ts';
 import type { UniformSource } from './noise.ts';
 import { addMonths, createRetentionPolicies, dueOn, type RetentionPolicy } from './policy.ts';
 import { createRetentionProgress } from './progress.ts';
@@ -180,6 +181,17 @@ export function createRetention(deps: RetentionDeps) {
       at: now.toISOString(),
       contracts: [],
     };
+
+    // Aggregates an older Skjold published with min, max and small groups: rewritten first.
+    report.legacyAggregates = await legacyAggregates(store, tenantId, progress, mode, runId);
+    if (mode === 'run' && report.legacyAggregates.contracts > 0) {
+      await audit.append({
+        actor: 'retention',
+        action: 'retention.aggregates_rewrite',
+        tenantId,
+        detail: { runId, ...report.legacyAggregates },
+      });
+    }
 
     for (const contract of contracts) {
       const policy = await policies.get(tenantId, contract.id);
