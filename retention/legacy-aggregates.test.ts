@@ -117,3 +117,12 @@ test('groups under five devices are gone; the others keep their count and means,
   const again = await legacyAggregates(store, TENANT, createRetentionProgress(sql, TENANT), 'run', 'run-3');
   assert.deepEqual(again, { contracts: 0, rewritten: 0, removed: 0 });
 });
+
+test('a tenant without a database has no older aggregates', async () => {
+  const progress = createRetentionProgress(sql, 'tom');
+  assert.deepEqual(await legacyAggregates(store, 'tom', progress, 'run', 'run-4'), {
+    contracts: 0,
+    rewritten: 0,
+    removed: 0,
+  });
+});

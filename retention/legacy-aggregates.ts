@@ -64,10 +64,11 @@ async function rowsByContract(
   tenantId: string,
   measurement: string,
 ): Promise<Map<string, Row[]>> {
-  const [result] = checked(
-    await store.query(tenantId, `SELECT * FROM ${quoteIdentifier(measurement)} GROUP BY *`),
-  );
+  const results = await store.query(tenantId, `SELECT * FROM ${quoteIdentifier(measurement)} GROUP BY *`);
   const out = new Map<string, Row[]>();
+  // A tenant that never had telemetry has no database, and so no aggregates.
+  if (results.some((r) => r.error?.startsWith('database not found'))) return out;
+  const [result] = checked(results);
   for (const s of result?.series ?? []) {
     const tags = s.tags ?? {};
     const rows = out.get(tags.contract ?? '') ?? [];
