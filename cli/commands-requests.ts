@@ -12,7 +12,7 @@ Data-subject requests (docs/subject-requests.md). Operator:
   tokens list --tenant T
   tokens revoke --tenant T --id TOKEN_ID
   requests list [--tenant T] [--overdue]        every tenant's requests (or one tenant's)
-  statistics fleet [--days N]                   the operator's fleet statistics (restricted/objecting subjects left out)
+  statistics fleet [--days N]                   the operator's fleet statistics (restricted/objecting subjects left out, groups under 5 devices suppressed)
   tenants export --tenant T [--format json|csv] [--out FILE]
                                                 a tenant's data as the operator may see it (restricted subjects left out)
 Tenant (--tenant-token TOKEN, or --tenant-token-file FILE):
