@@ -3,6 +3,9 @@ import { z } from 'zod';
 import { DEVICE_KINDS } from '../lib/device-kinds.ts';
 import { isSkjoldError, SkjoldError } from '../lib/errors.ts';
 import { DEVICE_IDENTIFIER_TYPES, type DeviceInput } from '../registry/enrolment.ts';
+import { moveOut } from '../requests/occupancy.ts';
+import { periodBound, periodFields, toInstant, toPeriod } from '../requests/periods.ts';
+import { createRights } from '../requests/rights.ts';
 import { parseCsv } from './csv.ts';
 import type { ApiDeps } from './deps.ts';
 import { requireTenant, tenantParams } from './routes-tenants.ts';
@@ -18,7 +21,9 @@ const deviceBody = z.object({
   area: z.string().min(1).max(100).optional(),
 });
 const subjectParams = tenantParams.extend({ ref: z.string().min(1).max(128) });
-const linkBody = z.object({ deviceId: z.string().uuid() });
+const linkBody = z.object({ deviceId: z.string().uuid(), ...periodFields });
+const moveOutParams = subjectParams.extend({ deviceId: z.string().uuid() });
+const moveOutBody = z.object({ at: periodBound });
 
 /** CSV columns: kind, contract, then any identifier columns, an optional secret and an optional area. */
 function rowToDevice(row: Record<string, string>): DeviceInput {
@@ -34,6 +39,7 @@ function rowToDevice(row: Record<string, string>): DeviceInput {
 }
 
 export function registerDeviceRoutes(app: FastifyInstance, deps: ApiDeps): void {
+  const rights = createRights(deps);
   app.post('/v1/tenants/:tenant/devices', async (req, reply) => {
     const { tenant } = tenantParams.parse(req.params);
     await requireTenant(deps, tenant);
@@ -77,14 +83,24 @@ export function registerDeviceRoutes(app: FastifyInstance, deps: ApiDeps): void 
     return { imported: results.filter((r) => !('error' in r)).length, results };
   });
 
+  // Links a subject to a device for an occupancy period [from, to); one occupant at a time.
   app.put('/v1/tenants/:tenant/subjects/:ref/devices', async (req, reply) => {
     const { tenant, ref } = subjectParams.parse(req.params);
-    const { deviceId } = linkBody.parse(req.body);
+    const body = linkBody.parse(req.body);
     // Not found and not yours look the same: no other tenant's device is revealed.
-    if (!(await deps.registry.getDevice(tenant, deviceId)))
+    if (!(await deps.registry.getDevice(tenant, body.deviceId)))
       throw new SkjoldError('SKJOLD_ERR_NOT_FOUND', 'device');
     await deps.registry.createSubject(tenant, ref);
-    await deps.registry.linkSubjectDevice(tenant, ref, deviceId);
+    await deps.registry.linkSubjectDevice(tenant, ref, body.deviceId, toPeriod(body), (other) =>
+      rights.sealer.subjectPseudonym(tenant, other),
+    );
     return reply.code(204).send();
+  });
+
+  app.post('/v1/tenants/:tenant/subjects/:ref/devices/:deviceId/move-out', async (req) => {
+    const { tenant, ref, deviceId } = moveOutParams.parse(req.params);
+    const { at } = moveOutBody.parse(req.body);
+    await requireTenant(deps, tenant);
+    return moveOut(rights, 'operator', tenant, ref, deviceId, toInstant(at));
   });
 }
