@@ -96,6 +96,7 @@ export function registerSubjectRoutes(app: FastifyInstance, rights: Rights, metr
             id: d.device.id,
             kind: d.device.kind,
             contract: d.device.contractId,
+            periods: d.periods,
           })),
           ...(await rights.subjects.status(t.tenantId, ref)),
         };

@@ -125,6 +125,10 @@ test('each occupant’s export holds exactly the points of their own period, and
     assert.equal(doc.information.periods.length, 1, o.ref);
     assert.equal(doc.information.periods[0]?.device, meter.id);
   }
+  const view = await callAs(stack, token, 'GET', '/tenant/v1/subjects/kunde-2');
+  assert.deepEqual(view.json<{ devices: Array<{ periods: unknown }> }>().devices[0]?.periods, [
+    { from: at(4), to: at(8) },
+  ]);
   const second = await exportOf('kunde-2');
   assert.deepEqual(second.information.periods[0], { device: meter.id, from: at(4), to: at(8) });
 });
