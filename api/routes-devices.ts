@@ -90,7 +90,6 @@ export function registerDeviceRoutes(app: FastifyInstance, deps: ApiDeps): void 
     // Not found and not yours look the same: no other tenant's device is revealed.
     if (!(await deps.registry.getDevice(tenant, body.deviceId)))
       throw new SkjoldError('SKJOLD_ERR_NOT_FOUND', 'device');
-    await deps.registry.createSubject(tenant, ref);
     await deps.registry.linkSubjectDevice(tenant, ref, body.deviceId, toPeriod(body), (other) =>
       rights.sealer.subjectPseudonym(tenant, other),
     );

@@ -304,6 +304,11 @@ export function createRegistry(sql: SqlClient) {
               `device ${deviceId} is occupied ${describePeriod({ from: iso(other.from), to: iso(other.to) })} by ${nameSubject(other.subjectRef)}`,
             );
           }
+          // The subject is created with its first link, so a refused link leaves no empty subject behind.
+          await tx.query('INSERT INTO subjects (tenant_id, ref) VALUES ($1, $2) ON CONFLICT DO NOTHING', [
+            tenantId,
+            ref,
+          ]);
           await tx.query(
             `INSERT INTO subject_devices (tenant_id, subject_ref, device_id, valid_from, valid_to)
              VALUES ($1, $2, $3, $4, $5)`,

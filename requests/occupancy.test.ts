@@ -157,8 +157,12 @@ test('an overlapping period is refused with a conflict naming the occupant by ps
     'kunde-1 lived there from the day before',
   );
   assert.equal((await link('kunde-4', { from: at(3), to: at(2) })).status, 400);
-  const rowsFor4 = await stack.skjold.registry.subjectPeriods(A, 'kunde-4');
-  assert.deepEqual(rowsFor4, [], 'nothing was linked');
+  assert.deepEqual(await stack.skjold.registry.subjectPeriods(A, 'kunde-4'), [], 'nothing was linked');
+  const subject = await stack.skjold.registry.sql.query(
+    'SELECT 1 FROM subjects WHERE tenant_id = $1 AND ref = $2',
+    [A, 'kunde-4'],
+  );
+  assert.deepEqual(subject, [], 'a refused link leaves no empty subject');
 });
 
 test('a move-out keeps the meter’s register at the move as a billing reading', async () => {

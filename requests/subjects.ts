@@ -125,7 +125,6 @@ export function createSubjects(deps: { registry: Registry; pseudonymizer: Pseudo
       period: PeriodInput = { from: null, to: null },
     ): Promise<Device> {
       const { device, given } = await findDevice(tenantId, input);
-      await registry.createSubject(tenantId, ref);
       await registry.linkSubjectDevice(tenantId, ref, device.id, period, (other) =>
         sealer.subjectPseudonym(tenantId, other),
       );
