@@ -164,10 +164,14 @@ test('lifting the restriction brings the subject back', async () => {
 });
 
 test('rectification replaces a wrong link with the right one', async () => {
-  const wrong = await tenant('PUT', '/tenant/v1/subjects/plain/devices', { deviceId: sensors.objecting.id });
+  // Another subject's sensor cannot be linked at all: one occupant at a time.
+  const taken = await tenant('PUT', '/tenant/v1/subjects/plain/devices', { deviceId: sensors.objecting.id });
+  assert.equal(taken.status, 409);
+  const spare = await addDevice(stack.api, identifierSource('restriction-spare'), A, 'building_sensor');
+  const wrong = await tenant('PUT', '/tenant/v1/subjects/plain/devices', { deviceId: spare.id });
   assert.equal(wrong.status, 200);
   const res = await tenant('POST', '/tenant/v1/subjects/plain/rectify', {
-    remove: [sensors.objecting.id],
+    remove: [spare.id],
     add: [{ identifiers: { serial: sensors.plain.login } }],
   });
   assert.equal(res.status, 200, res.body);
