@@ -83,6 +83,7 @@ before(async () => {
   await stack.api.rotateKey(A);
   await publish(meter, range(6, 12));
   await publish(sim, range(6, 12));
+  await stack.settled();
 });
 after(() => stack.stop());
 

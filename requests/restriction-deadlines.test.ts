@@ -80,6 +80,7 @@ before(async () => {
     }
     await client.endAsync();
   }
+  await stack.settled();
   token = (await issueToken(stack, A, ALL_SCOPES)).token;
   for (const name of ['restricted', 'plain', 'objecting'] as const) {
     const res = await tenant('PUT', `/tenant/v1/subjects/${name}/devices`, {

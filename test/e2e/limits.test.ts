@@ -66,6 +66,7 @@ const limited = (limit: string) => metric(stack.apiUrl, 'skjold_mqtt_limit_enfor
 const packetBytes = (topic: string, payload: number) => 1 + 2 + 2 + Buffer.byteLength(topic) + 2 + payload;
 
 async function storedSeqs(device: TestDevice): Promise<number[]> {
+  await stack.settled();
   const r = await rows(
     stack.skjold.store,
     TENANT,

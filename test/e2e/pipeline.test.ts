@@ -32,6 +32,7 @@ before(async () => {
     identifiers: fleet.identifiers,
     misbehave: { hiddenIdentifiers: 0.2 },
   });
+  await stack.settled();
 });
 after(() => stack.stop());
 

@@ -45,6 +45,7 @@ test('with a certificate configured, devices connect over TLS and their readings
   });
   await client.publishAsync(device.telemetry, JSON.stringify(validReading(device, 1)), { qos: 1 });
   await client.endAsync();
+  await stack.settled();
   const stored = await rows(stack.skjold.store, 'tls-tenant', 'SELECT seq FROM heat_meter');
   assert.deepEqual(
     stored.map((r) => r.seq),

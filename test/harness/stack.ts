@@ -2,11 +2,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { setTimeout as delay } from 'node:timers/promises';
 import { createSkjold, type Skjold, type SkjoldOptions } from '../../app/create-skjold.ts';
 import { type ApiClient, createApiClient } from '../../cli/api-client.ts';
 import { type Config, loadConfig } from '../../lib/config.ts';
 import { createLogger } from '../../lib/log.ts';
+import { waitUntil } from '../../lib/process/server-process.ts';
 import { type InfluxdServer, startInfluxd } from './influxd.ts';
 import { freshPglite } from './registry.ts';
 
@@ -19,7 +19,7 @@ export interface Stack {
   api: ApiClient;
   /** Every log line Skjold wrote, as written. */
   logs: string[];
-  /** Resolves once the transport holds no point (all acknowledged points are in InfluxDB), or after `timeoutMs`. */
+  /** Resolves once the transport holds no point (all acknowledged points are in InfluxDB); fails after `timeoutMs`. */
   settled(timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
@@ -70,18 +70,17 @@ export async function startStack(
     sql: skjoldOptions.sql ?? (await freshPglite()),
   });
   const { mqttPort, apiPort } = await skjold.start();
-  const settled = async (timeoutMs = 15_000): Promise<void> => {
-    const end = Date.now() + timeoutMs;
-    while (skjold.transport.buffered() > 0 && Date.now() < end) await delay(10);
-  };
   // With the spool (the default transport) a PUBACK means "durable on local
-  // disk"; the point reaches InfluxDB moments later. Tests read back what they
-  // published, so every store query first waits until the transport is empty.
-  const query = skjold.store.query.bind(skjold.store);
-  skjold.store.query = async (tenantId, influxql) => {
-    await settled();
-    return query(tenantId, influxql);
-  };
+  // disk"; the point reaches InfluxDB moments later. A test that reads back
+  // what it published says so with `settled()`; store queries are not made to
+  // wait, so erasure and retention meet readings in transit as they would in
+  // production, and their own wait (Transport.drained) is what is tested.
+  const settled = (timeoutMs = 15_000): Promise<void> =>
+    waitUntil(async () => skjold.transport.buffered() === 0, {
+      what: 'the transport handed every point it took to the store',
+      timeoutMs,
+      intervalMs: 10,
+    });
   const apiUrl = `http://127.0.0.1:${apiPort}`;
   return {
     skjold,
