@@ -8,7 +8,7 @@ import { type Config, loadConfig } from '../../lib/config.ts';
 import { createLogger } from '../../lib/log.ts';
 import { waitUntil } from '../../lib/process/server-process.ts';
 import { type InfluxdServer, startInfluxd } from './influxd.ts';
-import { freshPglite } from './registry.ts';
+import { openTestRegistry, type RegistryKind } from './registries.ts';
 
 export interface Stack {
   skjold: Skjold;
@@ -26,12 +26,18 @@ export interface Stack {
 
 /**
  * A whole Skjold for one test file: a private influxd (auth on), a fresh
- * PGlite registry from the shared template, a temp data dir, broker and API on
- * free ports, and the logs captured so tests can search them.
+ * registry (PGlite from the shared template, or a private PostgreSQL), a temp
+ * data dir, broker and API on free ports, and the logs captured so tests can
+ * search them.
  */
 export async function startStack(
   overrides: Partial<Config> = {},
-  options: { influx?: InfluxdServer; skjold?: SkjoldOptions } = {},
+  options: {
+    influx?: InfluxdServer;
+    skjold?: SkjoldOptions;
+    /** The registry backend when the test brings no `skjold.sql`: PGlite unless it asks for PostgreSQL. */
+    registry?: RegistryKind;
+  } = {},
 ): Promise<Stack> {
   const skjoldOptions = options.skjold ?? {};
   const influx = options.influx ?? (await startInfluxd());
@@ -62,12 +68,13 @@ export async function startStack(
       cb();
     },
   });
+  // Only when the test brings no registry: an unused one would keep the process alive.
+  const registry = skjoldOptions.sql ? undefined : await openTestRegistry(options.registry ?? 'pglite');
   const skjold = await createSkjold(config, {
     logger: createLogger('debug', sink),
     restartInfluxd: () => influx.restart(),
     ...skjoldOptions,
-    // Only when the test brings no registry: an unused PGlite would keep the process alive.
-    sql: skjoldOptions.sql ?? (await freshPglite()),
+    sql: skjoldOptions.sql ?? (registry as NonNullable<typeof registry>).sql,
   });
   const { mqttPort, apiPort } = await skjold.start();
   // With the spool (the default transport) a PUBACK means "durable on local
@@ -93,7 +100,8 @@ export async function startStack(
     settled,
     async stop() {
       await skjold.stop();
-      await skjold.registry.close();
+      if (registry) await registry.close();
+      else await skjold.registry.close();
       if (!options.influx) await influx.stop();
       rmSync(dataDir, { recursive: true, force: true });
     },
