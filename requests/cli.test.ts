@@ -35,6 +35,7 @@ test('tokens issue, subjects export and erase, requests list from the command li
       JSON.stringify(validReading(meter, seq, Date.now() - 60_000 + seq)),
     );
   await client.endAsync();
+  await stack.settled();
 
   const issued = await skjold(
     ...[
