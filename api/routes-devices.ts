@@ -20,6 +20,7 @@ const deviceBody = z.object({
   area: z.string().min(1).max(100).optional(),
 });
 const subjectParams = tenantParams.extend({ ref: z.string().min(1).max(128) });
+const deviceParams = tenantParams.extend({ id: z.string().min(1).max(64) });
 const linkBody = z.object({ deviceId: z.string().uuid() });
 
 /** CSV columns: kind, contract, then any identifier columns, an optional secret and an optional area. */
@@ -76,6 +77,27 @@ export function registerDeviceRoutes(app: FastifyInstance, deps: ApiDeps): void 
     await requireTenant(deps, tenant);
     const devices = await deps.registry.listDevices(tenant);
     return devices.map(({ credentialHash: _hash, ...d }) => d);
+  });
+
+  // Decommissioning: the device's logins are refused from now on and its open
+  // connection closed (art. 32(1)(b): a retired unit's credential must not keep working).
+  app.post('/v1/tenants/:tenant/devices/:id/decommission', async (req) => {
+    const { tenant, id } = deviceParams.parse(req.params);
+    await requireTenant(deps, tenant);
+    const { credentialHash: _hash, ...device } = await deps.registry.decommissionDevice(
+      tenant,
+      id,
+      deps.clock(),
+    );
+    await deps.mqtt?.decommissioned(id);
+    await deps.audit.append({
+      actor: 'operator',
+      action: 'device.decommission',
+      tenantId: tenant,
+      target: id,
+      detail: { kind: device.kind, contract: device.contractId, at: device.decommissionedAt },
+    });
+    return device;
   });
 
   // Bulk registration. Every row is validated before any is registered; rows

@@ -248,6 +248,7 @@ export async function createSkjold(config: Config, options: SkjoldOptions = {}) 
       authFailuresPerMinute: config.SKJOLD_API_AUTH_FAILURES,
     },
     tls: apiTls,
+    mqtt: { decommissioned: (deviceId) => broker.decommissioned(deviceId) },
     readiness: {
       broker: async () => listening && !stopping && broker.server.listening,
       ...(cluster ? { redis: () => cluster.ping() } : {}),

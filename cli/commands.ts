@@ -20,6 +20,7 @@ export const USAGE = `Usage: skjold <command> [options]
               [--area AREA]                     building or postcode area: the group retention anonymises by
   devices import --tenant T FILE.csv            columns: kind,contract,iccid,imsi,imei,msisdn,wmbus,serial,secret[,area]
   devices list --tenant T
+  devices decommission --tenant T --device ID   refuse the device's logins from now on and close its connection
   subjects link --tenant T --ref REF --device DEVICE_ID
   keys rotate --tenant T                        new key version; older data stays findable
   dashboard-credential --tenant T --username U --password P
@@ -225,6 +226,12 @@ export const COMMANDS: Entry[] = [
     name: 'keys rotate',
     options: { tenant: str },
     run: async (cmd) => print(await (await apiFor(cmd.config)).rotateKey(need(cmd, 'tenant'))),
+  },
+  {
+    name: 'devices decommission',
+    options: { tenant: str, device: str },
+    run: async (cmd) =>
+      print(await (await apiFor(cmd.config)).decommissionDevice(need(cmd, 'tenant'), need(cmd, 'device'))),
   },
   {
     name: 'dashboard-credential',

@@ -8,6 +8,7 @@ export const ERROR_CODES = {
   SKJOLD_ERR_CONFIG: { status: 500, message: 'invalid configuration' },
   SKJOLD_ERR_KEYS: { status: 500, message: 'pseudonymisation keys unavailable or invalid' },
   SKJOLD_ERR_KEY_VERSION: { status: 404, message: 'no such pseudonymisation key version' },
+  SKJOLD_ERR_DECOMMISSIONED: { status: 409, message: 'the device is decommissioned' },
   SKJOLD_ERR_IDENTIFIER_INVALID: { status: 400, message: 'identifier fails validation' },
   SKJOLD_ERR_AUTH: { status: 401, message: 'authentication failed' },
   SKJOLD_ERR_NOT_FOUND: { status: 404, message: 'not found' },
