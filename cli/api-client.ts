@@ -73,6 +73,8 @@ export function createApiClient(options: { url: string; token: string }) {
     listDevices: (tenantId: string) => call<unknown[]>('GET', `/v1/tenants/${tenantId}/devices`),
     rotateKey: (tenantId: string) =>
       call<{ version: number }>('POST', `/v1/tenants/${tenantId}/keys/rotate`, {}),
+    destroyKey: (tenantId: string, version: number) =>
+      call<Record<string, unknown>>('POST', `/v1/tenants/${tenantId}/keys/${version}/destroy`, {}),
     decommissionDevice: (tenantId: string, deviceId: string) =>
       call<Record<string, unknown>>(
         'POST',

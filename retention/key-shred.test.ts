@@ -1,0 +1,252 @@
+/**
+ * Crypto-shredding through the operator API and the CLI of a running Skjold
+ * (real InfluxDB, PGlite): `keys destroy` refuses the current version and
+ * names every hold, open request and retention that still needs an old one;
+ * once nothing does, the key and the version's pseudonym mappings are gone,
+ * sealed values under it read as shredded, and it is on the audit record.
+ */
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { after, before, test } from 'node:test';
+import { isSkjoldError } from '../lib/errors.ts';
+import type { Point } from '../lib/point.ts';
+import { createSealer, SHREDDED } from '../requests/sealing.ts';
+import { runCli } from '../test/harness/cli.ts';
+import { type Stack, startStack } from '../test/harness/stack.ts';
+import { ALL_SCOPES, callAs, issueToken, operator } from '../test/harness/tenant-api.ts';
+import type { KeyNeeds } from './key-needs.ts';
+
+const TENANT = 'shredvarme';
+const LIVE_METER = 'KAM20000001';
+const OLD_METER = 'KAM20000002';
+let now = new Date('2025-06-01T12:00:00Z');
+let stack: Stack;
+let tenantToken: string;
+const devices: Record<'live' | 'old', { id: string; pseudonym: string }> = {
+  live: { id: '', pseudonym: '' },
+  old: { id: '', pseudonym: '' },
+};
+let releasedHold = '';
+
+const asOperator = (method: string, path: string, body?: unknown) =>
+  callAs(stack, operator(stack), method, path, body);
+const asTenant = (method: string, path: string, body?: unknown) =>
+  callAs(stack, tenantToken, method, path, body);
+const destroy = (tenant: string, version: number) =>
+  asOperator('POST', `/v1/tenants/${tenant}/keys/${version}/destroy`, {});
+
+async function needsOfV1(): Promise<KeyNeeds> {
+  const res = await destroy(TENANT, 1);
+  assert.equal(res.status, 409, res.body);
+  const body = res.json<{ code: string; needs: KeyNeeds }>();
+  assert.equal(body.code, 'SKJOLD_ERR_KEY_IN_USE');
+  return body.needs;
+}
+
+const v1Rows = () =>
+  stack.skjold.registry.sql.query<{ pseudonym: string }>(
+    `SELECT p.pseudonym FROM device_pseudonyms p JOIN devices d ON d.id = p.device_id
+     WHERE d.tenant_id = $1 AND p.key_version = 1`,
+    [TENANT],
+  );
+
+function contract(id: string, startsOn: string, endsOn: string | null) {
+  return {
+    id,
+    role: 'processor' as const,
+    purpose: 'district heating',
+    legalBasis: 'contract' as const,
+    startsOn,
+    endsOn,
+    jurisdiction: 'DK' as const,
+  };
+}
+
+before(async () => {
+  stack = await startStack({}, { skjold: { clock: () => now } });
+  await stack.api.createTenant({ id: TENANT, name: 'Shredvarme' });
+  await stack.api.createContract(TENANT, contract('old', '2020-01-01', '2020-12-31'));
+  await stack.api.createContract(TENANT, contract('live', '2024-01-01', null));
+  for (const [which, wmbus] of [
+    ['live', LIVE_METER],
+    ['old', OLD_METER],
+  ] as const) {
+    devices[which] = await stack.api.addDevice(TENANT, {
+      kind: 'heat_meter',
+      contractId: which,
+      identifiers: { wmbus },
+    } as Parameters<typeof stack.api.addDevice>[1]);
+  }
+  tenantToken = (await issueToken(stack, TENANT, ALL_SCOPES)).token;
+  // Under version 1: the subject's device identifiers (sealed) and a hold long released.
+  const linked = await asTenant('PUT', '/tenant/v1/subjects/cust-1/devices', {
+    identifiers: { wmbus: LIVE_METER },
+  });
+  assert.equal(linked.status, 200, linked.body);
+  const hold = await asOperator('POST', `/v1/tenants/${TENANT}/holds`, {
+    scope: 'device',
+    target: devices.old.id,
+    reason: 'meter dispute with a named customer',
+  });
+  releasedHold = hold.json<{ id: string }>().id;
+  await asOperator('POST', `/v1/tenants/${TENANT}/holds/${releasedHold}/release`, {});
+  assert.equal((await stack.api.rotateKey(TENANT)).version, 2);
+
+  // Telemetry under version 1 for both contracts, and a billing reading bookkeeping keeps.
+  const points: Point[] = [];
+  for (let i = 0; i < 10; i++) {
+    points.push({
+      measurement: 'heat_meter',
+      tags: { tenant: TENANT, device: devices.live.pseudonym, contract: 'live' },
+      fields: { energy_kwh: 100 + i, volume_m3: 1 },
+      timestampMs: Date.UTC(2024, 4, 1) + i * 3_600_000,
+    });
+    points.push({
+      measurement: 'heat_meter',
+      tags: { tenant: TENANT, device: devices.old.pseudonym, contract: 'old' },
+      fields: { energy_kwh: 200 + i, volume_m3: 2 },
+      timestampMs: Date.UTC(2020, 5, 1) + i * 3_600_000,
+    });
+  }
+  points.push({
+    measurement: 'billing_reading',
+    tags: { device: devices.old.pseudonym, contract: 'old', period: '2020-12' },
+    fields: { energy_kwh: 209, volume_m3: 2 },
+    timestampMs: Date.UTC(2020, 11, 31),
+  });
+  await stack.skjold.store.write(TENANT, points);
+});
+after(() => stack.stop());
+
+test('the current key version is refused (rotate first), a version never made is not found', async () => {
+  const current = await destroy(TENANT, 2);
+  assert.equal(current.status, 409);
+  assert.equal(current.json().code, 'SKJOLD_ERR_KEY_CURRENT');
+  const none = await destroy(TENANT, 7);
+  assert.equal(none.status, 404);
+  assert.equal(none.json().code, 'SKJOLD_ERR_KEY_VERSION');
+  const cli = await runCli(stack, 'keys', 'destroy', '--tenant', TENANT, '--version', '2');
+  assert.equal(cli.code, 1);
+  assert.match(cli.stderr, /SKJOLD_ERR_KEY_CURRENT.*rotate first/);
+});
+
+test('a refusal names the active hold, the open request and the contracts whose retention needs the version', async () => {
+  const hold = await asOperator('POST', `/v1/tenants/${TENANT}/holds`, {
+    scope: 'device',
+    target: devices.live.id,
+    reason: 'complaint under review',
+  });
+  assert.equal(hold.status, 201, hold.body);
+  const holdId = hold.json<{ id: string }>().id;
+  const filed = await asTenant('POST', '/tenant/v1/requests', { subjectRef: 'cust-1', kind: 'access' });
+  assert.equal(filed.status, 201, filed.body);
+  const requestId = filed.json<{ id: string }>().id;
+
+  assert.deepEqual(await needsOfV1(), {
+    holds: [holdId],
+    // Filed under version 2, but its subject's device has data under version 1.
+    requests: [requestId],
+    retention: [
+      { contractId: 'live', data: 'telemetry', until: null },
+      // DK: five years from the end of the fiscal year 2020.
+      { contractId: 'old', data: 'billing', until: '2026-01-01' },
+    ],
+  });
+  const cli = await runCli(stack, 'keys', 'destroy', '--tenant', TENANT, '--version', '1');
+  assert.equal(cli.code, 1);
+  assert.match(cli.stderr, /SKJOLD_ERR_KEY_IN_USE/);
+  for (const named of [holdId, requestId, 'contract live: telemetry kept while the contract runs']) {
+    assert.ok(cli.stderr.includes(named), `${named} in: ${cli.stderr}`);
+  }
+  assert.equal((await v1Rows()).length, 2, 'nothing removed');
+  assert.deepEqual(stack.skjold.keyStore.versions(TENANT), [1, 2]);
+
+  // Each reason goes away on its own.
+  await asOperator('POST', `/v1/tenants/${TENANT}/holds/${holdId}/release`, {});
+  assert.deepEqual((await needsOfV1()).holds, []);
+  const exported = await asTenant('GET', `/tenant/v1/subjects/cust-1/export?request=${requestId}`);
+  assert.equal(exported.status, 200, exported.body);
+  assert.deepEqual((await needsOfV1()).requests, []);
+  await asOperator('PUT', `/v1/tenants/${TENANT}/contracts/live/end`, { endsOn: '2025-01-31' });
+  assert.deepEqual((await needsOfV1()).retention, [
+    { contractId: 'live', data: 'telemetry', until: '2026-02-01' },
+    { contractId: 'old', data: 'billing', until: '2026-01-01' },
+  ]);
+});
+
+test('once nothing needs it, `skjold keys destroy` removes the key and every pseudonym mapping under it', async () => {
+  now = new Date('2026-03-01T12:00:00Z');
+  const cli = await runCli(stack, 'keys', 'destroy', '--tenant', TENANT, '--version', '1');
+  assert.equal(cli.code, 0, cli.stderr);
+  const receipt = JSON.parse(cli.stdout) as Record<string, unknown>;
+  assert.equal(receipt.keyDestroyed, true);
+  assert.equal(receipt.pseudonymsRemoved, 2);
+  assert.deepEqual(receipt.shredded, { identifiers: 1, specialCategoryNotes: 0, legalHolds: 1 });
+
+  // The old pseudonyms lead to no device.
+  assert.deepEqual(await v1Rows(), []);
+  const found = await stack.skjold.registry.findByPseudonyms(TENANT, [
+    devices.live.pseudonym,
+    devices.old.pseudonym,
+  ]);
+  assert.deepEqual(found, []);
+  // The key is gone from the key file and from memory, cached pseudonyms with it.
+  const file = JSON.parse(await readFile(stack.config.SKJOLD_KEY_FILE, 'utf8')) as {
+    tenants: Record<string, { keys: Record<string, string> }>;
+  };
+  assert.deepEqual(Object.keys(file.tenants[TENANT]?.keys ?? {}), ['2']);
+  assert.deepEqual(stack.skjold.keyStore.versions(TENANT), [2]);
+  assert.throws(
+    () => stack.skjold.pseudonymizer.pseudonym(TENANT, 'wmbus', LIVE_METER, 1),
+    (err) => isSkjoldError(err, 'SKJOLD_ERR_KEY_VERSION'),
+  );
+  // The device still has its v2 pseudonym computed afresh: a different one.
+  assert.notEqual(stack.skjold.pseudonymizer.pseudonym(TENANT, 'wmbus', LIVE_METER), devices.live.pseudonym);
+  // Again: nothing is left of version 1.
+  assert.equal((await destroy(TENANT, 1)).status, 404);
+});
+
+test('sealed values under the destroyed version no longer open and read as shredded', async () => {
+  const [row] = await stack.skjold.registry.sql.query<{ sealed: string }>(
+    'SELECT sealed FROM sealed_identifiers WHERE device_id = $1',
+    [devices.live.id],
+  );
+  const sealed = row?.sealed ?? '';
+  assert.ok(sealed.startsWith('v1.'), 'sealed under version 1');
+  const sealer = createSealer(stack.skjold.keyStore);
+  assert.throws(() => sealer.unseal(TENANT, `device:${devices.live.id}:wmbus`, sealed));
+
+  const exported = await asTenant('GET', '/tenant/v1/subjects/cust-1/export');
+  assert.equal(exported.status, 200, exported.body);
+  const body = exported.json<{
+    devices: Array<{ deviceId: string; identifiers?: Record<string, string> }>;
+  }>();
+  assert.deepEqual(body.devices.find((d) => d.deviceId === devices.live.id)?.identifiers, {
+    wmbus: SHREDDED,
+  });
+  assert.ok(!exported.body.includes(LIVE_METER), 'the raw identifier is in the export');
+  assert.ok(!exported.body.includes(devices.live.pseudonym), 'a destroyed pseudonym is in the export');
+
+  const holds = await asOperator('GET', `/v1/tenants/${TENANT}/holds`);
+  assert.equal(holds.status, 200, holds.body);
+  const old = holds.json<unknown>() as Array<{ id: string; reason: string }>;
+  assert.equal(old.find((h) => h.id === releasedHold)?.reason, SHREDDED);
+});
+
+test('the destruction is on the keyed audit record, which still verifies', async () => {
+  const rows = await stack.skjold.registry.sql.query<{ actor: string; target: string; detail: string }>(
+    `SELECT actor, target, detail FROM audit_log WHERE tenant_id = $1 AND action = 'keys.destroy'`,
+    [TENANT],
+  );
+  assert.equal(rows.length, 1);
+  assert.equal(rows[0]?.actor, 'operator');
+  assert.equal(rows[0]?.target, 'v1');
+  assert.deepEqual(JSON.parse(rows[0]?.detail ?? '{}'), {
+    version: 1,
+    keyDestroyed: true,
+    pseudonymsRemoved: 2,
+    shredded: { identifiers: 1, specialCategoryNotes: 0, legalHolds: 1 },
+  });
+  const verify = await asOperator('GET', '/v1/audit/verify');
+  assert.equal(verify.status, 200, verify.body);
+});
