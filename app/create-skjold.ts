@@ -212,7 +212,17 @@ export async function createSkjold(config: Config, options: SkjoldOptions = {}) 
     },
     tls,
   });
-  const retention = createRetention({ registry, store, holds, audit, clock, logger, indexPurge, transport });
+  const retention = createRetention({
+    registry,
+    store,
+    holds,
+    audit,
+    clock,
+    logger,
+    indexPurge,
+    transport,
+    keyStore,
+  });
   const retentionSchedule =
     config.SKJOLD_RETENTION_SCHEDULE === 'daily'
       ? createRetentionSchedule({

@@ -50,6 +50,13 @@ export function formatReport(r: RetentionReport): string {
       lines.push(`    resumed: ${c.skippedSteps} step(s) finished by an earlier run were skipped`);
     for (const n of c.notices) lines.push(`    note: ${n}`);
   }
+  if (r.keys) {
+    const verb = r.kind === 'plan' ? 'to destroy' : 'destroyed';
+    lines.push(
+      `  key versions ${verb}: ${r.keys.destroyed.length > 0 ? r.keys.destroyed.join(', ') : 'none'}`,
+    );
+    for (const k of r.keys.kept) lines.push(`    version ${k.version} kept: ${k.reason}`);
+  }
   if (r.index?.state === 'purged')
     lines.push(`  index: ${r.index.stale} removed pseudonym(s) purged from InfluxDB's index`);
   if (r.index?.state === 'pending')
@@ -72,6 +79,7 @@ const POLICY_OPTIONS = {
   k: ['anonymiseK', Number],
   interval: ['anonymiseInterval', String],
   group: ['anonymiseGroup', String],
+  'shred-keys': ['shredKeysAfterRetention', (v: string) => v === 'yes' || v === 'true'],
 } as const;
 
 export const RETENTION_USAGE = `  contracts end --tenant T --id C --on YYYY-MM-DD|none
@@ -81,6 +89,7 @@ export const RETENTION_USAGE = `  contracts end --tenant T --id C --on YYYY-MM-D
   retention policy --tenant T --contract C      show a contract's retention policy; set it with any of
                 [--telemetry delete|anonymise] [--grace-months N] [--billing-period-months 1|2|3|4|6|12]
                 [--fiscal-year-end-month 1-12] [--k N] [--interval 1h|1d|7d] [--group area|contract]
+                [--shred-keys yes|no]            destroy old key versions nothing needs once this contract is due
   holds add --tenant T --scope tenant|subject|device [--target REF|DEVICE_ID] --reason TEXT [--until YYYY-MM-DD]
   holds list --tenant T
   holds release --tenant T --id HOLD_ID

@@ -4,6 +4,7 @@
  * names every hold, open request and retention that still needs an old one;
  * once nothing does, the key and the version's pseudonym mappings are gone,
  * sealed values under it read as shredded, and it is on the audit record.
+ * A retention run with `shredKeysAfterRetention` destroys what it no longer needs.
  */
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
@@ -15,8 +16,10 @@ import { runCli } from '../test/harness/cli.ts';
 import { type Stack, startStack } from '../test/harness/stack.ts';
 import { ALL_SCOPES, callAs, issueToken, operator } from '../test/harness/tenant-api.ts';
 import type { KeyNeeds } from './key-needs.ts';
+import type { RetentionReport } from './retention.ts';
 
 const TENANT = 'shredvarme';
+const RUN_TENANT = 'shredrun';
 const LIVE_METER = 'KAM20000001';
 const OLD_METER = 'KAM20000002';
 let now = new Date('2025-06-01T12:00:00Z');
@@ -249,4 +252,47 @@ test('the destruction is on the keyed audit record, which still verifies', async
   });
   const verify = await asOperator('GET', '/v1/audit/verify');
   assert.equal(verify.status, 200, verify.body);
+});
+
+test('a retention run with shredKeysAfterRetention destroys the old versions it no longer needs', async () => {
+  await stack.api.createTenant({ id: RUN_TENANT, name: 'Shredrun' });
+  await stack.api.createContract(RUN_TENANT, contract('ended', '2020-01-01', '2020-12-31'));
+  const sensor = await stack.api.addDevice(RUN_TENANT, {
+    kind: 'building_sensor',
+    contractId: 'ended',
+    identifiers: { serial: 'BS-SHRED-0001' },
+    area: 'Postnr 8000',
+  } as Parameters<typeof stack.api.addDevice>[1]);
+  await stack.api.rotateKey(RUN_TENANT);
+  await stack.skjold.store.write(RUN_TENANT, [
+    {
+      measurement: 'building_sensor',
+      tags: { tenant: RUN_TENANT, device: sensor.pseudonym, contract: 'ended' },
+      fields: { temperature_c: 21 },
+      timestampMs: Date.UTC(2020, 5, 1),
+    },
+  ]);
+  const policy = await asOperator('PUT', `/v1/tenants/${RUN_TENANT}/contracts/ended/retention`, {
+    telemetryAction: 'anonymise',
+    anonymiseK: 2,
+    shredKeysAfterRetention: true,
+  });
+  assert.equal(policy.status, 200, policy.body);
+
+  const plan = await asOperator('GET', `/v1/retention/plan?tenant=${RUN_TENANT}`);
+  const [planned] = plan.json<{ plans: RetentionReport[] }>().plans;
+  assert.deepEqual(planned?.keys, { destroyed: [1], kept: [] });
+  assert.deepEqual(stack.skjold.keyStore.versions(RUN_TENANT), [1, 2], 'a plan changes nothing');
+
+  const run = await runCli(stack, 'retention', 'run', '--tenant', RUN_TENANT);
+  assert.equal(run.code, 0, run.stderr);
+  assert.match(run.stdout, /key versions destroyed: 1/);
+  assert.deepEqual(stack.skjold.keyStore.versions(RUN_TENANT), [2]);
+  assert.deepEqual(await stack.skjold.registry.findByPseudonyms(RUN_TENANT, [sensor.pseudonym]), []);
+  const [entry] = await stack.skjold.registry.sql.query<{ actor: string; detail: string }>(
+    `SELECT actor, detail FROM audit_log WHERE tenant_id = $1 AND action = 'keys.destroy'`,
+    [RUN_TENANT],
+  );
+  assert.equal(entry?.actor, 'retention');
+  assert.match(entry?.detail ?? '', /"runId":"run-/);
 });

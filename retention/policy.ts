@@ -22,6 +22,12 @@ export interface RetentionPolicy {
   anonymiseInterval: '1h' | '1d' | '7d';
   /** What a group is besides the bucket: each device's `area`, or all devices of the contract together. */
   anonymiseGroup: 'area' | 'contract';
+  /**
+   * Crypto-shredding once this contract's retention is done: a run that finds
+   * the contract due destroys every old key version of the tenant that
+   * nothing needs any more (key-needs.ts), and its receipt says which.
+   */
+  shredKeysAfterRetention: boolean;
 }
 
 export const DEFAULT_POLICY: Readonly<RetentionPolicy> = Object.freeze({
@@ -33,6 +39,7 @@ export const DEFAULT_POLICY: Readonly<RetentionPolicy> = Object.freeze({
   anonymiseK: 5,
   anonymiseInterval: '1d',
   anonymiseGroup: 'area',
+  shredKeysAfterRetention: false,
 });
 
 /** A partial policy as the API and CLI accept it; unset fields keep their value. */
@@ -44,13 +51,14 @@ export const policyPatch = z.strictObject({
   anonymiseK: z.number().int().min(2).max(1000).optional(),
   anonymiseInterval: z.enum(['1h', '1d', '7d']).optional(),
   anonymiseGroup: z.enum(['area', 'contract']).optional(),
+  shredKeysAfterRetention: z.boolean().optional(),
 });
 export type PolicyPatch = z.infer<typeof policyPatch>;
 
 const COLUMNS = `contract_id AS "contractId", telemetry_action AS "telemetryAction", grace_months AS "graceMonths",
   billing_period_months AS "billingPeriodMonths", fiscal_year_end_month AS "fiscalYearEndMonth",
   anonymise_k AS "anonymiseK", anonymise_interval AS "anonymiseInterval",
-  anonymise_group AS "anonymiseGroup"`;
+  anonymise_group AS "anonymiseGroup", shred_keys_after_retention AS "shredKeysAfterRetention"`;
 
 type Row = RetentionPolicy & { contractId: string };
 
@@ -61,6 +69,7 @@ function fromRow({ contractId: _c, ...row }: Row): RetentionPolicy {
     billingPeriodMonths: Number(row.billingPeriodMonths),
     fiscalYearEndMonth: Number(row.fiscalYearEndMonth),
     anonymiseK: Number(row.anonymiseK),
+    shredKeysAfterRetention: row.shredKeysAfterRetention === true,
   };
 }
 
@@ -102,11 +111,12 @@ export function createRetentionPolicies(sql: SqlClient) {
       try {
         await sql.query(
           `INSERT INTO retention_policies (tenant_id, contract_id, telemetry_action, grace_months,
-             billing_period_months, fiscal_year_end_month, anonymise_k, anonymise_interval, anonymise_group)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+             billing_period_months, fiscal_year_end_month, anonymise_k, anonymise_interval, anonymise_group,
+             shred_keys_after_retention)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
            ON CONFLICT (tenant_id, contract_id) DO UPDATE SET telemetry_action = $3, grace_months = $4,
              billing_period_months = $5, fiscal_year_end_month = $6, anonymise_k = $7, anonymise_interval = $8, anonymise_group = $9,
-             updated_at = now()`,
+             shred_keys_after_retention = $10, updated_at = now()`,
           [
             tenantId,
             contractId,
@@ -117,6 +127,7 @@ export function createRetentionPolicies(sql: SqlClient) {
             p.anonymiseK,
             p.anonymiseInterval,
             p.anonymiseGroup,
+            p.shredKeysAfterRetention,
           ],
         );
       } catch (err) {

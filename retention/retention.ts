@@ -10,14 +10,18 @@ import { randomUUID } from 'node:crypto';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { Clock } from '../lib/clock.ts';
 import type { DeviceKind } from '../lib/device-kinds.ts';
-import { SkjoldError } from '../lib/errors.ts';
+import { isSkjoldError, SkjoldError } from '../lib/errors.ts';
 import type { Logger } from '../lib/log.ts';
+import type { KeyStore } from '../pseudonymizer/keystore.ts';
 import type { Contract, Registry } from '../registry/registry.ts';
+import { createSealer } from '../requests/sealing.ts';
 import type { IndexPurge } from '../store/index-purge.ts';
 import type { TelemetryStore } from '../store/telemetry-store.ts';
 import { drainedWithin, type Transport } from '../transport/transport.ts';
 import { BILLING_MEASUREMENT, billingKeepUntil } from './billing.ts';
 import type { LegalHolds } from './holds.ts';
+import { describeNeeds, nothingNeeds } from './key-needs.ts';
+import { createKeyShredder, KeyInUseError } from './key-shred.ts';
 import { addMonths, createRetentionPolicies, dueOn, type RetentionPolicy } from './policy.ts';
 import { createRetentionProgress } from './progress.ts';
 import {
@@ -54,6 +58,8 @@ export interface RetentionDeps {
   indexPurge?: IndexPurge;
   /** Points still on their way to the store; a run waits for them before it drops series. */
   transport?: Pick<Transport, 'drained'>;
+  /** The tenant keys: a policy with `shredKeysAfterRetention` destroys old versions through it. */
+  keyStore?: KeyStore;
 }
 
 // One run at a time per registry: the API and the schedule share it.
@@ -62,6 +68,45 @@ const running = new WeakMap<object, Promise<unknown>>();
 export function createRetention(deps: RetentionDeps) {
   const { registry, store, holds, audit, clock } = deps;
   const policies = createRetentionPolicies(registry.sql);
+  const shredder = deps.keyStore
+    ? createKeyShredder({ ...deps, keyStore: deps.keyStore, sealer: createSealer(deps.keyStore) })
+    : undefined;
+
+  /**
+   * Recital 26: once retention has done its part, the old key versions nothing
+   * needs any more are destroyed, so what is left under them (aggregates,
+   * the audit record's pseudonyms) can be tied to no one.
+   */
+  async function shredKeys(
+    tenantId: string,
+    mode: 'plan' | 'run',
+    runId: string,
+  ): Promise<NonNullable<RetentionReport['keys']>> {
+    const result: NonNullable<RetentionReport['keys']> = { destroyed: [], kept: [] };
+    if (!shredder || !deps.keyStore) return result;
+    const current = deps.keyStore.currentVersion(tenantId);
+    for (const version of deps.keyStore.versions(tenantId).filter((v) => v !== current)) {
+      if (mode === 'plan') {
+        const needs = await shredder.needs(tenantId, version);
+        if (nothingNeeds(needs)) result.destroyed.push(version);
+        else result.kept.push({ version, reason: describeNeeds(needs) });
+        continue;
+      }
+      try {
+        await shredder.destroy(tenantId, version, { actor: 'retention', runId });
+        result.destroyed.push(version);
+      } catch (err) {
+        if (err instanceof KeyInUseError) result.kept.push({ version, reason: describeNeeds(err.needs) });
+        else if (isSkjoldError(err, 'SKJOLD_ERR_KEYS_READ_ONLY'))
+          result.kept.push({
+            version,
+            reason: 'keys come from SKJOLD_KEYS: remove it there (keys-env.ts --destroy)',
+          });
+        else throw err;
+      }
+    }
+    return result;
+  }
 
   async function devicesOf(tenantId: string): Promise<Map<string, ContractDevice[]>> {
     const rows = await registry.sql.query<{
@@ -273,6 +318,8 @@ export function createRetention(deps: RetentionDeps) {
       });
       removed.push(...free.flatMap((d) => d.pseudonyms));
     }
+    const shredAsked = report.contracts.some((c) => c.status === 'due' && c.policy.shredKeysAfterRetention);
+    if (shredAsked) report.keys = await shredKeys(tenantId, mode, runId);
     if (mode === 'run' && deps.indexPurge && removed.length > 0) {
       // Pseudonyms that keep billing readings stay listed by right, until those expire.
       report.index = await deps.indexPurge.ensureGone(
