@@ -212,6 +212,8 @@ export async function createSkjold(config: Config, options: SkjoldOptions = {}) 
     },
     tls,
   });
+  // Crypto-shredding (docs/retention.md): nothing may keep writing under a destroyed key.
+  keyStore.onDestroy((tenantId, version) => broker.keyVersionDestroyed(tenantId, version));
   const retention = createRetention({
     registry,
     store,

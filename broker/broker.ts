@@ -262,6 +262,25 @@ export async function createBroker(deps: BrokerDeps) {
         server.listen(port, host, () => resolve(server.address() as AddressInfo));
       });
     },
+    /**
+     * A tenant's key version was destroyed: connections whose device context
+     * was made under it would go on tagging points with pseudonyms nothing
+     * maps any more, so they are closed; the devices reconnect under the
+     * current version. Returns how many were closed.
+     */
+    keyVersionDestroyed(tenantId: string, version: number): number {
+      const clients = (aedes as unknown as { clients: Record<string, Client> }).clients;
+      let closed = 0;
+      for (const client of Object.values(clients)) {
+        const ctx = sessions.get(client)?.ctx;
+        if (ctx?.tenantId !== tenantId || ctx.keyVersion !== version) continue;
+        client.close();
+        closed++;
+      }
+      if (closed > 0)
+        logger.info({ tenant: tenantId, version, closed }, 'connections under a destroyed key closed');
+      return closed;
+    },
     /** Tells every instance's broker that a device is decommissioned; resolves once announced. */
     decommissioned(deviceId: string): Promise<void> {
       return new Promise((resolve, reject) =>

@@ -12,7 +12,18 @@ import { after, before, test } from 'node:test';
 import { isSkjoldError } from '../lib/errors.ts';
 import type { Point } from '../lib/point.ts';
 import { createSealer, SHREDDED } from '../requests/sealing.ts';
+import {
+  addDevice,
+  addTenant,
+  closed,
+  connectDevice,
+  identifierSource,
+  publishAcked,
+  validReading,
+  withDeadline,
+} from '../test/e2e/devices.ts';
 import { runCli } from '../test/harness/cli.ts';
+import { rows } from '../test/harness/influx-rows.ts';
 import { type Stack, startStack } from '../test/harness/stack.ts';
 import { ALL_SCOPES, callAs, issueToken, operator } from '../test/harness/tenant-api.ts';
 import type { KeyNeeds } from './key-needs.ts';
@@ -20,6 +31,7 @@ import type { RetentionReport } from './retention.ts';
 
 const TENANT = 'shredvarme';
 const RUN_TENANT = 'shredrun';
+const LIVE_TENANT = 'shredlive';
 const LIVE_METER = 'KAM20000001';
 const OLD_METER = 'KAM20000002';
 let now = new Date('2025-06-01T12:00:00Z');
@@ -295,4 +307,32 @@ test('a retention run with shredKeysAfterRetention destroys the old versions it 
   );
   assert.equal(entry?.actor, 'retention');
   assert.match(entry?.detail ?? '', /"runId":"run-/);
+});
+
+test('a device connected under the destroyed version is disconnected and writes under the current one after it reconnects', async () => {
+  await addTenant(stack.api, LIVE_TENANT);
+  const device = await addDevice(stack.api, identifierSource(LIVE_TENANT), LIVE_TENANT, 'sim_unit');
+  const before = await connectDevice(stack.mqttUrl, device);
+  const gone = closed(before);
+  await stack.api.rotateKey(LIVE_TENANT);
+  // Connected under version 1 and silent: nothing stored needs version 1.
+  const res = await destroy(LIVE_TENANT, 1);
+  assert.equal(res.status, 200, res.body);
+  await withDeadline(gone, 10_000, 'the connection made under the destroyed key closing');
+
+  const after = await connectDevice(stack.mqttUrl, device);
+  try {
+    await publishAcked(after, device.telemetry, JSON.stringify(validReading(device, 1)));
+  } finally {
+    await after.endAsync();
+  }
+  const stored = await rows(stack.skjold.store, LIVE_TENANT, 'SELECT seq, device FROM sim_unit');
+  assert.equal(stored.length, 1);
+  const tag = String(stored[0]?.device);
+  assert.ok(tag.startsWith('v2.'), tag);
+  const found = await stack.skjold.registry.findByPseudonyms(LIVE_TENANT, [tag]);
+  assert.deepEqual(
+    found.map((d) => d.id),
+    [device.id],
+  );
 });
