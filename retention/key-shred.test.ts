@@ -98,6 +98,12 @@ before(async () => {
     identifiers: { wmbus: LIVE_METER },
   });
   assert.equal(linked.status, 200, linked.body);
+  const note = await asTenant('POST', '/tenant/v1/subjects/cust-1/special-category', {
+    category: 'vulnerable consumer',
+    note: 'warn before the heat is cut off: oxygen concentrator',
+    consent: { givenAt: '2025-05-01T10:00:00Z', text: 'I agree that my health note is kept' },
+  });
+  assert.equal(note.status, 201, note.body);
   const hold = await asOperator('POST', `/v1/tenants/${TENANT}/holds`, {
     scope: 'device',
     target: devices.old.id,
@@ -196,7 +202,7 @@ test('once nothing needs it, `skjold keys destroy` removes the key and every pse
   const receipt = JSON.parse(cli.stdout) as Record<string, unknown>;
   assert.equal(receipt.keyDestroyed, true);
   assert.equal(receipt.pseudonymsRemoved, 2);
-  assert.deepEqual(receipt.shredded, { identifiers: 1, specialCategoryNotes: 0, legalHolds: 1 });
+  assert.deepEqual(receipt.shredded, { identifiers: 1, specialCategoryNotes: 1, legalHolds: 1 });
 
   // The old pseudonyms lead to no device.
   assert.deepEqual(await v1Rows(), []);
@@ -240,6 +246,8 @@ test('sealed values under the destroyed version no longer open and read as shred
     wmbus: SHREDDED,
   });
   assert.ok(!exported.body.includes(LIVE_METER), 'the raw identifier is in the export');
+  assert.ok(!exported.body.includes('oxygen'), 'the special-category note is in the export');
+  assert.match(exported.body, /"note":"\[shredded\]"/);
   assert.ok(!exported.body.includes(devices.live.pseudonym), 'a destroyed pseudonym is in the export');
 
   const holds = await asOperator('GET', `/v1/tenants/${TENANT}/holds`);
@@ -260,7 +268,7 @@ test('the destruction is on the keyed audit record, which still verifies', async
     version: 1,
     keyDestroyed: true,
     pseudonymsRemoved: 2,
-    shredded: { identifiers: 1, specialCategoryNotes: 0, legalHolds: 1 },
+    shredded: { identifiers: 1, specialCategoryNotes: 1, legalHolds: 1 },
   });
   const verify = await asOperator('GET', '/v1/audit/verify');
   assert.equal(verify.status, 200, verify.body);
