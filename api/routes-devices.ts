@@ -89,7 +89,6 @@ export function registerDeviceRoutes(app: FastifyInstance, deps: ApiDeps): void 
       id,
       deps.clock(),
     );
-    await deps.mqtt?.decommissioned(id);
     await deps.audit.append({
       actor: 'operator',
       action: 'device.decommission',
@@ -97,6 +96,9 @@ export function registerDeviceRoutes(app: FastifyInstance, deps: ApiDeps): void 
       target: id,
       detail: { kind: device.kind, contract: device.contractId, at: device.decommissionedAt },
     });
+    // After the registry change: a broker that misses the announcement still refuses the device
+    // at its next login once its cached credential expires.
+    await deps.mqtt?.decommissioned(id);
     return device;
   });
 

@@ -195,11 +195,14 @@ export async function createBroker(deps: BrokerDeps) {
     logger.debug({ device, err: err.message }, 'client error');
   });
 
+  /** The connections this instance holds now (aedes keeps them by client id; its types leave the map out). */
+  const liveClients = (): Client[] =>
+    Object.values((aedes as unknown as { clients: Record<string, Client> }).clients);
+
   /** Closes this instance's connections of a decommissioned device and stops its cached credential. */
   function evict(deviceId: string): void {
     authenticator.revoke(deviceId);
-    const clients = (aedes as unknown as { clients: Record<string, Client> }).clients;
-    for (const client of Object.values(clients)) {
+    for (const client of liveClients()) {
       const session = sessions.get(client);
       if (session?.ctx.deviceId !== deviceId) continue;
       metrics.mqttDecommissionedClosed.inc();
@@ -269,9 +272,8 @@ export async function createBroker(deps: BrokerDeps) {
      * current version. Returns how many were closed.
      */
     keyVersionDestroyed(tenantId: string, version: number): number {
-      const clients = (aedes as unknown as { clients: Record<string, Client> }).clients;
       let closed = 0;
-      for (const client of Object.values(clients)) {
+      for (const client of liveClients()) {
         const ctx = sessions.get(client)?.ctx;
         if (ctx?.tenantId !== tenantId || ctx.keyVersion !== version) continue;
         client.close();
