@@ -32,6 +32,7 @@ import type { RetentionReport } from './retention.ts';
 const TENANT = 'shredvarme';
 const RUN_TENANT = 'shredrun';
 const LIVE_TENANT = 'shredlive';
+const METER_TENANT = 'shredmeter';
 const LIVE_METER = 'KAM20000001';
 const OLD_METER = 'KAM20000002';
 let now = new Date('2025-06-01T12:00:00Z');
@@ -315,6 +316,46 @@ test('a retention run with shredKeysAfterRetention destroys the old versions it 
   );
   assert.equal(entry?.actor, 'retention');
   assert.match(entry?.detail ?? '', /"runId":"run-/);
+});
+
+test('a run keeps a version its own billing readings carry, and its plan says so beforehand', async () => {
+  await stack.api.createTenant({ id: METER_TENANT, name: 'Shredmeter' });
+  await stack.api.createContract(METER_TENANT, contract('metered', '2024-01-01', '2024-06-30'));
+  const meter = await stack.api.addDevice(METER_TENANT, {
+    kind: 'heat_meter',
+    contractId: 'metered',
+    identifiers: { wmbus: 'KAM20000003' },
+    area: 'Vestergade 1-9',
+  } as Parameters<typeof stack.api.addDevice>[1]);
+  await stack.api.rotateKey(METER_TENANT);
+  await stack.skjold.store.write(
+    METER_TENANT,
+    [0, 1, 2].map((i) => ({
+      measurement: 'heat_meter',
+      tags: { tenant: METER_TENANT, device: meter.pseudonym, contract: 'metered' },
+      fields: { energy_kwh: 500 + i, volume_m3: 5 },
+      timestampMs: Date.UTC(2024, 5, 10 + i),
+    })),
+  );
+  const policy = await asOperator('PUT', `/v1/tenants/${METER_TENANT}/contracts/metered/retention`, {
+    telemetryAction: 'anonymise',
+    graceMonths: 0,
+    shredKeysAfterRetention: true,
+  });
+  assert.equal(policy.status, 200, policy.body);
+  // DK: the June 2024 reading is kept five years from the end of fiscal year 2024.
+  const kept = {
+    destroyed: [],
+    kept: [{ version: 1, reason: 'contract metered: billing kept until 2030-01-01' }],
+  };
+  const plan = await asOperator('GET', `/v1/retention/plan?tenant=${METER_TENANT}`);
+  assert.deepEqual(plan.json<{ plans: RetentionReport[] }>().plans[0]?.keys, kept);
+  const run = await asOperator('POST', `/v1/retention/run?tenant=${METER_TENANT}`, {});
+  assert.equal(run.status, 200, run.body);
+  const [receipt] = run.json<{ receipts: RetentionReport[] }>().receipts;
+  assert.equal(receipt?.contracts[0]?.billing.readingsKept, 1);
+  assert.deepEqual(receipt?.keys, kept);
+  assert.deepEqual(stack.skjold.keyStore.versions(METER_TENANT), [1, 2]);
 });
 
 test('a device connected under the destroyed version is disconnected and writes under the current one after it reconnects', async () => {

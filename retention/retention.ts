@@ -20,7 +20,7 @@ import type { TelemetryStore } from '../store/telemetry-store.ts';
 import { drainedWithin, type Transport } from '../transport/transport.ts';
 import { BILLING_MEASUREMENT, billingKeepUntil } from './billing.ts';
 import type { LegalHolds } from './holds.ts';
-import { describeNeeds, nothingNeeds } from './key-needs.ts';
+import { describeNeeds, nothingNeeds, type RetentionNeed } from './key-needs.ts';
 import { createKeyShredder, KeyInUseError } from './key-shred.ts';
 import { addMonths, createRetentionPolicies, dueOn, type RetentionPolicy } from './policy.ts';
 import { createRetentionProgress } from './progress.ts';
@@ -81,6 +81,7 @@ export function createRetention(deps: RetentionDeps) {
     tenantId: string,
     mode: 'plan' | 'run',
     runId: string,
+    billingToKeep: ReadonlyArray<RetentionNeed & { pseudonyms: string[] }>,
   ): Promise<NonNullable<RetentionReport['keys']>> {
     const result: NonNullable<RetentionReport['keys']> = { destroyed: [], kept: [] };
     if (!shredder || !deps.keyStore) return result;
@@ -88,6 +89,10 @@ export function createRetention(deps: RetentionDeps) {
     for (const version of deps.keyStore.versions(tenantId).filter((v) => v !== current)) {
       if (mode === 'plan') {
         const needs = await shredder.needs(tenantId, version);
+        // The billing readings the run itself writes are not in the store yet: a plan counts them too.
+        const prefix = `v${version}.`;
+        const writes = billingToKeep.filter((b) => b.pseudonyms.some((p) => p.startsWith(prefix)));
+        needs.retention.push(...writes.map(({ pseudonyms: _p, ...need }) => need));
         if (nothingNeeds(needs)) result.destroyed.push(version);
         else result.kept.push({ version, reason: describeNeeds(needs) });
         continue;
@@ -214,6 +219,8 @@ export function createRetention(deps: RetentionDeps) {
     const held = await holds.held(tenantId, now);
     const progress = createRetentionProgress(registry.sql, tenantId);
     const removed: string[] = [];
+    // Billing readings due contracts keep (step 1 of a run), by the pseudonyms they carry.
+    const billingToKeep: Array<RetentionNeed & { pseudonyms: string[] }> = [];
     const report: RetentionReport = {
       kind: mode === 'plan' ? 'plan' : 'receipt',
       ...(mode === 'run' ? { runId } : {}),
@@ -299,6 +306,14 @@ export function createRetention(deps: RetentionDeps) {
       const meters = free.filter((d) => d.kind === 'heat_meter');
       const lapsed = entry.billing.keepUntil !== null && entry.billing.keepUntil <= isoDay(now);
       entry.billing.devicesReduced = lapsed ? 0 : meters.length;
+      if (!lapsed && meters.length > 0) {
+        billingToKeep.push({
+          contractId: contract.id,
+          data: 'billing',
+          until: entry.billing.keepUntil,
+          pseudonyms: meters.flatMap((d) => d.pseudonyms),
+        });
+      }
       entry.billing.expired = await expiredBilling(tenantId, contract, policy, heldPseudonyms, now);
       if (mode === 'plan') continue;
 
@@ -319,7 +334,7 @@ export function createRetention(deps: RetentionDeps) {
       removed.push(...free.flatMap((d) => d.pseudonyms));
     }
     const shredAsked = report.contracts.some((c) => c.status === 'due' && c.policy.shredKeysAfterRetention);
-    if (shredAsked) report.keys = await shredKeys(tenantId, mode, runId);
+    if (shredAsked) report.keys = await shredKeys(tenantId, mode, runId, billingToKeep);
     if (mode === 'run' && deps.indexPurge && removed.length > 0) {
       // Pseudonyms that keep billing readings stay listed by right, until those expire.
       report.index = await deps.indexPurge.ensureGone(
