@@ -123,6 +123,16 @@ export function createKeyNeeds(deps: KeyNeedsDeps) {
     const refs = await sql.query<{ ref: string }>('SELECT ref FROM subjects WHERE tenant_id = $1', [
       tenantId,
     ]);
+    // Subject pseudonym → ref, per key version the open requests name subjects under.
+    const named = new Map<number, Map<string, string>>();
+    const refNamed = (v: number, pseudonym: string): string | undefined => {
+      let map = named.get(v);
+      if (!map) {
+        map = new Map(refs.map((s) => [sealer.subjectPseudonym(tenantId, s.ref, v), s.ref]));
+        named.set(v, map);
+      }
+      return map.get(pseudonym);
+    };
     const needed: string[] = [];
     for (const r of open) {
       const v = Number(VERSION.exec(r.subject)?.[1]);
@@ -131,7 +141,7 @@ export function createKeyNeeds(deps: KeyNeedsDeps) {
         continue;
       }
       if (devices.size === 0 || !held.has(v)) continue;
-      const ref = refs.find((s) => sealer.subjectPseudonym(tenantId, s.ref, v) === r.subject)?.ref;
+      const ref = refNamed(v, r.subject);
       if (ref === undefined) continue;
       const linked = await sql.query<{ deviceId: string }>(
         'SELECT device_id AS "deviceId" FROM subject_devices WHERE tenant_id = $1 AND subject_ref = $2',
