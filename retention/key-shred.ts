@@ -10,6 +10,7 @@ import type { AuditLog } from '../audit/audit-log.ts';
 import { SkjoldError } from '../lib/errors.ts';
 import type { KeyStore } from '../pseudonymizer/keystore.ts';
 import type { Registry } from '../registry/registry.ts';
+import { drainedWithin, type Transport } from '../transport/transport.ts';
 import {
   createKeyNeeds,
   describeNeeds,
@@ -22,6 +23,8 @@ export interface KeyShredDeps extends KeyNeedsDeps {
   keyStore: Pick<KeyStore, 'versions' | 'currentVersion' | 'destroy'>;
   registry: Registry;
   audit: AuditLog;
+  /** Points on their way to the store: waited for, so data under the version still in transit is counted. */
+  transport?: Pick<Transport, 'drained'> | undefined;
 }
 
 export interface KeyShredReceipt {
@@ -96,6 +99,7 @@ export function createKeyShredder(deps: KeyShredDeps) {
           `tenant ${tenantId} has no key version ${version} (never made, or destroyed)`,
         );
       }
+      await drainedWithin(deps.transport, 5 * 60_000);
       const needs = await checker.needs(tenantId, version);
       if (!nothingNeeds(needs)) throw new KeyInUseError(tenantId, version, needs);
 
