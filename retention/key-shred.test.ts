@@ -33,6 +33,7 @@ const TENANT = 'shredvarme';
 const RUN_TENANT = 'shredrun';
 const LIVE_TENANT = 'shredlive';
 const METER_TENANT = 'shredmeter';
+const GONE_TENANT = 'shredgone';
 const LIVE_METER = 'KAM20000001';
 const OLD_METER = 'KAM20000002';
 let now = new Date('2025-06-01T12:00:00Z');
@@ -384,4 +385,23 @@ test('a device connected under the destroyed version is disconnected and writes 
     found.map((d) => d.id),
     [device.id],
   );
+});
+
+test('a version whose key is already gone (removed from SKJOLD_KEYS) has its registry mappings removed by keys destroy', async () => {
+  await addTenant(stack.api, GONE_TENANT);
+  const device = await addDevice(stack.api, identifierSource(GONE_TENANT), GONE_TENANT, 'building_sensor');
+  await stack.api.rotateKey(GONE_TENANT);
+  // What an instance restarted with the value keys-env.ts --destroy printed sees: no version 1.
+  await stack.skjold.keyStore.destroy(GONE_TENANT, 1);
+  assert.deepEqual(
+    (await stack.skjold.registry.findByPseudonyms(GONE_TENANT, [device.pseudonym])).map((d) => d.id),
+    [device.id],
+    'the registry still maps the old pseudonym',
+  );
+  const res = await destroy(GONE_TENANT, 1);
+  assert.equal(res.status, 200, res.body);
+  assert.equal(res.json().keyDestroyed, false);
+  assert.equal(res.json().pseudonymsRemoved, 1);
+  assert.deepEqual(await stack.skjold.registry.findByPseudonyms(GONE_TENANT, [device.pseudonym]), []);
+  assert.equal((await destroy(GONE_TENANT, 1)).status, 404);
 });
