@@ -164,6 +164,12 @@ test('every registry-changing API call is audited, and no audit entry holds a ra
   await expectStatus(200, 'POST', `/v1/tenants/${TENANT}/holds/${hold.id}/release`);
   did('hold.release', String(hold.id));
 
+  await expectStatus(200, 'POST', `/v1/tenants/${TENANT}/devices/${importedDevices[0]?.id}/decommission`);
+  did('device.decommission', importedDevices[0]?.id);
+  // Nothing needs version 1 any more: no data under it, the hold released, no request open.
+  await expectStatus(200, 'POST', `/v1/tenants/${TENANT}/keys/1/destroy`);
+  did('keys.destroy', 'v1');
+
   const entries = (await expectStatus(200, 'GET', `/v1/audit?tenant=${TENANT}&limit=1000`)) as unknown as {
     action: string;
     target: string | null;

@@ -47,6 +47,8 @@ export interface ApiDeps {
     /** Failed authentications a minute from one address before it is answered 429. */
     authFailuresPerMinute: number;
   };
+  /** The broker, told of a decommissioned device so every instance closes its connection and refuses it. */
+  mqtt?: { decommissioned(deviceId: string): Promise<void> };
   /** Extra readiness checks (broker listening, transport open). */
   ready?: () => boolean;
   /** More readiness checks by name (broker listening, Redis when configured), each answering true or false. */

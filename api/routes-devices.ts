@@ -22,6 +22,7 @@ const deviceBody = z.object({
   area: z.string().min(1).max(100).optional(),
 });
 const subjectParams = tenantParams.extend({ ref: z.string().min(1).max(128) });
+const deviceParams = tenantParams.extend({ id: z.string().min(1).max(64) });
 const linkBody = z.object({ deviceId: z.string().uuid(), ...periodFields });
 const moveOutParams = subjectParams.extend({ deviceId: z.string().uuid() });
 const moveOutBody = z.object({ at: periodBound });
@@ -101,6 +102,39 @@ export function registerDeviceRoutes(app: FastifyInstance, deps: ApiDeps): void 
       await requireTenant(deps, tenant);
       const devices = await deps.registry.listDevices(tenant);
       return devices.map(({ credentialHash: _hash, ...d }) => d);
+    },
+  );
+
+  // Decommissioning: the device's logins are refused from now on and its open
+  // connection closed (art. 32(1)(b): a retired unit's credential must not keep working).
+  app.post(
+    '/v1/tenants/:tenant/devices/:id/decommission',
+    {
+      schema: {
+        tags: ['devices'],
+        summary: 'Decommission a device: its logins are refused from now on and its connection closed',
+        params: deviceParams,
+      },
+    },
+    async (req) => {
+      const { tenant, id } = deviceParams.parse(req.params);
+      await requireTenant(deps, tenant);
+      const { credentialHash: _hash, ...device } = await deps.registry.decommissionDevice(
+        tenant,
+        id,
+        deps.clock(),
+      );
+      await deps.audit.append({
+        actor: 'operator',
+        action: 'device.decommission',
+        tenantId: tenant,
+        target: id,
+        detail: { kind: device.kind, contract: device.contractId, at: device.decommissionedAt },
+      });
+      // After the registry change: a broker that misses the announcement still refuses the device
+      // at its next login once its cached credential expires.
+      await deps.mqtt?.decommissioned(id);
+      return device;
     },
   );
 

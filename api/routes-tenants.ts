@@ -2,6 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { MAX_GRID_METRES, MIN_GRID_METRES } from '../ingest/gps-grid.ts';
 import { SkjoldError } from '../lib/errors.ts';
+import { createSealer } from '../requests/sealing.ts';
+import { createKeyShredder, KeyInUseError } from '../retention/key-shred.ts';
 import type { ApiDeps } from './deps.ts';
 
 export const tenantId = z
@@ -37,6 +39,7 @@ const readerBody = z.object({
   password: z.string().min(16).max(200),
 });
 export const tenantParams = z.object({ tenant: tenantId });
+const keyVersionParams = tenantParams.extend({ version: z.coerce.number().int().min(1).max(999_999_999) });
 
 export async function requireTenant(deps: ApiDeps, id: string): Promise<void> {
   if (!(await deps.registry.getTenant(id))) throw new SkjoldError('SKJOLD_ERR_NOT_FOUND', `tenant ${id}`);
@@ -139,6 +142,33 @@ export function registerTenantRoutes(app: FastifyInstance, deps: ApiDeps): void 
         detail: { version },
       });
       return { tenant, version };
+    },
+  );
+
+  // Crypto-shredding (docs/retention.md): an old version's key and pseudonym mappings go for good.
+  const shredder = createKeyShredder({ ...deps, sealer: createSealer(deps.keyStore) });
+  app.post(
+    '/v1/tenants/:tenant/keys/:version/destroy',
+    {
+      schema: {
+        tags: ['tenants'],
+        summary: 'Crypto-shredding: destroy an old key version and its pseudonym mappings',
+        params: keyVersionParams,
+      },
+    },
+    async (req, reply) => {
+      const { tenant, version } = keyVersionParams.parse(req.params);
+      await requireTenant(deps, tenant);
+      try {
+        const receipt = await shredder.destroy(tenant, version);
+        deps.logger.info({ tenant, version }, 'pseudonymisation key version destroyed');
+        return receipt;
+      } catch (err) {
+        // Which holds, requests and contracts need it, so the operator knows what to wait for.
+        if (err instanceof KeyInUseError)
+          return reply.code(409).send({ code: err.code, message: err.message, needs: err.needs });
+        throw err;
+      }
     },
   );
 

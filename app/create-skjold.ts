@@ -243,7 +243,19 @@ export async function createSkjold(config: Config, options: SkjoldOptions = {}) 
     },
     tls,
   });
-  const retention = createRetention({ registry, store, holds, audit, clock, logger, indexPurge, transport });
+  // Crypto-shredding (docs/retention.md): nothing may keep writing under a destroyed key.
+  keyStore.onDestroy((tenantId, version) => broker.keyVersionDestroyed(tenantId, version));
+  const retention = createRetention({
+    registry,
+    store,
+    holds,
+    audit,
+    clock,
+    logger,
+    indexPurge,
+    transport,
+    keyStore,
+  });
   const retentionSchedule =
     config.SKJOLD_RETENTION_SCHEDULE === 'daily'
       ? createRetentionSchedule({
@@ -281,6 +293,7 @@ export async function createSkjold(config: Config, options: SkjoldOptions = {}) 
       authFailuresPerMinute: config.SKJOLD_API_AUTH_FAILURES,
     },
     tls: apiTls,
+    mqtt: { decommissioned: (deviceId) => broker.decommissioned(deviceId) },
     readiness: {
       broker: async () => listening && !stopping && broker.server.listening,
       ...(cluster ? { redis: () => cluster.ping() } : {}),

@@ -22,7 +22,7 @@ interface CacheEntry {
 
 export type AuthResult =
   | { ok: true; ctx: DeviceContext }
-  | { ok: false; reason: 'unknown_device' | 'bad_secret' | 'disabled' };
+  | { ok: false; reason: 'unknown_device' | 'bad_secret' | 'disabled' | 'decommissioned' };
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest();
 
@@ -36,6 +36,9 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
   const { registry, enrolment, pseudonymizer, cacheMs } = deps;
   const now = deps.now ?? Date.now;
   const cache = new Map<string, CacheEntry>();
+  // Devices decommissioned while this process runs: refused even by a check
+  // that read the registry just before the decommission landed.
+  const revoked = new Set<string>();
   // Verified against when the login is unknown, so "no such device" and "wrong
   // secret" take the same time and the broker does not reveal which logins exist.
   const decoy = hashSecret('decoy-secret-that-matches-nothing');
@@ -43,7 +46,9 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
   async function resolve(
     login: string,
     loginHash: string,
-  ): Promise<{ ctx: DeviceContext; disabled: boolean; credentialHash: string } | undefined> {
+  ): Promise<
+    { ctx: DeviceContext; disabled: boolean; decommissioned: boolean; credentialHash: string } | undefined
+  > {
     const found = await registry.findByLoginHash(loginHash);
     if (!found) return undefined;
     const { device, contract } = found;
@@ -76,7 +81,12 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
       },
       gpsGridMeters: contract.gpsGridMeters,
     };
-    return { ctx, disabled: device.disabled, credentialHash: device.credentialHash };
+    return {
+      ctx,
+      disabled: device.disabled,
+      decommissioned: device.decommissionedAt !== null || revoked.has(device.id),
+      credentialHash: device.credentialHash,
+    };
   }
 
   return {
@@ -87,7 +97,8 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
       if (
         hit &&
         hit.expires > now() &&
-        pseudonymizer.currentVersion(hit.ctx.tenantId) === hit.ctx.keyVersion
+        pseudonymizer.currentVersion(hit.ctx.tenantId) === hit.ctx.keyVersion &&
+        !revoked.has(hit.ctx.deviceId)
       ) {
         if (timingSafeEqual(hit.secretDigest, digest)) return { ok: true, ctx: hit.ctx };
       }
@@ -97,9 +108,19 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
         return { ok: false, reason: 'unknown_device' };
       }
       if (!(await verifySecret(secret, resolved.credentialHash))) return { ok: false, reason: 'bad_secret' };
+      if (resolved.decommissioned) return { ok: false, reason: 'decommissioned' };
       if (resolved.disabled) return { ok: false, reason: 'disabled' };
       cache.set(loginHash, { ctx: resolved.ctx, secretDigest: digest, expires: now() + cacheMs });
       return { ok: true, ctx: resolved.ctx };
+    },
+
+    /**
+     * A decommissioned device: its cached credential is dropped and it is
+     * refused from now on, whatever SKJOLD_AUTH_CACHE_SECONDS says.
+     */
+    revoke(deviceId: string): void {
+      revoked.add(deviceId);
+      for (const [key, entry] of cache) if (entry.ctx.deviceId === deviceId) cache.delete(key);
     },
 
     /** Forgets cached credentials (after a device is disabled or its secret changes). */

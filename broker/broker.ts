@@ -59,6 +59,11 @@ function refusal(message: string, returnCode: number): AuthenticateError {
   return Object.assign(new Error(message), { returnCode }) as AuthenticateError;
 }
 
+// Internal announcement of a decommissioned device (its registry id, never an
+// identifier), through aedes' emitter so every instance sharing it hears it.
+// Devices cannot subscribe to it: authorizeSubscribe allows their command topic only.
+const DECOMMISSIONED_TOPIC = '$SYS/skjold/device-decommissioned';
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
@@ -97,8 +102,9 @@ export async function createBroker(deps: BrokerDeps) {
             metrics.mqttConnectRefused.inc({ reason: result.reason });
             // Refused logins are counted under no device: the login may be no device's at all.
             deps.fleet?.rejected(null, `connect_${result.reason}`);
-            if (result.reason !== 'disabled') failedLogin(source);
-            const code = result.reason === 'disabled' ? NOT_AUTHORIZED : BAD_USERNAME_OR_PASSWORD;
+            const known = result.reason === 'disabled' || result.reason === 'decommissioned';
+            if (!known) failedLogin(source);
+            const code = known ? NOT_AUTHORIZED : BAD_USERNAME_OR_PASSWORD;
             return done(refusal('bad credentials', code), false);
           }
           const burst = Math.max(1, limits.deviceRate * 5);
@@ -197,6 +203,32 @@ export async function createBroker(deps: BrokerDeps) {
     logger.debug({ device, err: err.message }, 'client error');
   });
 
+  /** The connections this instance holds now (aedes keeps them by client id; its types leave the map out). */
+  const liveClients = (): Client[] =>
+    Object.values((aedes as unknown as { clients: Record<string, Client> }).clients);
+
+  /** Closes this instance's connections of a decommissioned device and stops its cached credential. */
+  function evict(deviceId: string): void {
+    authenticator.revoke(deviceId);
+    for (const client of liveClients()) {
+      const session = sessions.get(client);
+      if (session?.ctx.deviceId !== deviceId) continue;
+      metrics.mqttDecommissionedClosed.inc();
+      logger.info({ device: session.ctx.devicePseudonym }, 'connection of a decommissioned device closed');
+      client.close();
+    }
+  }
+  await new Promise<void>((resolve) =>
+    aedes.subscribe(
+      DECOMMISSIONED_TOPIC,
+      (packet, done) => {
+        evict(String(packet.payload));
+        done();
+      },
+      resolve,
+    ),
+  );
+
   function onConnection(socket: net.Socket): void {
     if (socket.destroyed) return; // dropped by the connection-rate limit
     socket.on('error', () => {}); // surfaced through aedes' client error
@@ -240,6 +272,40 @@ export async function createBroker(deps: BrokerDeps) {
         server.once('error', reject);
         server.listen(port, host, () => resolve(server.address() as AddressInfo));
       });
+    },
+    /**
+     * A tenant's key version was destroyed: connections whose device context
+     * was made under it would go on tagging points with pseudonyms nothing
+     * maps any more, so they are closed; the devices reconnect under the
+     * current version. Returns how many were closed.
+     */
+    keyVersionDestroyed(tenantId: string, version: number): number {
+      let closed = 0;
+      for (const client of liveClients()) {
+        const ctx = sessions.get(client)?.ctx;
+        if (ctx?.tenantId !== tenantId || ctx.keyVersion !== version) continue;
+        client.close();
+        closed++;
+      }
+      if (closed > 0)
+        logger.info({ tenant: tenantId, version, closed }, 'connections under a destroyed key closed');
+      return closed;
+    },
+    /** Tells every instance's broker that a device is decommissioned; resolves once announced. */
+    decommissioned(deviceId: string): Promise<void> {
+      return new Promise((resolve, reject) =>
+        aedes.publish(
+          {
+            cmd: 'publish',
+            topic: DECOMMISSIONED_TOPIC,
+            payload: Buffer.from(deviceId),
+            qos: 0,
+            retain: false,
+            dup: false,
+          },
+          (err) => (err ? reject(err) : resolve()),
+        ),
+      );
     },
     /** Stops accepting, disconnects every device, and waits for the sockets to close. */
     async close(): Promise<void> {

@@ -73,6 +73,14 @@ export function createApiClient(options: { url: string; token: string }) {
     listDevices: (tenantId: string) => call<unknown[]>('GET', `/v1/tenants/${tenantId}/devices`),
     rotateKey: (tenantId: string) =>
       call<{ version: number }>('POST', `/v1/tenants/${tenantId}/keys/rotate`, {}),
+    destroyKey: (tenantId: string, version: number) =>
+      call<Record<string, unknown>>('POST', `/v1/tenants/${tenantId}/keys/${version}/destroy`, {}),
+    decommissionDevice: (tenantId: string, deviceId: string) =>
+      call<Record<string, unknown>>(
+        'POST',
+        `/v1/tenants/${tenantId}/devices/${encodeURIComponent(deviceId)}/decommission`,
+        {},
+      ),
     dashboardCredential: (tenantId: string, username: string, password: string) =>
       call('PUT', `/v1/tenants/${tenantId}/dashboard-credential`, { username, password }),
     /** Links a subject to a device for [from, to) (ISO dates or date-times; omitted: open-ended). */

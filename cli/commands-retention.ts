@@ -62,6 +62,13 @@ export function formatReport(r: RetentionReport): string {
     lines.push(
       `  older aggregates with minima/maxima (${legacy.contracts} contract(s)): ${legacy.rewritten} group(s) ${r.kind === 'plan' ? 'to keep' : 'kept'} as count and means, ${legacy.removed} group(s) under 5 devices ${r.kind === 'plan' ? 'to remove' : 'removed'}`,
     );
+  if (r.keys) {
+    const verb = r.kind === 'plan' ? 'to destroy' : 'destroyed';
+    lines.push(
+      `  key versions ${verb}: ${r.keys.destroyed.length > 0 ? r.keys.destroyed.join(', ') : 'none'}`,
+    );
+    for (const k of r.keys.kept) lines.push(`    version ${k.version} kept: ${k.reason}`);
+  }
   if (r.index?.state === 'purged')
     lines.push(`  index: ${r.index.stale} removed pseudonym(s) purged from InfluxDB's index`);
   if (r.index?.state === 'pending')
@@ -85,6 +92,7 @@ const POLICY_OPTIONS = {
   interval: ['anonymiseInterval', String],
   group: ['anonymiseGroup', String],
   'noise-epsilon': ['anonymiseNoise', (v: string) => (v === 'off' ? null : { epsilon: Number(v) })],
+  'shred-keys': ['shredKeysAfterRetention', (v: string) => v === 'yes' || v === 'true'],
 } as const;
 
 export const RETENTION_USAGE = `  contracts end --tenant T --id C --on YYYY-MM-DD|none
@@ -95,6 +103,7 @@ export const RETENTION_USAGE = `  contracts end --tenant T --id C --on YYYY-MM-D
                 [--telemetry delete|anonymise] [--grace-months N] [--billing-period-months 1|2|3|4|6|12]
                 [--fiscal-year-end-month 1-12] [--k N (at least 5)] [--interval 1h|1d|7d] [--group area|contract]
                 [--noise-epsilon ε|off]          Laplace noise on published sums and means (docs/retention.md)
+                [--shred-keys yes|no]            destroy old key versions nothing needs once this contract is due
   holds add --tenant T --scope tenant|subject|device [--target REF|DEVICE_ID] --reason TEXT [--until YYYY-MM-DD]
   holds list --tenant T
   holds release --tenant T --id HOLD_ID

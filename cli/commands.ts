@@ -25,12 +25,16 @@ export const USAGE = `Usage: skjold <command> [options]
               [--area AREA]                     building or postcode area: the group retention anonymises by
   devices import --tenant T FILE.csv            columns: kind,contract,iccid,imsi,imei,msisdn,wmbus,serial,secret[,area]
   devices list --tenant T
+  devices decommission --tenant T --device ID   refuse the device's logins from now on and close its connection
   subjects link --tenant T --ref REF --device DEVICE_ID [--from DATE] [--to DATE]
                                                 the subject occupies the device from --from (default: always)
                                                 until --to (default: still); DATE is YYYY-MM-DD or ISO date-time
   subjects move-out --tenant T --ref REF --device DEVICE_ID --at DATE
                                                 close the open period; a heat meter's register is kept for billing
   keys rotate --tenant T                        new key version; older data stays findable
+  keys destroy --tenant T --version N           crypto-shred an old key version: its pseudonyms become unlinkable
+                                                for good (refused for the current version and while a hold,
+                                                an open request or data in its retention needs it)
   dashboard-credential --tenant T --username U --password P
                                                 read-only InfluxDB login for one tenant's database
 ${RETENTION_USAGE}
@@ -264,6 +268,24 @@ export const COMMANDS: Entry[] = [
     name: 'keys rotate',
     options: { tenant: str },
     run: async (cmd) => print(await (await apiFor(cmd.config)).rotateKey(need(cmd, 'tenant'))),
+  },
+  {
+    name: 'keys destroy',
+    options: { tenant: str, version: str },
+    async run(cmd) {
+      const version = Number(need(cmd, 'version'));
+      if (!Number.isInteger(version) || version < 1)
+        throw Object.assign(new Error('--version is a key version: 1, 2, …'), {
+          code: 'ERR_PARSE_ARGS_INVALID',
+        });
+      print(await (await apiFor(cmd.config)).destroyKey(need(cmd, 'tenant'), version));
+    },
+  },
+  {
+    name: 'devices decommission',
+    options: { tenant: str, device: str },
+    run: async (cmd) =>
+      print(await (await apiFor(cmd.config)).decommissionDevice(need(cmd, 'tenant'), need(cmd, 'device'))),
   },
   {
     name: 'dashboard-credential',

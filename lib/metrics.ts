@@ -24,6 +24,11 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       labelNames: ['reason'] as const,
       registers,
     }),
+    mqttDecommissionedClosed: new Counter({
+      name: 'skjold_mqtt_decommissioned_closed_total',
+      help: 'Live MQTT connections closed because their device was decommissioned',
+      registers,
+    }),
     mqttLimited: new Counter({
       name: 'skjold_mqtt_limit_enforced_total',
       help: 'Times a broker limit was enforced (packet size, connection rate, per-source rate, blocked source, device message rate)',

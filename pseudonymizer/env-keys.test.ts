@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import { inspect } from 'node:util';
 import { isSkjoldError } from '../lib/errors.ts';
 import { LOGIN_DOMAIN } from '../registry/enrolment.ts';
-import { withTenantKeys } from './env-keys.ts';
+import { withoutKeyVersion, withTenantKeys } from './env-keys.ts';
 import { AUDIT_DOMAIN, openKeyStore } from './keystore.ts';
 
 test('withTenantKeys adds first keys for new tenants and keeps the ones there', async () => {
@@ -66,4 +66,28 @@ test('withTenantKeys writes down the audit key a value without one derived, so t
   const after = await openKeyStore({ envValue: added });
   assert.deepEqual(await after.auditKey(), derived);
   assert.deepEqual(after.secret(AUDIT_DOMAIN, 1), derived);
+});
+
+test('withoutKeyVersion drops an old version from a SKJOLD_KEYS value and refuses the current one', async () => {
+  let value = await withTenantKeys('', ['nordvarme', 'fjordnet']);
+  // A rotation of a SKJOLD_KEYS value, written as an operator would.
+  const file = JSON.parse(Buffer.from(value, 'base64').toString('utf8')) as {
+    tenants: Record<string, { current: number; keys: Record<string, string> }>;
+  };
+  const nordvarme = file.tenants.nordvarme as { current: number; keys: Record<string, string> };
+  nordvarme.keys['2'] = randomBytes(32).toString('base64');
+  nordvarme.current = 2;
+  value = Buffer.from(JSON.stringify(file)).toString('base64');
+
+  await assert.rejects(withoutKeyVersion(value, 'nordvarme', 2), (err) =>
+    isSkjoldError(err, 'SKJOLD_ERR_KEY_CURRENT'),
+  );
+  await assert.rejects(withoutKeyVersion(value, 'nordvarme', 5), (err) =>
+    isSkjoldError(err, 'SKJOLD_ERR_KEY_VERSION'),
+  );
+  const before = await openKeyStore({ envValue: value });
+  const after = await openKeyStore({ envValue: await withoutKeyVersion(value, 'nordvarme', 1) });
+  assert.deepEqual(after.versions('nordvarme'), [2]);
+  assert.deepEqual(after.secret('nordvarme', 2), before.secret('nordvarme', 2));
+  assert.deepEqual(after.secret('fjordnet', 1), before.secret('fjordnet', 1));
 });

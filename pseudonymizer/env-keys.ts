@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { SkjoldError } from '../lib/errors.ts';
 import { LOGIN_DOMAIN } from '../registry/enrolment.ts';
 import { AUDIT_DOMAIN, openKeyStore, parseEnvValue } from './keystore.ts';
 
@@ -39,5 +40,31 @@ export async function withTenantKeys(
   }
   const value = Buffer.from(JSON.stringify(file)).toString('base64');
   await openKeyStore({ envValue: value }); // validates the result, as every instance will
+  return value;
+}
+
+/**
+ * Crypto-shredding for several instances (docs/retention.md): the SKJOLD_KEYS
+ * value without `version` of `tenantId`. The current version is refused, as
+ * `keys destroy` refuses it. Check first with `skjold keys destroy` that
+ * nothing needs the version: an instance reading SKJOLD_KEYS answers
+ * SKJOLD_ERR_KEYS_READ_ONLY only once every other check has passed.
+ */
+export async function withoutKeyVersion(current: string, tenantId: string, version: number): Promise<string> {
+  const store = await openKeyStore({ envValue: current });
+  if (!store.versions(tenantId).includes(version))
+    throw new SkjoldError('SKJOLD_ERR_KEY_VERSION', `tenant ${tenantId} has no key version ${version}`);
+  if (store.currentVersion(tenantId) === version)
+    throw new SkjoldError('SKJOLD_ERR_KEY_CURRENT', `version ${version} is tenant ${tenantId}'s current key`);
+  const file = parseEnvValue(current) as {
+    tenants: Record<string, { keys: Record<string, string>; created?: Record<string, string> }>;
+  };
+  const entry = file.tenants[tenantId];
+  if (entry) {
+    delete entry.keys[String(version)];
+    if (entry.created) delete entry.created[String(version)];
+  }
+  const value = Buffer.from(JSON.stringify(file)).toString('base64');
+  await openKeyStore({ envValue: value });
   return value;
 }

@@ -206,3 +206,40 @@ test('SKJOLD_KEYS: its own audit key when it has one, else one derived from the 
     isCode('SKJOLD_ERR_KEYS', /neither an _audit nor a _login key/),
   );
 });
+
+test('destroy removes an old version from file and memory for good; the current one is refused', async () => {
+  const file = join(freshDir(), 'keys.json');
+  const store = await openKeyStore({ file });
+  await store.ensureTenant('nordvarme');
+  await store.rotate('nordvarme');
+  const heard: Array<[string, number]> = [];
+  store.onDestroy((tenant, version) => heard.push([tenant, version]));
+  await assert.rejects(store.destroy('nordvarme', 2), (err) => isSkjoldError(err, 'SKJOLD_ERR_KEY_CURRENT'));
+  await store.destroy('nordvarme', 1);
+  assert.deepEqual(heard, [['nordvarme', 1]]);
+  assert.deepEqual(store.versions('nordvarme'), [2]);
+  assert.throws(() => store.secret('nordvarme', 1), isCode('SKJOLD_ERR_KEY_VERSION'));
+  await assert.rejects(store.destroy('nordvarme', 1), isCode('SKJOLD_ERR_KEY_VERSION'));
+  const saved = JSON.parse(await readFile(file, 'utf8')) as {
+    tenants: Record<string, { keys: object; created: object }>;
+  };
+  assert.deepEqual(Object.keys(saved.tenants.nordvarme?.keys ?? {}), ['2']);
+  assert.deepEqual(Object.keys(saved.tenants.nordvarme?.created ?? {}), ['2']);
+  assert.deepEqual((await openKeyStore({ file })).versions('nordvarme'), [2]);
+  // A rotation after it never reuses the destroyed number.
+  assert.equal(await store.rotate('nordvarme'), 3);
+});
+
+test('SKJOLD_KEYS: destroy is refused as read-only, naming the script that removes the version', async () => {
+  const key = () => randomBytes(32).toString('base64');
+  const store = await openKeyStore({
+    envValue: envJson({ nordvarme: { current: 2, keys: { 1: key(), 2: key() } } }),
+  });
+  await assert.rejects(
+    store.destroy('nordvarme', 1),
+    (err) =>
+      isSkjoldError(err, 'SKJOLD_ERR_KEYS_READ_ONLY') &&
+      err.message.includes('keys-env.ts --destroy nordvarme:1'),
+  );
+  assert.deepEqual(store.versions('nordvarme'), [1, 2]);
+});

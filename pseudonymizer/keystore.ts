@@ -61,6 +61,16 @@ export interface KeyStore {
   createdAt(tenantId: string, version: number): Date | undefined;
   /** Adds a new version and makes it current; older versions stay readable. Returns the new version. */
   rotate(tenantId: string): Promise<number>;
+  /**
+   * Crypto-shredding (art. 17, recital 26): removes a version that is not the
+   * current one, key and creation time, and rewrites the file without it.
+   * Refused for the current version (SKJOLD_ERR_KEY_CURRENT) and for
+   * SKJOLD_KEYS (SKJOLD_ERR_KEYS_READ_ONLY). Callers check first that nothing
+   * still needs the version (retention/key-needs.ts).
+   */
+  destroy(tenantId: string, version: number): Promise<void>;
+  /** Called after a version is destroyed, so caches of what it computed are dropped. */
+  onDestroy(listener: (tenantId: string, version: number) => void): void;
   /** The secret itself (a copy). For the pseudonymizer only: never log, store or send it. */
   secret(tenantId: string, version: number): Buffer;
   /**
@@ -222,6 +232,8 @@ export async function openKeyStore(options: KeyStoreOptions = {}): Promise<KeySt
     ),
   });
 
+  const destroyListeners: Array<(tenantId: string, version: number) => void> = [];
+
   const store: KeyStore = {
     readOnly: fromEnv,
     async ensureTenant(tenantId) {
@@ -255,6 +267,34 @@ export async function openKeyStore(options: KeyStoreOptions = {}): Promise<KeySt
         });
         return version;
       });
+    },
+    destroy(tenantId, version) {
+      return mutate(async () => {
+        const t = tenant(tenantId);
+        if (!t.keys.has(version))
+          throw new SkjoldError('SKJOLD_ERR_KEY_VERSION', `tenant ${tenantId} has no key version ${version}`);
+        if (version === t.current) {
+          throw new SkjoldError(
+            'SKJOLD_ERR_KEY_CURRENT',
+            `version ${version} is tenant ${tenantId}'s current key; rotate first`,
+          );
+        }
+        if (fromEnv) {
+          throw new SkjoldError(
+            'SKJOLD_ERR_KEYS_READ_ONLY',
+            `keys come from SKJOLD_KEYS; remove the version with: node scripts/keys-env.ts --destroy ${tenantId}:${version}`,
+          );
+        }
+        const keys = new Map(t.keys);
+        const created = new Map(t.created);
+        keys.delete(version);
+        created.delete(version);
+        await commit(tenantId, { current: t.current, keys, created });
+        for (const listener of destroyListeners) listener(tenantId, version);
+      });
+    },
+    onDestroy(listener) {
+      destroyListeners.push(listener);
     },
     secret(tenantId, version) {
       const s = tenant(tenantId).keys.get(version);

@@ -67,13 +67,23 @@ export function base32(bytes: Uint8Array): string {
   return out;
 }
 
-type KeySource = Pick<KeyStore, 'currentVersion' | 'versions' | 'secret'>;
+type KeySource = Pick<KeyStore, 'currentVersion' | 'versions' | 'secret'> &
+  Partial<Pick<KeyStore, 'onDestroy'>>;
 
 export function createPseudonymizer(keyStore: KeySource, options: PseudonymizerOptions = {}): Pseudonymizer {
   const limit = options.cacheSize ?? DEFAULT_CACHE_SIZE;
   // Keys hold raw identifiers: this Map is reachable from nothing but the
   // closures below, so it cannot be serialised, inspected or logged by accident.
   const cache = new Map<string, string>();
+  // A destroyed version's pseudonyms must not outlive its key here: the cache
+  // maps raw identifiers to them, which is exactly the link shredding removes.
+  keyStore.onDestroy?.((tenantId, version) => {
+    const prefix = `${version}|`;
+    const tenantPart = `|${tenantId.length}:${tenantId}|`;
+    for (const key of [...cache.keys()]) {
+      if (key.startsWith(prefix) && key.includes(tenantPart)) cache.delete(key);
+    }
+  });
 
   function pseudonym(tenantId: string, type: PseudonymType, value: string, version?: number): string {
     if (!KNOWN_TYPES.has(type))

@@ -39,6 +39,8 @@ export interface Device {
   loginType: LoginType;
   credentialHash: string;
   disabled: boolean;
+  /** When the device was decommissioned (ISO 8601): its logins are refused from then on. */
+  decommissionedAt: string | null;
   /** Building or postcode area the tenant chose: the group retention anonymises by. */
   area: string | null;
 }
@@ -72,7 +74,7 @@ const CONTRACT_COLUMNS = `tenant_id AS "tenantId", id, role, purpose, legal_basi
   starts_on::text AS "startsOn", ends_on::text AS "endsOn", jurisdiction, gps_grid_m AS "gpsGridMeters"`;
 const DEVICE_COLUMNS = `d.id, d.tenant_id AS "tenantId", d.contract_id AS "contractId", d.kind,
   d.login_type AS "loginType", d.credential_hash AS "credentialHash", (d.disabled_at IS NOT NULL) AS disabled,
-  d.area`;
+  to_char(d.decommissioned_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "decommissionedAt", d.area`;
 
 /** PostgreSQL's SQLSTATEs the registry turns into Skjold errors. */
 function translate(err: unknown, what: string): never {
@@ -220,6 +222,22 @@ export function createRegistry(sql: SqlClient) {
         `SELECT ${DEVICE_COLUMNS} FROM devices d WHERE d.tenant_id = $1 ORDER BY d.id`,
         [tenantId],
       );
+    },
+
+    /**
+     * Decommissions a device: disabled for good, logins refused from now on.
+     * SKJOLD_ERR_NOT_FOUND for no such device of the tenant, SKJOLD_ERR_DECOMMISSIONED when it already is.
+     */
+    async decommissionDevice(tenantId: string, id: string, at: Date): Promise<Device> {
+      const rows = await sql.query<{ id: string }>(
+        `UPDATE devices SET decommissioned_at = $3, disabled_at = COALESCE(disabled_at, $3)
+         WHERE tenant_id = $1 AND id = $2 AND decommissioned_at IS NULL RETURNING id`,
+        [tenantId, id, at.toISOString()],
+      );
+      const device = await this.getDevice(tenantId, id);
+      if (!device) throw new SkjoldError('SKJOLD_ERR_NOT_FOUND', 'device');
+      if (rows.length === 0) throw new SkjoldError('SKJOLD_ERR_DECOMMISSIONED', `device ${id}`);
+      return device;
     },
 
     /** Records pseudonyms under a newer key version; existing rows are left alone. */

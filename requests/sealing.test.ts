@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { isSkjoldError } from '../lib/errors.ts';
 import { openKeyStore } from '../pseudonymizer/keystore.ts';
-import { createSealer } from './sealing.ts';
+import { createSealer, SHREDDED } from './sealing.ts';
 
 const root = await mkdtemp(join(tmpdir(), 'skjold-sealing-'));
 after(() => rm(root, { recursive: true, force: true }));
@@ -48,4 +48,25 @@ test('a subject pseudonym is stable per key version and differs between tenants'
   assert.match(a, /^v1\.[a-z2-7]{26}$/);
   assert.deepEqual(sealer.subjectPseudonyms('acme', 'kunde-1')[0], a);
   assert.ok(!a.includes('kunde'));
+});
+
+test('once its key version is destroyed a sealed value reads SHREDDED; a damaged one still fails', async () => {
+  await keys.ensureTenant('shred');
+  const old = sealer.seal('shred', 'device:d9:iccid', '8945000000000000007');
+  await keys.rotate('shred');
+  const fresh = sealer.seal('shred', 'device:d9:iccid', '8945000000000000007');
+  assert.equal(sealer.open('shred', 'device:d9:iccid', old), '8945000000000000007');
+  await keys.destroy('shred', 1);
+  assert.equal(sealer.shredded('shred', old), true);
+  assert.equal(sealer.open('shred', 'device:d9:iccid', old), SHREDDED);
+  assert.throws(() => sealer.unseal('shred', 'device:d9:iccid', old), refused);
+  assert.equal(sealer.open('shred', 'device:d9:iccid', fresh), '8945000000000000007');
+  const body = fresh.slice(3);
+  const flipped = `v2.${body[0] === 'A' ? 'B' : 'A'}${body.slice(1)}`;
+  assert.equal(sealer.shredded('shred', flipped), false);
+  assert.throws(() => sealer.open('shred', 'device:d9:iccid', flipped), refused);
+  assert.deepEqual(
+    sealer.subjectPseudonyms('shred', 'kunde-1').map((p) => p.slice(0, 3)),
+    ['v2.'],
+  );
 });

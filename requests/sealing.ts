@@ -6,6 +6,14 @@ import { base32 } from '../pseudonymizer/pseudonymizer.ts';
 type Keys = Pick<KeyStore, 'currentVersion' | 'versions' | 'secret'>;
 
 const IV_BYTES = 12;
+
+/**
+ * What a sealed value under a destroyed key version reads as. Crypto-shredding
+ * (docs/retention.md) makes it unreadable by design: exports, hold lists and
+ * notes say so instead of failing.
+ */
+export const SHREDDED = '[shredded]';
+const SEALED = /^v(\d+)\.([A-Za-z0-9_-]+)$/;
 const TAG_BYTES = 16;
 
 /**
@@ -37,7 +45,7 @@ export function createSealer(keys: Keys) {
     },
 
     unseal(tenantId: string, context: string, sealed: string): string {
-      const m = /^v(\d+)\.([A-Za-z0-9_-]+)$/.exec(sealed);
+      const m = SEALED.exec(sealed);
       if (!m) throw new SkjoldError('SKJOLD_ERR_KEYS', 'sealed value is malformed');
       const raw = Buffer.from(m[2] as string, 'base64url');
       try {
@@ -57,6 +65,17 @@ export function createSealer(keys: Keys) {
           cause: err,
         });
       }
+    },
+
+    /** True when `sealed` was sealed under a key version the tenant no longer has: crypto-shredded. */
+    shredded(tenantId: string, sealed: string): boolean {
+      const m = SEALED.exec(sealed);
+      return m !== null && !keys.versions(tenantId).includes(Number(m[1]));
+    },
+
+    /** `unseal`, or SHREDDED for a value under a destroyed key version; any other failure still throws. */
+    open(tenantId: string, context: string, sealed: string): string {
+      return this.shredded(tenantId, sealed) ? SHREDDED : this.unseal(tenantId, context, sealed);
     },
 
     /**

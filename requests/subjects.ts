@@ -157,14 +157,17 @@ export function createSubjects(deps: {
       await changed();
     },
 
-    /** The raw identifiers the tenant gave for a device, unsealed: only for that tenant's own export. */
+    /**
+     * The raw identifiers the tenant gave for a device, unsealed: only for that
+     * tenant's own export. Those sealed under a destroyed key version read SHREDDED.
+     */
     async identifiersOf(tenantId: string, deviceId: string): Promise<Record<string, string>> {
       const rows = await sql.query<{ idType: string; sealed: string }>(
         'SELECT id_type AS "idType", sealed FROM sealed_identifiers WHERE tenant_id = $1 AND device_id = $2 ORDER BY id_type',
         [tenantId, deviceId],
       );
       return Object.fromEntries(
-        rows.map((r) => [r.idType, sealer.unseal(tenantId, `device:${deviceId}:${r.idType}`, r.sealed)]),
+        rows.map((r) => [r.idType, sealer.open(tenantId, `device:${deviceId}:${r.idType}`, r.sealed)]),
       );
     },
 
@@ -279,7 +282,7 @@ export function createSubjects(deps: {
       return rows.map((r) => ({
         id: r.id,
         category: r.category,
-        note: sealer.unseal(tenantId, `special:${r.id}`, r.sealed),
+        note: sealer.open(tenantId, `special:${r.id}`, r.sealed),
         consent: { givenAt: new Date(r.givenAt).toISOString(), text: r.text },
         createdAt: new Date(r.createdAt).toISOString(),
       }));

@@ -1,7 +1,8 @@
 import type { Sealer } from '../requests/sealing.ts';
 
 /** What a legal hold needs of the tenant's keys. */
-export type HoldSealer = Pick<Sealer, 'seal' | 'unseal' | 'subjectPseudonym'>;
+export type HoldSealer = Pick<Sealer, 'seal' | 'unseal' | 'subjectPseudonym'> &
+  Partial<Pick<Sealer, 'open' | 'shredded'>>;
 
 /** A legal hold's free text and subject as the registry stores them. */
 export interface SealedHoldText {
@@ -37,18 +38,27 @@ export function sealHoldText(
   };
 }
 
-/** The reason and target in clear, for the operator's API and the plans and receipts that name a hold. */
+/**
+ * The reason and target in clear, for the operator's API and the plans and
+ * receipts that name a hold. A hold sealed under a destroyed key version (only
+ * one no longer in force: keys destroy refuses while an active hold needs the
+ * version) reads SHREDDED, its subject by its pseudonym.
+ */
 export function openHoldText(
   sealer: HoldSealer,
   tenantId: string,
   holdId: string,
   stored: SealedHoldText,
 ): { target: string | null; reason: string } {
+  const open = (column: 'reason' | 'subject', sealed: string) =>
+    sealer.open
+      ? sealer.open(tenantId, context(holdId, column), sealed)
+      : sealer.unseal(tenantId, context(holdId, column), sealed);
+  const subjectGone =
+    stored.subjectSealed !== null && sealer.shredded?.(tenantId, stored.subjectSealed) === true;
   return {
     target:
-      stored.subjectSealed === null
-        ? stored.target
-        : sealer.unseal(tenantId, context(holdId, 'subject'), stored.subjectSealed),
-    reason: sealer.unseal(tenantId, context(holdId, 'reason'), stored.reason),
+      stored.subjectSealed === null || subjectGone ? stored.target : open('subject', stored.subjectSealed),
+    reason: open('reason', stored.reason),
   };
 }

@@ -27,6 +27,12 @@ export interface RetentionPolicy {
    * ε-differential privacy per group per release; null publishes exact values.
    */
   anonymiseNoise: { epsilon: number } | null;
+  /**
+   * Crypto-shredding once this contract's retention is done: a run that finds
+   * the contract due destroys every old key version of the tenant that
+   * nothing needs any more (key-needs.ts), and its receipt says which.
+   */
+  shredKeysAfterRetention: boolean;
 }
 
 /**
@@ -49,6 +55,7 @@ export const DEFAULT_POLICY: Readonly<RetentionPolicy> = Object.freeze({
   anonymiseInterval: '1d',
   anonymiseGroup: 'area',
   anonymiseNoise: null,
+  shredKeysAfterRetention: false,
 });
 
 /** A partial policy as the API and CLI accept it; unset fields keep their value. */
@@ -74,13 +81,15 @@ export const policyPatch = z.strictObject({
     })
     .nullable()
     .optional(),
+  shredKeysAfterRetention: z.boolean().optional(),
 });
 export type PolicyPatch = z.infer<typeof policyPatch>;
 
 const COLUMNS = `contract_id AS "contractId", telemetry_action AS "telemetryAction", grace_months AS "graceMonths",
   billing_period_months AS "billingPeriodMonths", fiscal_year_end_month AS "fiscalYearEndMonth",
   anonymise_k AS "anonymiseK", anonymise_interval AS "anonymiseInterval",
-  anonymise_group AS "anonymiseGroup", anonymise_epsilon AS "anonymiseEpsilon"`;
+  anonymise_group AS "anonymiseGroup", anonymise_epsilon AS "anonymiseEpsilon",
+  shred_keys_after_retention AS "shredKeysAfterRetention"`;
 
 type Row = Omit<RetentionPolicy, 'anonymiseNoise'> & { contractId: string; anonymiseEpsilon: number | null };
 
@@ -92,6 +101,7 @@ function fromRow({ contractId: _c, anonymiseEpsilon, ...row }: Row): RetentionPo
     fiscalYearEndMonth: Number(row.fiscalYearEndMonth),
     anonymiseK: Number(row.anonymiseK),
     anonymiseNoise: anonymiseEpsilon === null ? null : { epsilon: Number(anonymiseEpsilon) },
+    shredKeysAfterRetention: row.shredKeysAfterRetention === true,
   };
 }
 
@@ -142,11 +152,11 @@ export function createRetentionPolicies(sql: SqlClient) {
         await sql.query(
           `INSERT INTO retention_policies (tenant_id, contract_id, telemetry_action, grace_months,
              billing_period_months, fiscal_year_end_month, anonymise_k, anonymise_interval, anonymise_group,
-             anonymise_epsilon)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+             anonymise_epsilon, shred_keys_after_retention)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
            ON CONFLICT (tenant_id, contract_id) DO UPDATE SET telemetry_action = $3, grace_months = $4,
              billing_period_months = $5, fiscal_year_end_month = $6, anonymise_k = $7, anonymise_interval = $8, anonymise_group = $9,
-             anonymise_epsilon = $10, updated_at = now()`,
+             anonymise_epsilon = $10, shred_keys_after_retention = $11, updated_at = now()`,
           [
             tenantId,
             contractId,
@@ -158,6 +168,7 @@ export function createRetentionPolicies(sql: SqlClient) {
             p.anonymiseInterval,
             p.anonymiseGroup,
             p.anonymiseNoise?.epsilon ?? null,
+            p.shredKeysAfterRetention,
           ],
         );
       } catch (err) {

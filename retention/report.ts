@@ -88,6 +88,12 @@ export interface RetentionReport {
    * five devices: to rewrite (plan) or rewritten (receipt).
    */
   legacyAggregates?: LegacyAggregates;
+  /**
+   * Crypto-shredding after retention (policy `shredKeysAfterRetention`): the
+   * tenant's old key versions destroyed by this run (a plan: that a run would
+   * destroy), and those kept with what still needs them.
+   */
+  keys?: { destroyed: number[]; kept: Array<{ version: number; reason: string }> };
 }
 
 export const BOOKKEEPING = {
@@ -148,5 +154,6 @@ export function summarise(r: RetentionReport): Record<string, unknown> {
     billingReadingsKept: due.reduce((n, c) => n + c.billing.readingsKept, 0),
     billingExpired: due.reduce((n, c) => n + c.billing.expired.points, 0),
     skippedSteps: due.reduce((n, c) => n + (c.skippedSteps ?? 0), 0),
+    ...(r.keys ? { keysDestroyed: r.keys.destroyed } : {}),
   };
 }

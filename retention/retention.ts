@@ -10,15 +10,19 @@ import { randomUUID } from 'node:crypto';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { Clock } from '../lib/clock.ts';
 import type { DeviceKind } from '../lib/device-kinds.ts';
-import { SkjoldError } from '../lib/errors.ts';
+import { isSkjoldError, SkjoldError } from '../lib/errors.ts';
 import type { Logger } from '../lib/log.ts';
+import type { KeyStore } from '../pseudonymizer/keystore.ts';
 import type { Contract, Registry } from '../registry/registry.ts';
+import { createSealer } from '../requests/sealing.ts';
 import type { IndexPurge } from '../store/index-purge.ts';
 import type { TelemetryStore } from '../store/telemetry-store.ts';
 import { drainedWithin, type Transport } from '../transport/transport.ts';
 import { anonymisationTerms } from './anonymise.ts';
 import { BILLING_MEASUREMENT, billingKeepUntil } from './billing.ts';
 import type { LegalHolds } from './holds.ts';
+import { describeNeeds, nothingNeeds, type RetentionNeed } from './key-needs.ts';
+import { createKeyShredder, KeyInUseError } from './key-shred.ts';
 import { legacyAggregates } from './legacy-aggregates.ts';
 import type { UniformSource } from './noise.ts';
 import { addMonths, createRetentionPolicies, dueOn, type RetentionPolicy } from './policy.ts';
@@ -59,6 +63,8 @@ export interface RetentionDeps {
   transport?: Pick<Transport, 'drained'>;
   /** Randomness for anonymisation noise; node:crypto's unless a test injects a seeded source. */
   uniform?: UniformSource;
+  /** The tenant keys: a policy with `shredKeysAfterRetention` destroys old versions through it. */
+  keyStore?: KeyStore;
 }
 
 // One run at a time per registry: the API and the schedule share it.
@@ -67,6 +73,50 @@ const running = new WeakMap<object, Promise<unknown>>();
 export function createRetention(deps: RetentionDeps) {
   const { registry, store, holds, audit, clock } = deps;
   const policies = createRetentionPolicies(registry.sql);
+  const shredder = deps.keyStore
+    ? createKeyShredder({ ...deps, keyStore: deps.keyStore, sealer: createSealer(deps.keyStore) })
+    : undefined;
+
+  /**
+   * Recital 26: once retention has done its part, the old key versions nothing
+   * needs any more are destroyed, so what is left under them (aggregates,
+   * the audit record's pseudonyms) can be tied to no one.
+   */
+  async function shredKeys(
+    tenantId: string,
+    mode: 'plan' | 'run',
+    runId: string,
+    billingToKeep: ReadonlyArray<RetentionNeed & { pseudonyms: string[] }>,
+  ): Promise<NonNullable<RetentionReport['keys']>> {
+    const result: NonNullable<RetentionReport['keys']> = { destroyed: [], kept: [] };
+    if (!shredder || !deps.keyStore) return result;
+    const current = deps.keyStore.currentVersion(tenantId);
+    for (const version of deps.keyStore.versions(tenantId).filter((v) => v !== current)) {
+      if (mode === 'plan') {
+        const needs = await shredder.needs(tenantId, version);
+        // The billing readings the run itself writes are not in the store yet: a plan counts them too.
+        const prefix = `v${version}.`;
+        const writes = billingToKeep.filter((b) => b.pseudonyms.some((p) => p.startsWith(prefix)));
+        needs.retention.push(...writes.map(({ pseudonyms: _p, ...need }) => need));
+        if (nothingNeeds(needs)) result.destroyed.push(version);
+        else result.kept.push({ version, reason: describeNeeds(needs) });
+        continue;
+      }
+      try {
+        await shredder.destroy(tenantId, version, { actor: 'retention', runId });
+        result.destroyed.push(version);
+      } catch (err) {
+        if (err instanceof KeyInUseError) result.kept.push({ version, reason: describeNeeds(err.needs) });
+        else if (isSkjoldError(err, 'SKJOLD_ERR_KEYS_READ_ONLY'))
+          result.kept.push({
+            version,
+            reason: 'keys come from SKJOLD_KEYS: remove it there (keys-env.ts --destroy)',
+          });
+        else throw err;
+      }
+    }
+    return result;
+  }
 
   async function devicesOf(tenantId: string): Promise<Map<string, ContractDevice[]>> {
     const rows = await registry.sql.query<{
@@ -174,6 +224,8 @@ export function createRetention(deps: RetentionDeps) {
     const held = await holds.held(tenantId, now);
     const progress = createRetentionProgress(registry.sql, tenantId);
     const removed: string[] = [];
+    // Billing readings due contracts keep (step 1 of a run), by the pseudonyms they carry.
+    const billingToKeep: Array<RetentionNeed & { pseudonyms: string[] }> = [];
     const report: RetentionReport = {
       kind: mode === 'plan' ? 'plan' : 'receipt',
       ...(mode === 'run' ? { runId } : {}),
@@ -271,6 +323,14 @@ export function createRetention(deps: RetentionDeps) {
       const meters = free.filter((d) => d.kind === 'heat_meter');
       const lapsed = entry.billing.keepUntil !== null && entry.billing.keepUntil <= isoDay(now);
       entry.billing.devicesReduced = lapsed ? 0 : meters.length;
+      if (!lapsed && meters.length > 0) {
+        billingToKeep.push({
+          contractId: contract.id,
+          data: 'billing',
+          until: entry.billing.keepUntil,
+          pseudonyms: meters.flatMap((d) => d.pseudonyms),
+        });
+      }
       entry.billing.expired = await expiredBilling(tenantId, contract, policy, heldPseudonyms, now);
       if (mode === 'plan') continue;
 
@@ -291,6 +351,8 @@ export function createRetention(deps: RetentionDeps) {
       });
       removed.push(...free.flatMap((d) => d.pseudonyms));
     }
+    const shredAsked = report.contracts.some((c) => c.status === 'due' && c.policy.shredKeysAfterRetention);
+    if (shredAsked) report.keys = await shredKeys(tenantId, mode, runId, billingToKeep);
     if (mode === 'run' && deps.indexPurge && removed.length > 0) {
       // Pseudonyms that keep billing readings stay listed by right, until those expire.
       report.index = await deps.indexPurge.ensureGone(

@@ -2,8 +2,9 @@
  * Two Skjold instances in one process sharing a registry, InfluxDB and Redis:
  * what one instance publishes reaches a device connected to the other, a
  * device's queued QoS 1 messages wait for it in Redis whichever instance it
- * comes back to, and a device connecting to the second instance takes its
- * session over from the first.
+ * comes back to, a device connecting to the second instance takes its
+ * session over from the first, and a device decommissioned through one
+ * instance is disconnected from and refused by the other.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -171,4 +172,20 @@ test('a device connecting to B with the same client id takes its session over fr
   await withDeadline(onAClosed, 10_000, 'the connection on A closed');
   assert.ok(onB.connected, 'the new connection on B stays');
   await publishAcked(onB, d.telemetry, JSON.stringify(validReading(d, 2)));
+});
+
+test('a device decommissioned through A is disconnected from B and refused by both, its credential cached or not', async () => {
+  const d = await device();
+  // Connected to B, so B has verified and cached its credential.
+  const onB = await connect(b, d, 'retiring-on-b');
+  await publishAcked(onB, d.telemetry, JSON.stringify(validReading(d, 1)));
+  const gone = closed(onB);
+  await a.api.decommissionDevice(TENANT, d.id);
+  await withDeadline(gone, 10_000, 'the connection on B closed');
+  for (const stack of [b, a]) {
+    await assert.rejects(
+      connectAs(stack.mqttUrl, d.login, d.secret),
+      (err: { code?: number }) => err.code === 5,
+    );
+  }
 });
