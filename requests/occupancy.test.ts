@@ -81,6 +81,8 @@ before(async () => {
   } finally {
     await client.endAsync();
   }
+  // Acknowledged means durable in the spool; the exports below read the store once it has them all.
+  await stack.settled();
 
   // Occupant 1 had lived there for a while; 2 and 3 move in on the day the one before moves out.
   assert.equal(
@@ -267,6 +269,7 @@ test('erasing the last occupant of a device with nothing else left drops its ser
   } finally {
     await client.endAsync();
   }
+  await stack.settled();
   const linked = await callAs(stack, token, 'PUT', '/tenant/v1/subjects/ansat-7/devices', {
     deviceId: sim.id,
     from: at(0),

@@ -64,6 +64,8 @@ async function link(ref: string, device: TestDevice): Promise<void> {
 
 /** The `seq` of every point stored for the device, ascending. */
 async function storedSeqs(device: TestDevice): Promise<number[]> {
+  // Acknowledged means durable in the spool; the store has it once the transport has drained.
+  await stack.settled();
   const found = await rows(
     stack.skjold.store,
     T,
@@ -277,6 +279,7 @@ test('GPS is stored as the centre of the contract grid cell, and not at all with
     for (const [seq, gps] of positions.entries())
       await publishAcked(client, d.telemetry, JSON.stringify({ ...validReading(d, seq), gps }));
   }
+  await stack.settled();
 
   const stored = await rows(
     stack.skjold.store,

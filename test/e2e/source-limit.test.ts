@@ -118,6 +118,7 @@ test(`${FLOOD_ATTEMPTS} bad logins from one address: refused quickly without scr
 
   assert.ok(published.length >= 5, `the honest device published ${published.length} times`);
   assert.ok(duringFlood >= 1, 'the honest device connected while the flood went on');
+  await stack.settled();
   const stored = await rows(stack.skjold.store, TENANT, 'SELECT seq FROM heat_meter');
   assert.deepEqual(
     stored.map((r) => Number(r.seq)).sort((a, b) => a - b),
