@@ -67,7 +67,7 @@ test('npm start: port 0 works with the demo fleet, and its rejections are summar
   let apiUrl = '';
   await waitUntil(
     async () => {
-      apiUrl = /Dashboard +(http:\/\/127\.0\.0\.1:\d+)\//.exec(stderr)?.[1] ?? '';
+      apiUrl = /Console +(http:\/\/127\.0\.0\.1:\d+)\//.exec(stderr)?.[1] ?? '';
       return apiUrl !== '';
     },
     { what: `the banner\n${stderr}`, timeoutMs: 60_000, intervalMs: 100 },

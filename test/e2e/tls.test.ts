@@ -158,7 +158,7 @@ test('skjold start with both certificates serves HTTPS and MQTT over TLS, and it
     // startSkjoldProcess waited for /readyz over HTTPS.
     assert.match(proc.apiUrl, /^https:/);
     const banner = proc.logTail();
-    assert.ok(banner.includes(`Dashboard          ${proc.apiUrl}/`), banner);
+    assert.ok(banner.includes(`Console            ${proc.apiUrl}/login#code=`), banner);
     assert.ok(banner.includes(`API                ${proc.apiUrl}/v1`), banner);
     assert.ok(banner.includes(`mqtts://127.0.0.1:${proc.mqttPort}`), banner);
   } finally {
