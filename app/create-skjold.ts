@@ -183,6 +183,7 @@ export async function createSkjold(config: Config, options: SkjoldOptions = {}) 
     ingest,
     metrics,
     fleet: fleet.events,
+    fastPath: config.SKJOLD_MQTT_FAST_PATH,
     logger: logger.child({ component: 'broker' }),
     limits: {
       maxPacketBytes: config.SKJOLD_MQTT_MAX_PACKET_BYTES,
