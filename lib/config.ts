@@ -27,6 +27,7 @@ const schema = z.object({
   SKJOLD_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   SKJOLD_INSTANCE_ID: z.string().min(1).max(64).default(hostname()), // names this instance in logs, metrics and the broker id
   SKJOLD_REDIS_URL: z.string().url().optional(), // several instances share MQTT sessions and subscriptions through Redis
+  SKJOLD_WORKERS: z.coerce.number().int().min(1).max(64).default(1), // `skjold start` processes sharing the MQTT and API ports (node:cluster); > 1 needs DATABASE_URL, SKJOLD_REDIS_URL, SKJOLD_KEYS
 
   SKJOLD_MQTT_HOST: z.string().default('0.0.0.0'),
   SKJOLD_MQTT_PORT: int(1883), // 8883 is conventional when TLS is on
