@@ -229,6 +229,11 @@ export async function createBroker(deps: BrokerDeps) {
   const fastPathDeps = {
     route: (client: Client) => sessions.get(client),
     taken: (qos: 0 | 1) => metrics.mqttTelemetry.inc({ path: 'fast', qos: String(qos) }),
+    failed: (client: Client, err: unknown) =>
+      logger.warn(
+        { device: sessions.get(client)?.ctx.devicePseudonym, err },
+        'message not accepted; device will resend',
+      ),
   };
 
   const server = deps.tls ? tls.createServer({ cert: deps.tls.cert, key: deps.tls.key }) : net.createServer();

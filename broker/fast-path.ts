@@ -42,6 +42,8 @@ export interface FastPathDeps {
   route(client: Client): FastPathRoute | undefined;
   /** Told of each message the fast path took (after it settled). */
   taken?(qos: 0 | 1): void;
+  /** Told when `admit` failed: the connection is then closed and the device resends. */
+  failed?(client: Client, err: unknown): void;
 }
 
 /**
@@ -93,7 +95,10 @@ export function attachFastPath(client: Client, deps: FastPathDeps): boolean {
         if (qos === 0) return settle(null, 0);
         writePuback(publish.messageId as number, (err) => settle(err, 1));
       },
-      (err: unknown) => c._nextBatch(err instanceof Error ? err : new Error('not accepted')),
+      (err: unknown) => {
+        deps.failed?.(client, err);
+        c._nextBatch(err instanceof Error ? err : new Error('not accepted'));
+      },
     );
   });
 
