@@ -228,6 +228,7 @@ export async function createSkjold(config: Config, options: SkjoldOptions = {}) 
     ingest,
     metrics,
     fleet: fleet.events,
+    fastPath: config.SKJOLD_MQTT_FAST_PATH,
     logger: brokerLogger,
     rejections: brokerRejections,
     limits: {

@@ -3,12 +3,14 @@ import type { ConsoleUsers } from '../api/console-users.ts';
 import { createApiClient } from '../cli/api-client.ts';
 import { localApiUrl } from '../lib/api-url.ts';
 import type { Config } from '../lib/config.ts';
+import { SkjoldError } from '../lib/errors.ts';
 import { createConfiguredLogger } from '../lib/log.ts';
 import { createSkjold } from './create-skjold.ts';
 import { ensureInfluxd } from './managed-influxd.ts';
 import { operatorToken, operatorTokenFile } from './operator-token.ts';
 import { runSimulation } from './simulation.ts';
 import { untilSignal } from './wiring.ts';
+import { checkWorkersConfig, isWorker } from './workers.ts';
 
 export interface StartOptions {
   simulate: boolean;
@@ -23,6 +25,17 @@ export interface StartOptions {
  * SIGINT/SIGTERM.
  */
 export async function runStart(baseConfig: Config, options: StartOptions): Promise<void> {
+  checkWorkersConfig(baseConfig);
+  if (baseConfig.SKJOLD_WORKERS > 1) {
+    if (options.simulate) {
+      throw new SkjoldError(
+        'SKJOLD_ERR_CONFIG',
+        'start --simulate runs with SKJOLD_WORKERS=1; run `skjold simulate` beside the workers',
+      );
+    }
+    const { runPrimary, runWorker } = await import('./workers-main.ts');
+    return isWorker() ? runWorker(baseConfig) : runPrimary(baseConfig);
+  }
   const logger = createConfiguredLogger(baseConfig);
   const influx = await ensureInfluxd(baseConfig, join(baseConfig.SKJOLD_DATA_DIR, 'influxdb'), logger);
   const config = Object.freeze({ ...baseConfig, ...influx.config });
@@ -90,7 +103,7 @@ export async function runStart(baseConfig: Config, options: StartOptions): Promi
  * with no password) and a sign-in link that works once. Only the code's hash
  * is kept; the link is printed here and nowhere else.
  */
-async function operatorSignIn(users: ConsoleUsers): Promise<string> {
+export async function operatorSignIn(users: ConsoleUsers): Promise<string> {
   if (!(await users.get('operator'))) await users.create({ username: 'operator', role: 'operator' });
   return `/login#code=${await users.issueCode('operator')}`;
 }

@@ -1,12 +1,12 @@
 /**
  * `npm run bench [-- --quick] [--duration <s>] [--rates a,b,…] [--broker-rates a,b,…]
- *  [--skjold SKJOLD_NAME=value …] [--phases A,B,C] [--kafka] [--profile] [--out <file>]`
+ *  [--skjold SKJOLD_NAME=value …] [--phases A,B,C,W] [--workers 1,2] [--kafka] [--profile] [--out <file>]`
  */
 import { parseArgs } from 'node:util';
 
 export interface BenchSettings {
   quick: boolean;
-  /** Which of A (InfluxDB alone), B (broker alone), C (end to end) to run; all unless `--phases`. */
+  /** Which of A (InfluxDB alone), B (broker alone), C (end to end), W (worker scaling) to run; A, B, C unless `--phases`. */
   phases: string[];
   /** Devices of each kind per tenant (2 tenants × 3 kinds). */
   devicesPerKind: number;
@@ -24,6 +24,8 @@ export interface BenchSettings {
   /** Devices whose every message is followed to InfluxDB for latency. */
   latencyDevices: number;
   probeIntervalMs: number;
+  /** Phase W: the SKJOLD_WORKERS values to compare, in order (`--workers`). */
+  workers: number[];
   /** Extra Skjold settings (`--skjold SKJOLD_BATCH_POINTS=5000`), applied over the benchmark's own. */
   skjoldEnv: Record<string, string>;
   /** Phase C on the Kafka transport, against librdkafka's mock cluster (`--kafka`). */
@@ -53,6 +55,7 @@ export function parseSettings(argv: string[]): BenchSettings {
       profile: { type: 'boolean', default: false },
       kafka: { type: 'boolean', default: false },
       phases: { type: 'string', default: 'A,B,C' },
+      workers: { type: 'string', default: '1,2' },
     },
     strict: true,
   });
@@ -60,7 +63,11 @@ export function parseSettings(argv: string[]): BenchSettings {
   const stepS = values.duration !== undefined ? Number(values.duration) : quick ? 8 : 30;
   if (!(stepS >= 2)) throw new Error('--duration is seconds per end-to-end step, at least 2');
   const phases = values.phases.split(',').map((p) => p.trim().toUpperCase());
-  if (phases.some((p) => !['A', 'B', 'C'].includes(p))) throw new Error('--phases is a list of A, B and C');
+  if (phases.some((p) => !['A', 'B', 'C', 'W'].includes(p)))
+    throw new Error('--phases is a list of A, B, C and W');
+  const workers = values.workers.split(',').map((w) => Number(w.trim()));
+  if (workers.some((w) => !Number.isInteger(w) || w < 1))
+    throw new Error('--workers is a list of worker counts');
   return {
     quick,
     phases,
@@ -84,6 +91,7 @@ export function parseSettings(argv: string[]): BenchSettings {
     refine: !quick,
     latencyDevices: 12,
     probeIntervalMs: 100,
+    workers,
     skjoldEnv: Object.fromEntries(
       (values.skjold ?? []).map((kv) => {
         const eq = kv.indexOf('=');

@@ -14,6 +14,7 @@ import { machineInfo } from './machine.ts';
 import { type BrokerPhase, runBrokerPhase } from './phase-broker.ts';
 import { type InfluxPhase, runInfluxPhase } from './phase-influx.ts';
 import { type PipelinePhase, runPipelinePhase } from './phase-pipeline.ts';
+import { runWorkersPhase, type WorkersPhase } from './phase-workers.ts';
 import { machineCores, type PhaseUsage } from './proc-sampler.ts';
 import { summary } from './summary.ts';
 
@@ -52,6 +53,9 @@ async function main(): Promise<void> {
     const pipeline = s.phases.includes('C')
       ? await phase('C: end to end', () => runPipelinePhase(s, fleet, load))
       : null;
+    const workers = s.phases.includes('W')
+      ? await phase(`W: ${s.workers.join(' vs ')} worker processes`, () => runWorkersPhase(s, fleet, load))
+      : null;
 
     const endToEnd = pipeline?.sustained?.achievedRate ?? 0;
     const offered = pipeline?.sustained?.targetRate ?? 0;
@@ -62,7 +66,7 @@ async function main(): Promise<void> {
     if (offered < TARGET.minRate)
       failures.push(`highest passing offered rate ${offered} msg/s < ${TARGET.minRate}`);
     if (!(p99 < TARGET.maxP99Ms)) failures.push(`p99 ${p99} ms ≥ ${TARGET.maxP99Ms}`);
-    const warnings = contamination({ influx, broker, pipeline }, background);
+    const warnings = contamination({ influx, broker, pipeline, workers }, background);
     const target = { ...TARGET, pass: failures.length === 0, failures };
     const comparison = influx && broker && pipeline ? compare(influx, broker, endToEnd) : null;
     const out = relative(process.cwd(), s.out);
@@ -77,13 +81,15 @@ async function main(): Promise<void> {
       warnings,
       settings: { ...s, out, fleet },
       latencyMethod: LATENCY_METHOD,
-      phases: { influx, broker, pipeline },
+      phases: { influx, broker, pipeline, workers },
       comparison,
       target,
     };
     mkdirSync(dirname(s.out), { recursive: true });
     writeFileSync(s.out, `${JSON.stringify(results, null, 2)}\n`);
-    process.stdout.write(summary({ machine, influx, broker, pipeline, comparison, target, warnings, out }));
+    process.stdout.write(
+      summary({ machine, influx, broker, pipeline, workers, comparison, target, warnings, out }),
+    );
   } finally {
     await load.stop();
   }
@@ -141,7 +147,12 @@ function compare(influx: InfluxPhase, broker: BrokerPhase, endToEnd: number) {
 
 /** Phases during which something else used the CPU: their figures understate the machine. */
 function contamination(
-  phases: { influx: InfluxPhase | null; broker: BrokerPhase | null; pipeline: PipelinePhase | null },
+  phases: {
+    influx: InfluxPhase | null;
+    broker: BrokerPhase | null;
+    pipeline: PipelinePhase | null;
+    workers: WorkersPhase | null;
+  },
   background: number,
 ): string[] {
   const out: string[] = [];
@@ -153,6 +164,7 @@ function contamination(
   if (phases.influx) check('A', phases.influx.usage);
   for (const st of phases.broker?.steps ?? []) check(`B at ${st.targetRate}`, st.usage);
   for (const st of phases.pipeline?.steps ?? []) check(`C at ${st.targetRate}`, st.usage);
+  for (const st of phases.workers?.steps ?? []) check(`W ${st.workers} at ${st.targetRate}`, st.usage);
   return out;
 }
 

@@ -3,6 +3,7 @@ import type { machineInfo } from './machine.ts';
 import type { BrokerPhase } from './phase-broker.ts';
 import type { InfluxPhase } from './phase-influx.ts';
 import type { PipelinePhase } from './phase-pipeline.ts';
+import type { WorkersPhase } from './phase-workers.ts';
 import type { PhaseUsage } from './proc-sampler.ts';
 
 export interface SummaryInput {
@@ -10,6 +11,7 @@ export interface SummaryInput {
   influx: InfluxPhase | null;
   broker: BrokerPhase | null;
   pipeline: PipelinePhase | null;
+  workers?: WorkersPhase | null;
   comparison: { slowerCeiling: string; ratioToSlowerCeiling: number; overheadPct: number } | null;
   target: { minRate: number; pass: boolean; failures: string[] };
   warnings: string[];
@@ -63,6 +65,22 @@ function pipelineLines(pipeline: PipelinePhase | null): string[] {
   ];
 }
 
+function workersLines(workers: WorkersPhase | null | undefined): string[] {
+  if (!workers) return [];
+  const out = ['W  worker processes (SKJOLD_WORKERS; PostgreSQL registry, Redis, same fleet):'];
+  for (const st of workers.steps) {
+    out.push(
+      `   ${st.workers} at ${n(st.targetRate)} offered: ${n(st.achievedRate)} msg/s achieved, lost ${st.lost}, ` +
+        `unacked ${st.unacked}; Skjold ${st.skjoldCores} cores = ${st.workerCores.join(' + ')}` +
+        `${st.workers > 1 ? ' (+ primary)' : ''}; ${usageLine(st.usage)}`,
+    );
+  }
+  const best = Object.entries(workers.bestByWorkers).map(([w, rate]) => `${w}: ${n(rate)} msg/s`);
+  if (best.length > 0) out.push(`   highest achieved with nothing lost, by workers: ${best.join(', ')}`);
+  if (workers.aborted) out.push(`   aborted ${workers.aborted.split('\n')[0]}`);
+  return out;
+}
+
 function usageLines(r: SummaryInput): string[] {
   const out = ['cores used on average / peak RSS per process:'];
   if (r.influx) out.push(`   A: ${usageLine(r.influx.usage)}`);
@@ -102,6 +120,7 @@ export function summary(r: SummaryInput): string {
         ]
       : []),
     `   target ≥ ${n(r.target.minRate)} msg/s offered, ≥ 97 % achieved, zero loss, p99 < 1 s: ${r.target.pass ? 'PASS' : `FAIL (${r.target.failures.join('; ')})`}`,
+    ...workersLines(r.workers),
     ...usageLines(r),
     ...r.warnings.map((w) => `warning: ${w}`),
     `results: ${r.out}`,

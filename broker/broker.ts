@@ -11,6 +11,7 @@ import type { Logger } from '../lib/log.ts';
 import type { Metrics } from '../lib/metrics.ts';
 import type { Authenticator } from './authenticator.ts';
 import type { Cluster } from './cluster.ts';
+import { attachFastPath } from './fast-path.ts';
 import { createFrameGuard, PacketTooLargeError } from './frame-guard.ts';
 import { createSourceLimit, type SourceLimitOptions, sourceOf } from './source-limit.ts';
 import { createTokenBucket, type TokenBucket } from './token-bucket.ts';
@@ -41,6 +42,8 @@ export interface BrokerDeps {
   shared?: Pick<Cluster, 'mq' | 'persistence'> | undefined;
   /** Told of connections, refused connections and refused publishes (fleet health). */
   fleet?: Pick<FleetEvents, 'connected' | 'disconnected' | 'rejected'>;
+  /** A device's own telemetry bypasses aedes' emitter (broker/fast-path.ts); default on. */
+  fastPath?: boolean;
 }
 
 interface Session {
@@ -48,6 +51,8 @@ interface Session {
   telemetry: string;
   commands: string;
   bucket: TokenBucket;
+  /** Rate limit, then ingest: resolves once the transport holds the message. */
+  admit(payload: Buffer): Promise<void>;
 }
 
 // [MQTT-3.2.2.3] CONNACK return codes (3.1.1).
@@ -70,7 +75,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * The MQTT front door: aedes with Skjold's authentication, topic ACL, packet
  * size, connection-rate and per-device message-rate limits, and ingest in
  * `authorizePublish` — which aedes runs before it sends PUBACK, so a QoS 1
- * message is acknowledged only after ingest has made it safe.
+ * message is acknowledged only after ingest has made it safe. A device's own
+ * telemetry at QoS 0 and 1 takes the fast path (broker/fast-path.ts) with the
+ * same admission and the same PUBACK rule, without aedes' emitter.
  */
 export async function createBroker(deps: BrokerDeps) {
   const { authenticator, ingest, metrics, logger, rejections, limits } = deps;
@@ -108,12 +115,14 @@ export async function createBroker(deps: BrokerDeps) {
             return done(refusal('bad credentials', code), false);
           }
           const burst = Math.max(1, limits.deviceRate * 5);
-          sessions.set(client, {
+          const session: Session = {
             ctx: result.ctx,
             telemetry: telemetryTopic(username),
             commands: commandTopic(username),
             bucket: createTokenBucket(limits.deviceRate, burst),
-          });
+            admit: (payload) => admit(session, payload),
+          };
+          sessions.set(client, session);
           done(null, true);
         },
         (err: unknown) => {
@@ -142,8 +151,11 @@ export async function createBroker(deps: BrokerDeps) {
       }
       // A retained message would sit in broker memory with raw identifiers in it.
       packet.retain = false;
-      void admit(session, packet.payload as Buffer).then(
-        () => done(null),
+      void session.admit(packet.payload as Buffer).then(
+        () => {
+          metrics.mqttTelemetry.inc({ path: 'broker', qos: String(packet.qos) });
+          done(null);
+        },
         (err: unknown) => {
           logger.warn(
             { device: session.ctx.devicePseudonym, err },
@@ -244,8 +256,25 @@ export async function createBroker(deps: BrokerDeps) {
     socket.pipe(guard);
     const conn = Duplex.from({ readable: guard, writable: socket });
     sources.set(conn, sourceOf(socket.remoteAddress));
-    aedes.handle(conn);
+    const client = aedes.handle(conn);
+    if (fastPath && !attachFastPath(client, fastPathDeps)) {
+      fastPath = false;
+      logger.warn(
+        'this aedes version has a client shape the fast path does not know; telemetry goes through aedes',
+      );
+    }
   }
+
+  let fastPath = deps.fastPath ?? true;
+  const fastPathDeps = {
+    route: (client: Client) => sessions.get(client),
+    taken: (qos: 0 | 1) => metrics.mqttTelemetry.inc({ path: 'fast', qos: String(qos) }),
+    failed: (client: Client, err: unknown) =>
+      logger.warn(
+        { device: sessions.get(client)?.ctx.devicePseudonym, err },
+        'message not accepted; device will resend',
+      ),
+  };
 
   const server = deps.tls ? tls.createServer({ cert: deps.tls.cert, key: deps.tls.key }) : net.createServer();
   // The rate limits see the TCP connection, before any TLS handshake is spent on

@@ -30,6 +30,7 @@ const schema = z.object({
   SKJOLD_LOG_REJECTIONS_PER_MINUTE: int(5), // rejected messages logged in full per minute and log; the rest are counted and summarised
   SKJOLD_INSTANCE_ID: z.string().min(1).max(64).default(hostname()), // names this instance in logs, metrics and the broker id
   SKJOLD_REDIS_URL: z.string().url().optional(), // several instances share MQTT sessions and subscriptions through Redis
+  SKJOLD_WORKERS: z.coerce.number().int().min(1).max(64).default(1), // `skjold start` processes sharing the MQTT and API ports (node:cluster); > 1 needs DATABASE_URL, SKJOLD_REDIS_URL, SKJOLD_KEYS
 
   SKJOLD_MQTT_HOST: z.string().default('0.0.0.0'),
   SKJOLD_MQTT_PORT: int(1883), // 8883 is conventional when TLS is on
@@ -42,6 +43,7 @@ const schema = z.object({
   SKJOLD_MQTT_SOURCE_MAX_FAILURES: int(20), // failed logins from one source address in the window before it is refused; 0: off
   SKJOLD_MQTT_SOURCE_FAILURE_WINDOW_SECONDS: z.coerce.number().int().positive().default(60), // and how long it then stays refused
   SKJOLD_MQTT_SOURCE_TABLE_SIZE: z.coerce.number().int().positive().default(10_000), // source addresses remembered at once (LRU)
+  SKJOLD_MQTT_FAST_PATH: bool(true), // a device's own telemetry (QoS 0/1) bypasses aedes' emitter; false: all through aedes
   SKJOLD_AUTH_CACHE_SECONDS: int(300), // how long a verified credential is remembered
   SKJOLD_OBJECTION_REFRESH_SECONDS: z.coerce.number().int().positive().default(30), // ingest re-reads objections from the registry this often (changes made through another instance)
 

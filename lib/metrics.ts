@@ -51,6 +51,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       labelNames: ['action'] as const,
       registers,
     }),
+    mqttTelemetry: new Counter({
+      name: 'skjold_mqtt_telemetry_messages_total',
+      help: "Telemetry messages taken from devices, by path (fast: beside aedes' emitter; broker: through aedes) and QoS",
+      labelNames: ['path', 'qos'] as const,
+      registers,
+    }),
     apiAuthRefused: new Counter({
       name: 'skjold_api_auth_refused_total',
       help: 'HTTP requests refused for their credentials, by reason (missing, invalid, revoked, session, csrf, kind, scope, not_loopback, rate_limited)',

@@ -1,0 +1,157 @@
+/**
+ * The broker's fast path (broker/fast-path.ts): a device's own telemetry at
+ * QoS 0 and 1 goes to ingest without aedes' emitter, with the PUBACK still
+ * sent only once the transport holds the point. QoS 2 and everything else
+ * stay with aedes. SKJOLD_MQTT_FAST_PATH=false puts telemetry back through aedes.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import type { MqttClient } from 'mqtt';
+import { rows } from '../harness/influx-rows.ts';
+import { type InfluxdServer, startInfluxd } from '../harness/influxd.ts';
+import { type Stack, startStack } from '../harness/stack.ts';
+import {
+  addDevice,
+  addTenant,
+  connectDevice,
+  endAll,
+  eventually,
+  holdsFor,
+  identifierSource,
+  publishAcked,
+  type TestDevice,
+  validReading,
+  withDeadline,
+} from './devices.ts';
+import { metricValue, scrape } from './metrics.ts';
+
+const T0 = Date.now() - 3_600_000;
+
+let influx: InfluxdServer;
+let fast: Stack;
+let viaAedes: Stack;
+const clients: MqttClient[] = [];
+
+before(async () => {
+  influx = await startInfluxd();
+  // The in-process transport, whose PUBACK means "in InfluxDB": the outage
+  // test below can then see the PUBACK wait for the transport.
+  const memory = {
+    SKJOLD_TRANSPORT: 'memory',
+    SKJOLD_RETRY_MAX_MS: 300,
+    SKJOLD_BATCH_MAX_WAIT_MS: 5,
+  } as const;
+  fast = await startStack(memory, { influx });
+  viaAedes = await startStack({ ...memory, SKJOLD_MQTT_FAST_PATH: false }, { influx });
+});
+after(async () => {
+  await endAll(clients);
+  await fast?.stop();
+  await viaAedes?.stop();
+  await influx?.stop();
+});
+
+/** Counts the telemetry publishes that went through aedes' emitter (its 'publish' event). */
+function watchEmitter(stack: Stack): { telemetry: number } {
+  const seen = { telemetry: 0 };
+  stack.skjold.broker.aedes.on('publish', (packet) => {
+    if (packet.topic.endsWith('/telemetry')) seen.telemetry++;
+  });
+  return seen;
+}
+
+async function device(stack: Stack, tenant: string): Promise<{ device: TestDevice; client: MqttClient }> {
+  await addTenant(stack.api, tenant);
+  const d = await addDevice(stack.api, identifierSource(tenant), tenant, 'heat_meter');
+  const client = await connectDevice(stack.mqttUrl, d);
+  clients.push(client);
+  return { device: d, client };
+}
+
+const body = (d: TestDevice, seq: number) => JSON.stringify(validReading(d, seq, T0 + seq * 1000));
+
+async function storedSeqs(stack: Stack, d: TestDevice): Promise<number[]> {
+  const stored = await rows(
+    stack.skjold.store,
+    d.tenantId,
+    `SELECT seq FROM heat_meter WHERE device = '${d.pseudonym}'`,
+  );
+  return stored.map((r) => Number(r.seq)).sort((a, b) => a - b);
+}
+
+const telemetryCount = async (stack: Stack, path: string, qos: string) =>
+  metricValue(await scrape(stack.apiUrl), 'skjold_mqtt_telemetry_messages_total', { path, qos });
+
+test('QoS 1 and QoS 0 telemetry is acknowledged and stored without passing through aedes’ emitter', async () => {
+  const emitter = watchEmitter(fast);
+  const { device: d, client } = await device(fast, 'fast-a');
+  for (let seq = 0; seq < 20; seq++) await publishAcked(client, d.telemetry, body(d, seq));
+  for (let seq = 20; seq < 30; seq++) await client.publishAsync(d.telemetry, body(d, seq), { qos: 0 });
+
+  await eventually('all 30 readings stored', async () => (await storedSeqs(fast, d)).length === 30);
+  assert.deepEqual(
+    await storedSeqs(fast, d),
+    Array.from({ length: 30 }, (_, i) => i),
+  );
+  assert.equal(emitter.telemetry, 0, 'no telemetry message went through aedes');
+  assert.equal(await telemetryCount(fast, 'fast', '1'), 20);
+  assert.equal(await telemetryCount(fast, 'fast', '0'), 10);
+  assert.equal(await telemetryCount(fast, 'broker', '1'), 0);
+});
+
+test('a resent message (DUP) is acknowledged again and stored once', async () => {
+  const { device: d, client } = await device(fast, 'fast-dup');
+  const reading = body(d, 1);
+  await publishAcked(client, d.telemetry, reading);
+  await withDeadline(client.publishAsync(d.telemetry, reading, { qos: 1, dup: true }), 10_000, 'PUBACK');
+  await eventually('the reading stored', async () => (await storedSeqs(fast, d)).length > 0);
+  await fast.settled();
+  assert.deepEqual(await storedSeqs(fast, d), [1]);
+});
+
+test('QoS 2 telemetry still goes through aedes, and is stored', async () => {
+  const { device: d, client } = await device(fast, 'fast-qos2');
+  const before = await telemetryCount(fast, 'broker', '2');
+  await withDeadline(client.publishAsync(d.telemetry, body(d, 7), { qos: 2 }), 10_000, 'PUBCOMP');
+  await eventually('the reading stored', async () => (await storedSeqs(fast, d)).length === 1);
+  assert.equal(await telemetryCount(fast, 'broker', '2'), before + 1);
+});
+
+test('another device’s topic is refused by aedes’ ACL: the fast path takes only a device’s own topic', async () => {
+  const { device: a } = await device(fast, 'fast-acl-a');
+  const { device: b, client } = await device(fast, 'fast-acl-b');
+  const forbidden = async () =>
+    metricValue(await scrape(fast.apiUrl), 'skjold_mqtt_forbidden_total', { action: 'publish' });
+  const before = await forbidden();
+  const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
+  client.publish(a.telemetry, body(b, 1), { qos: 1 });
+  await withDeadline(closed, 10_000, 'connection closed after a forbidden publish');
+  await eventually('the forbidden publish counted', async () => (await forbidden()) === before + 1);
+  assert.deepEqual(await storedSeqs(fast, a), []);
+});
+
+test('SKJOLD_MQTT_FAST_PATH=false: every telemetry message goes through aedes’ emitter', async () => {
+  const emitter = watchEmitter(viaAedes);
+  const { device: d, client } = await device(viaAedes, 'via-aedes');
+  for (let seq = 0; seq < 5; seq++) await publishAcked(client, d.telemetry, body(d, seq));
+  await eventually('all 5 readings stored', async () => (await storedSeqs(viaAedes, d)).length === 5);
+  assert.equal(emitter.telemetry, 5);
+  assert.equal(await telemetryCount(viaAedes, 'broker', '1'), 5);
+  assert.equal(await telemetryCount(viaAedes, 'fast', '1'), 0);
+});
+
+// Last: it takes influxd away from both stacks.
+test('on the fast path the PUBACK waits for the transport: none while the store is down, all once it is back', async () => {
+  const { device: d, client } = await device(fast, 'fast-outage');
+  await publishAcked(client, d.telemetry, body(d, 0));
+  await influx.kill();
+  let acked = 0;
+  const pending = Promise.all(
+    [1, 2, 3].map((seq) => client.publishAsync(d.telemetry, body(d, seq), { qos: 1 }).then(() => acked++)),
+  );
+  await holdsFor('no PUBACK while the store is down', 1_500, () => acked === 0);
+  await influx.restart();
+  await withDeadline(pending, 30_000, 'PUBACKs after influxd returned');
+  assert.equal(acked, 3);
+  assert.deepEqual(await storedSeqs(fast, d), [0, 1, 2, 3]);
+});
