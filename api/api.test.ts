@@ -115,7 +115,7 @@ test('a device linked to a subject must be the tenant’s own; another tenant’
 });
 
 test('the dashboard page shows tenants and counters, and no device or pseudonym', async () => {
-  const res = await stack.skjold.api.inject({ url: '/' });
+  const res = await stack.skjold.api.inject({ url: '/status' });
   assert.equal(res.statusCode, 200);
   assert.match(res.body, /Aarhus Varme/);
   assert.match(res.body, /<td>aarhus-varme<\/td><td>Aarhus Varme<\/td><td>heat_meter: 1<\/td>/);

@@ -7,6 +7,7 @@ import { createRights } from '../requests/rights.ts';
 import { renderDashboard } from './dashboard.ts';
 import type { ApiDeps } from './deps.ts';
 import { registerAuditRoutes } from './routes-audit.ts';
+import { registerConsoleRoutes } from './routes-console.ts';
 import { registerDeviceRoutes } from './routes-devices.ts';
 import { registerRequestOperatorRoutes } from './routes-requests.ts';
 import { registerRetentionRoutes } from './routes-retention.ts';
@@ -78,7 +79,8 @@ export function createApi(deps: ApiDeps): FastifyInstance {
   app.get('/metrics', async (_req, reply) =>
     reply.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics()),
   );
-  app.get('/', async (_req, reply) =>
+  // The console has `/`; the counters page lives on beside it.
+  app.get('/status', async (_req, reply) =>
     reply.type('text/html; charset=utf-8').send(await renderDashboard(deps)),
   );
 
@@ -90,5 +92,6 @@ export function createApi(deps: ApiDeps): FastifyInstance {
   registerSubjectRoutes(app, rights, requestMetrics(deps.metrics, rights.requests));
   registerRequestOperatorRoutes(app, deps, rights);
   registerAuditRoutes(app, deps);
+  registerConsoleRoutes(app);
   return app;
 }

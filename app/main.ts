@@ -35,7 +35,7 @@ export async function runStart(baseConfig: Config, options: StartOptions): Promi
     '',
     'Skjold is running.',
     `  MQTT (devices)     mqtt${config.SKJOLD_MQTT_TLS_CERT ? 's' : ''}://${config.SKJOLD_MQTT_HOST}:${mqttPort}  topic skjold/d/<login>/telemetry`,
-    `  Dashboard          ${api}/`,
+    `  Console            ${api}/  (sign in at ${api}/login; counters at /status)`,
     `  Metrics            ${api}/metrics`,
     `  API                ${api}/v1  (operator token: ${config.SKJOLD_OPERATOR_TOKEN ? 'SKJOLD_OPERATOR_TOKEN' : operatorTokenFile(config)})`,
     `  InfluxDB           ${config.SKJOLD_INFLUX_URL}  databases ${config.SKJOLD_INFLUX_DB_PREFIX}<tenant>${influx.managed ? ` (managed, data in ${influx.dir})` : ''}`,

@@ -220,7 +220,7 @@ export function defineLeakTests(start: () => Promise<LeakStack>): void {
     });
     places.set('/metrics', await scrape(stack.apiUrl));
     for (const [where, text] of (await stack.extraPlaces?.()) ?? []) places.set(where, text);
-    places.set('dashboard page /', await (await fetch(new URL('/', stack.apiUrl))).text());
+    places.set('status page /status', await (await fetch(new URL('/status', stack.apiUrl))).text());
     for (const tenant of TENANTS) {
       places.set(`API device list of ${tenant.id}`, JSON.stringify(await stack.api.listDevices(tenant.id)));
     }
