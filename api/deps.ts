@@ -9,6 +9,7 @@ import type { LegalHolds } from '../retention/holds.ts';
 import type { IndexPurge } from '../store/index-purge.ts';
 import type { TelemetryStore } from '../store/telemetry-store.ts';
 import type { Transport } from '../transport/transport.ts';
+import type { ConsoleUsers } from './console-users.ts';
 
 export interface ApiDeps {
   registry: Registry;
@@ -28,6 +29,18 @@ export interface ApiDeps {
   subProcessors: readonly string[];
   /** The operator's API token (compared by digest, in constant time). */
   operatorToken: string;
+  /** Prometheus' scrape token; without one /metrics answers loopback callers only. */
+  metricsToken?: string | undefined;
+  /** Console users and sessions (api/console-users.ts). */
+  users: ConsoleUsers;
+  limits: {
+    /** Requests a minute from one address, every route together. */
+    requestsPerMinute: number;
+    /** Failed authentications a minute from one address before it is answered 429. */
+    authFailuresPerMinute: number;
+  };
+  /** HTTPS is on: session cookies are marked Secure. */
+  secureCookies?: boolean;
   /** Extra readiness checks (broker listening, transport open). */
   ready?: () => boolean;
   /** More readiness checks by name (broker listening, Redis when configured), each answering true or false. */

@@ -8,7 +8,7 @@ import { subjectExport, tenantExport } from '../requests/export-views.ts';
 import type { RequestMetrics } from '../requests/metrics.ts';
 import { REQUEST_KINDS } from '../requests/request-log.ts';
 import type { Rights } from '../requests/rights.ts';
-import { actorOf, addTenantAuth, requireScope } from './tenant-auth.ts';
+import { tenantAccess, tenantPrincipal } from './access.ts';
 
 const ref = z.string().min(1).max(128);
 const subjectParams = z.object({ ref });
@@ -69,16 +69,15 @@ export function sendExport(
 export function registerSubjectRoutes(app: FastifyInstance, rights: Rights, metrics: RequestMetrics): void {
   app.register(
     async (scope) => {
-      addTenantAuth(scope, rights.tokens, metrics);
       const done = (kind: string) => metrics.tenantActions.inc({ kind });
 
-      scope.get('/subjects/:ref', async (req) => {
-        const t = requireScope(req, metrics, 'subjects:export');
+      scope.get('/subjects/:ref', { config: { access: tenantAccess('subjects:export') } }, async (req) => {
+        const t = tenantPrincipal(req);
         const { ref } = subjectParams.parse(req.params);
         await rights.subjects.require(t.tenantId, ref);
         const devices = await rights.subjects.devicesOf(t.tenantId, ref);
         await rights.deps.audit.append({
-          actor: actorOf(t),
+          actor: t.actor,
           action: 'subject.view',
           tenantId: t.tenantId,
           target: rights.sealer.subjectPseudonym(t.tenantId, ref),
@@ -95,125 +94,157 @@ export function registerSubjectRoutes(app: FastifyInstance, rights: Rights, metr
       });
 
       // Links a subject to a device named by its identifiers (kept only sealed) or id.
-      scope.put('/subjects/:ref/devices', async (req) => {
-        const t = requireScope(req, metrics, 'subjects:write');
-        const { ref } = subjectParams.parse(req.params);
-        const device = await rights.subjects.link(t.tenantId, ref, linkInput.parse(req.body));
-        await rights.deps.audit.append({
-          actor: actorOf(t),
-          action: 'subject.link',
-          tenantId: t.tenantId,
-          target: rights.sealer.subjectPseudonym(t.tenantId, ref),
-          detail: { device: device.id },
-        });
-        return { subject: rights.sealer.subjectPseudonym(t.tenantId, ref), device: device.id };
-      });
+      scope.put(
+        '/subjects/:ref/devices',
+        { config: { access: tenantAccess('subjects:write') } },
+        async (req) => {
+          const t = tenantPrincipal(req);
+          const { ref } = subjectParams.parse(req.params);
+          const device = await rights.subjects.link(t.tenantId, ref, linkInput.parse(req.body));
+          await rights.deps.audit.append({
+            actor: t.actor,
+            action: 'subject.link',
+            tenantId: t.tenantId,
+            target: rights.sealer.subjectPseudonym(t.tenantId, ref),
+            detail: { device: device.id },
+          });
+          return { subject: rights.sealer.subjectPseudonym(t.tenantId, ref), device: device.id };
+        },
+      );
 
       // Art. 16: wrong links removed, right ones added, as one request.
-      scope.post('/subjects/:ref/rectify', async (req) => {
-        const t = requireScope(req, metrics, 'subjects:write');
-        const { ref } = subjectParams.parse(req.params);
-        const body = rectifyBody.parse(req.body);
-        // Everything is checked before anything changes (or a request is filed).
-        await rights.subjects.require(t.tenantId, ref);
-        const current = new Set((await rights.subjects.devicesOf(t.tenantId, ref)).map((d) => d.device.id));
-        for (const id of body.remove)
-          if (!current.has(id)) throw new SkjoldError('SKJOLD_ERR_NOT_FOUND', 'device');
-        for (const a of body.add) await rights.subjects.findDevice(t.tenantId, a);
-        const request = await rights.requestFor(t.tenantId, ref, ['rectification'], body.requestId);
-        for (const id of body.remove) await rights.subjects.unlink(t.tenantId, ref, id);
-        const added = [];
-        for (const a of body.add) added.push((await rights.subjects.link(t.tenantId, ref, a)).id);
-        done('rectification');
-        return rights.record(actorOf(t), t.tenantId, ref, 'subject.rectify', request.id, {
-          removed: body.remove,
-          added,
-        });
-      });
+      scope.post(
+        '/subjects/:ref/rectify',
+        { config: { access: tenantAccess('subjects:write') } },
+        async (req) => {
+          const t = tenantPrincipal(req);
+          const { ref } = subjectParams.parse(req.params);
+          const body = rectifyBody.parse(req.body);
+          // Everything is checked before anything changes (or a request is filed).
+          await rights.subjects.require(t.tenantId, ref);
+          const current = new Set((await rights.subjects.devicesOf(t.tenantId, ref)).map((d) => d.device.id));
+          for (const id of body.remove)
+            if (!current.has(id)) throw new SkjoldError('SKJOLD_ERR_NOT_FOUND', 'device');
+          for (const a of body.add) await rights.subjects.findDevice(t.tenantId, a);
+          const request = await rights.requestFor(t.tenantId, ref, ['rectification'], body.requestId);
+          for (const id of body.remove) await rights.subjects.unlink(t.tenantId, ref, id);
+          const added = [];
+          for (const a of body.add) added.push((await rights.subjects.link(t.tenantId, ref, a)).id);
+          done('rectification');
+          return rights.record(t.actor, t.tenantId, ref, 'subject.rectify', request.id, {
+            removed: body.remove,
+            added,
+          });
+        },
+      );
 
       // Art. 15 / 20: streamed, JSON or CSV, with the tenant's own identifiers.
-      scope.get('/subjects/:ref/export', async (req, reply) => {
-        const t = requireScope(req, metrics, 'subjects:export');
-        const { ref } = subjectParams.parse(req.params);
-        const q = exportQuery.parse(req.query);
-        const request = await rights.requestFor(t.tenantId, ref, ['access', 'portability'], q.request);
-        const stream = await subjectExport(rights, t.tenantId, ref, q.format, {
-          id: request.id,
-          kind: request.kind,
-        });
-        await rights.record(actorOf(t), t.tenantId, ref, 'subject.export', request.id, { format: q.format });
-        done(request.kind);
-        return sendExport(reply, stream, q.format, `subject-${request.id}`);
-      });
+      scope.get(
+        '/subjects/:ref/export',
+        { config: { access: tenantAccess('subjects:export') } },
+        async (req, reply) => {
+          const t = tenantPrincipal(req);
+          const { ref } = subjectParams.parse(req.params);
+          const q = exportQuery.parse(req.query);
+          const request = await rights.requestFor(t.tenantId, ref, ['access', 'portability'], q.request);
+          const stream = await subjectExport(rights, t.tenantId, ref, q.format, {
+            id: request.id,
+            kind: request.kind,
+          });
+          await rights.record(t.actor, t.tenantId, ref, 'subject.export', request.id, { format: q.format });
+          done(request.kind);
+          return sendExport(reply, stream, q.format, `subject-${request.id}`);
+        },
+      );
 
       // Art. 17.
-      scope.post('/subjects/:ref/erase', async (req) => {
-        const t = requireScope(req, metrics, 'subjects:erase');
-        const { ref } = subjectParams.parse(req.params);
-        const { requestId } = actionBody.parse(req.body ?? {});
-        const receipt = await eraseWith(rights, actorOf(t), t.tenantId, ref, { requestId });
-        done('erasure');
-        return receipt;
-      });
+      scope.post(
+        '/subjects/:ref/erase',
+        { config: { access: tenantAccess('subjects:erase') } },
+        async (req) => {
+          const t = tenantPrincipal(req);
+          const { ref } = subjectParams.parse(req.params);
+          const { requestId } = actionBody.parse(req.body ?? {});
+          const receipt = await eraseWith(rights, t.actor, t.tenantId, ref, { requestId });
+          done('erasure');
+          return receipt;
+        },
+      );
 
       // Art. 18: kept, but out of every view but the tenant's own.
-      scope.post('/subjects/:ref/restrict', async (req) => {
-        const t = requireScope(req, metrics, 'subjects:write');
-        const { ref } = subjectParams.parse(req.params);
-        const { requestId } = actionBody.parse(req.body ?? {});
-        const request = await rights.requestFor(t.tenantId, ref, ['restriction'], requestId);
-        await rights.subjects.restrict(t.tenantId, ref, rights.deps.clock());
-        done('restriction');
-        return rights.record(actorOf(t), t.tenantId, ref, 'subject.restrict', request.id, {});
-      });
+      scope.post(
+        '/subjects/:ref/restrict',
+        { config: { access: tenantAccess('subjects:write') } },
+        async (req) => {
+          const t = tenantPrincipal(req);
+          const { ref } = subjectParams.parse(req.params);
+          const { requestId } = actionBody.parse(req.body ?? {});
+          const request = await rights.requestFor(t.tenantId, ref, ['restriction'], requestId);
+          await rights.subjects.restrict(t.tenantId, ref, rights.deps.clock());
+          done('restriction');
+          return rights.record(t.actor, t.tenantId, ref, 'subject.restrict', request.id, {});
+        },
+      );
 
-      scope.post('/subjects/:ref/restrict/lift', async (req) => {
-        const t = requireScope(req, metrics, 'subjects:write');
-        const { ref } = subjectParams.parse(req.params);
-        const { requestId } = actionBody.parse(req.body ?? {});
-        const request = await rights.requestFor(t.tenantId, ref, ['restriction_lift'], requestId);
-        const lifted = await rights.subjects.lift(t.tenantId, ref);
-        done('restriction_lift');
-        return rights.record(actorOf(t), t.tenantId, ref, 'subject.restrict.lift', request.id, { lifted });
-      });
+      scope.post(
+        '/subjects/:ref/restrict/lift',
+        { config: { access: tenantAccess('subjects:write') } },
+        async (req) => {
+          const t = tenantPrincipal(req);
+          const { ref } = subjectParams.parse(req.params);
+          const { requestId } = actionBody.parse(req.body ?? {});
+          const request = await rights.requestFor(t.tenantId, ref, ['restriction_lift'], requestId);
+          const lifted = await rights.subjects.lift(t.tenantId, ref);
+          done('restriction_lift');
+          return rights.record(t.actor, t.tenantId, ref, 'subject.restrict.lift', request.id, { lifted });
+        },
+      );
 
       // Art. 21 objection and art. 7(3) withdrawal of consent, per purpose.
       for (const [path, basis, kind] of [
         ['object', 'objection', 'objection'],
         ['withdraw-consent', 'consent_withdrawal', 'consent_withdrawal'],
       ] as const) {
-        scope.post(`/subjects/:ref/${path}`, async (req) => {
-          const t = requireScope(req, metrics, 'subjects:write');
-          const { ref } = subjectParams.parse(req.params);
-          const body = purposeBody.parse(req.body);
-          const request = await rights.requestFor(t.tenantId, ref, [kind], body.requestId);
-          await rights.subjects.object(t.tenantId, ref, body.purpose, basis, rights.deps.clock());
-          done(kind);
-          return rights.record(actorOf(t), t.tenantId, ref, `subject.${kind}`, request.id, {
-            purpose: body.purpose,
-          });
-        });
+        scope.post(
+          `/subjects/:ref/${path}`,
+          { config: { access: tenantAccess('subjects:write') } },
+          async (req) => {
+            const t = tenantPrincipal(req);
+            const { ref } = subjectParams.parse(req.params);
+            const body = purposeBody.parse(req.body);
+            const request = await rights.requestFor(t.tenantId, ref, [kind], body.requestId);
+            await rights.subjects.object(t.tenantId, ref, body.purpose, basis, rights.deps.clock());
+            done(kind);
+            return rights.record(t.actor, t.tenantId, ref, `subject.${kind}`, request.id, {
+              purpose: body.purpose,
+            });
+          },
+        );
       }
 
       // Art. 9(2)(a): special-category notes only with explicit consent; sealed at rest.
-      scope.post('/subjects/:ref/special-category', async (req, reply) => {
-        const t = requireScope(req, metrics, 'subjects:write');
-        const { ref } = subjectParams.parse(req.params);
-        const body = specialBody.parse(req.body);
-        await rights.subjects.require(t.tenantId, ref);
-        const { id } = await rights.subjects.addSpecialCategory(t.tenantId, ref, body, rights.deps.clock());
-        await rights.deps.audit.append({
-          actor: actorOf(t),
-          action: 'subject.special_category.add',
-          tenantId: t.tenantId,
-          target: rights.sealer.subjectPseudonym(t.tenantId, ref),
-          detail: { id, category: body.category },
-        });
-        return reply.code(201).send({ id });
-      });
+      scope.post(
+        '/subjects/:ref/special-category',
+        { config: { access: tenantAccess('subjects:write') } },
+        async (req, reply) => {
+          const t = tenantPrincipal(req);
+          const { ref } = subjectParams.parse(req.params);
+          const body = specialBody.parse(req.body);
+          await rights.subjects.require(t.tenantId, ref);
+          const { id } = await rights.subjects.addSpecialCategory(t.tenantId, ref, body, rights.deps.clock());
+          await rights.deps.audit.append({
+            actor: t.actor,
+            action: 'subject.special_category.add',
+            tenantId: t.tenantId,
+            target: rights.sealer.subjectPseudonym(t.tenantId, ref),
+            detail: { id, category: body.category },
+          });
+          return reply.code(201).send({ id });
+        },
+      );
 
-      scope.post('/requests', async (req, reply) => {
-        const t = requireScope(req, metrics, 'requests');
+      scope.post('/requests', { config: { access: tenantAccess('requests') } }, async (req, reply) => {
+        const t = tenantPrincipal(req);
         const body = fileBody.parse(req.body);
         await rights.subjects.require(t.tenantId, body.subjectRef);
         const subject = rights.sealer.subjectPseudonym(t.tenantId, body.subjectRef);
@@ -224,7 +255,7 @@ export function registerSubjectRoutes(app: FastifyInstance, rights: Rights, metr
           body.receivedAt ? new Date(body.receivedAt) : undefined,
         );
         await rights.deps.audit.append({
-          actor: actorOf(t),
+          actor: t.actor,
           action: 'request.file',
           tenantId: t.tenantId,
           target: subject,
@@ -233,12 +264,12 @@ export function registerSubjectRoutes(app: FastifyInstance, rights: Rights, metr
         return reply.code(201).send(r);
       });
 
-      scope.get('/requests', async (req) => {
-        const t = requireScope(req, metrics, 'requests');
+      scope.get('/requests', { config: { access: tenantAccess('requests') } }, async (req) => {
+        const t = tenantPrincipal(req);
         const q = listQuery.parse(req.query);
         const list = await rights.requests.list({ tenantId: t.tenantId, overdue: q.overdue === 'true' });
         await rights.deps.audit.append({
-          actor: actorOf(t),
+          actor: t.actor,
           action: 'requests.list',
           tenantId: t.tenantId,
           detail: { overdue: q.overdue === 'true', count: list.length },
@@ -246,12 +277,12 @@ export function registerSubjectRoutes(app: FastifyInstance, rights: Rights, metr
         return list;
       });
 
-      scope.get('/requests/:id', async (req) => {
-        const t = requireScope(req, metrics, 'requests');
+      scope.get('/requests/:id', { config: { access: tenantAccess('requests') } }, async (req) => {
+        const t = tenantPrincipal(req);
         const { id } = z.object({ id: z.string().min(1).max(64) }).parse(req.params);
         const r = await rights.requests.get(t.tenantId, id);
         await rights.deps.audit.append({
-          actor: actorOf(t),
+          actor: t.actor,
           action: 'request.view',
           tenantId: t.tenantId,
           target: r.subject,
@@ -261,13 +292,13 @@ export function registerSubjectRoutes(app: FastifyInstance, rights: Rights, metr
       });
 
       // Art. 12(3): up to two further months, with the reason the subject is told.
-      scope.post('/requests/:id/extend', async (req) => {
-        const t = requireScope(req, metrics, 'requests');
+      scope.post('/requests/:id/extend', { config: { access: tenantAccess('requests') } }, async (req) => {
+        const t = tenantPrincipal(req);
         const { id } = z.object({ id: z.string().min(1).max(64) }).parse(req.params);
         const body = extendBody.parse(req.body);
         const r = await rights.requests.extend(t.tenantId, id, body.months, body.reason);
         await rights.deps.audit.append({
-          actor: actorOf(t),
+          actor: t.actor,
           action: 'request.extend',
           tenantId: t.tenantId,
           target: r.subject,
@@ -277,12 +308,12 @@ export function registerSubjectRoutes(app: FastifyInstance, rights: Rights, metr
       });
 
       // Art. 28(3)(g): the tenant's data back, all of it, restricted subjects included.
-      scope.get('/export', async (req, reply) => {
-        const t = requireScope(req, metrics, 'tenant:export');
+      scope.get('/export', { config: { access: tenantAccess('tenant:export') } }, async (req, reply) => {
+        const t = tenantPrincipal(req);
         const q = exportQuery.parse(req.query);
         const stream = await tenantExport(rights, t.tenantId, q.format, 'tenant');
         await rights.deps.audit.append({
-          actor: actorOf(t),
+          actor: t.actor,
           action: 'tenant.export',
           tenantId: t.tenantId,
           detail: { format: q.format, view: 'tenant' },

@@ -1,20 +1,23 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import { ZodError } from 'zod';
 import { isSkjoldError, SkjoldError } from '../lib/errors.ts';
 import { requestMetrics } from '../requests/metrics.ts';
 import { createRights } from '../requests/rights.ts';
+import { METRICS, OPERATOR, PUBLIC, USER } from './access.ts';
 import { renderDashboard } from './dashboard.ts';
 import type { ApiDeps } from './deps.ts';
+import { createFailureLimiter } from './failure-limit.ts';
+import { addGuard, withAccess } from './guard.ts';
 import { registerAuditRoutes } from './routes-audit.ts';
 import { registerConsoleRoutes } from './routes-console.ts';
 import { registerDeviceRoutes } from './routes-devices.ts';
 import { registerRequestOperatorRoutes } from './routes-requests.ts';
 import { registerRetentionRoutes } from './routes-retention.ts';
+import { registerSessionRoutes } from './routes-sessions.ts';
 import { registerSubjectRoutes } from './routes-subjects.ts';
 import { registerTenantRoutes } from './routes-tenants.ts';
-
-const digest = (s: string) => createHash('sha256').update(s).digest();
+import { registerUserRoutes } from './routes-users.ts';
 
 /**
  * The HTTP API: operators register tenants, contracts and devices; probes and
@@ -27,7 +30,8 @@ export function createApi(deps: ApiDeps): FastifyInstance {
     // Request lines would carry URLs with subject references: not logged.
     logController: new LogController({ disableRequestLogging: true }),
   });
-  const operatorDigest = digest(deps.operatorToken);
+  const rights = createRights(deps);
+  const subjectMetrics = requestMetrics(deps.metrics, rights.requests);
 
   app.addContentTypeParser(
     'text/csv',
@@ -51,47 +55,74 @@ export function createApi(deps: ApiDeps): FastifyInstance {
     return reply.code(500).send({ code: 'SKJOLD_ERR_INTERNAL', message: 'internal error' });
   });
 
-  // Everything under /v1 needs the operator's token.
-  app.addHook('onRequest', async (req) => {
-    if (!req.url.startsWith('/v1/')) return;
-    const header = req.headers.authorization ?? '';
-    const token = header.startsWith('Bearer ') ? header.slice(7) : '';
-    if (!token || !timingSafeEqual(digest(token), operatorDigest)) throw new SkjoldError('SKJOLD_ERR_AUTH');
+  const failures = createFailureLimiter({ perMinute: deps.limits.authFailuresPerMinute });
+  addGuard(app, {
+    operatorToken: deps.operatorToken,
+    metricsToken: deps.metricsToken,
+    tenantTokens: rights.tokens,
+    users: deps.users,
+    failures,
+    refused: (reason, access) => {
+      deps.metrics.apiAuthRefused.inc({ reason });
+      if (access?.kind === 'tenant') subjectMetrics.tenantAuthRefused.inc({ reason });
+    },
   });
-
-  app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/readyz', async (_req, reply) => {
-    const checks: Record<string, () => Promise<boolean>> = {
-      registry: () => deps.registry.sql.query('SELECT 1').then(() => true),
-      store: () => deps.store.ping(),
-      ...deps.readiness,
-    };
-    const results: Record<string, boolean> = Object.fromEntries(
-      await Promise.all(
-        Object.entries(checks).map(
-          async ([name, check]) => [name, await check().catch(() => false)] as const,
-        ),
+  app.setNotFoundHandler((_req, reply) =>
+    reply.code(404).send({ code: 'SKJOLD_ERR_NOT_FOUND', message: 'not found' }),
+  );
+  app.register(rateLimit, {
+    max: deps.limits.requestsPerMinute,
+    timeWindow: 60_000,
+    keyGenerator: (req) => req.ip,
+    onExceeded: () => deps.metrics.apiRateLimited.inc(),
+    errorResponseBuilder: (_req, ctx) =>
+      new SkjoldError(
+        'SKJOLD_ERR_RATE_LIMITED',
+        `at most ${ctx.max} requests a minute; retry in ${ctx.after}`,
       ),
-    );
-    const ready = Object.values(results).every(Boolean) && (deps.ready?.() ?? true);
-    return reply.code(ready ? 200 : 503).send({ ready, ...results });
   });
-  app.get('/metrics', async (_req, reply) =>
-    reply.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics()),
-  );
-  // The console has `/`; the counters page lives on beside it.
-  app.get('/status', async (_req, reply) =>
-    reply.type('text/html; charset=utf-8').send(await renderDashboard(deps)),
-  );
 
-  registerTenantRoutes(app, deps);
-  registerDeviceRoutes(app, deps);
-  registerRetentionRoutes(app, deps);
-  // Data-subject requests: tenants under /tenant/v1 (own tokens), the operator's side under /v1.
-  const rights = createRights(deps);
-  registerSubjectRoutes(app, rights, requestMetrics(deps.metrics, rights.requests));
-  registerRequestOperatorRoutes(app, deps, rights);
-  registerAuditRoutes(app, deps);
-  registerConsoleRoutes(app);
+  // Registered after the rate limiter, so its per-route hook reaches every route.
+  app.register(async (api) => {
+    api.get('/healthz', { config: { access: PUBLIC } }, async () => ({ status: 'ok' }));
+    api.get('/readyz', { config: { access: PUBLIC } }, async (_req, reply) => {
+      const checks: Record<string, () => Promise<boolean>> = {
+        registry: () => deps.registry.sql.query('SELECT 1').then(() => true),
+        store: () => deps.store.ping(),
+        ...deps.readiness,
+      };
+      const results: Record<string, boolean> = Object.fromEntries(
+        await Promise.all(
+          Object.entries(checks).map(
+            async ([name, check]) => [name, await check().catch(() => false)] as const,
+          ),
+        ),
+      );
+      const ready = Object.values(results).every(Boolean) && (deps.ready?.() ?? true);
+      return reply.code(ready ? 200 : 503).send({ ready, ...results });
+    });
+    api.get('/metrics', { config: { access: METRICS } }, async (_req, reply) =>
+      reply.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics()),
+    );
+    // The console has `/`; the counters page lives on beside it.
+    api.get('/status', { config: { access: USER } }, async (_req, reply) =>
+      reply.type('text/html; charset=utf-8').send(await renderDashboard(deps)),
+    );
+    registerSessionRoutes(api, deps, failures);
+    registerConsoleRoutes(api);
+
+    // The operator's API: every route registered here is the operator's unless it says otherwise.
+    api.register(async (operator) => {
+      withAccess(operator, OPERATOR);
+      registerTenantRoutes(operator, deps);
+      registerDeviceRoutes(operator, deps);
+      registerRetentionRoutes(operator, deps);
+      registerRequestOperatorRoutes(operator, deps, rights);
+      registerAuditRoutes(operator, deps);
+      registerUserRoutes(operator, deps);
+    });
+    // Data-subject requests: tenants under /tenant/v1, each route with its scope.
+    registerSubjectRoutes(api, rights, subjectMetrics);
+  });
   return app;
 }

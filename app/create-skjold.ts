@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { createConsoleUsers } from '../api/console-users.ts';
 import { createApi } from '../api/server.ts';
 import { createAuditLog } from '../audit/audit-log.ts';
 import { createAuthenticator } from '../broker/authenticator.ts';
@@ -118,6 +119,7 @@ export async function createSkjold(config: Config, options: SkjoldOptions = {}) 
   const clock = options.clock ?? systemClock;
   const audit = createAuditLog(sql, { clock, anchorFile: config.SKJOLD_AUDIT_ANCHOR_FILE });
   const holds = createLegalHolds(sql);
+  const users = createConsoleUsers(sql, clock);
   const pseudonymizer = createPseudonymizer(keyStore);
   const enrolment = createEnrolment({ registry, keyStore, pseudonymizer });
   const store = storeFromConfig(config);
@@ -198,6 +200,12 @@ export async function createSkjold(config: Config, options: SkjoldOptions = {}) 
       .map((s) => s.trim())
       .filter(Boolean),
     operatorToken: await operatorToken(config),
+    metricsToken: config.SKJOLD_METRICS_TOKEN,
+    users,
+    limits: {
+      requestsPerMinute: config.SKJOLD_API_RATE,
+      authFailuresPerMinute: config.SKJOLD_API_AUTH_FAILURES,
+    },
     readiness: {
       broker: async () => listening && !stopping && broker.server.listening,
       ...(cluster ? { redis: () => cluster.ping() } : {}),
@@ -215,6 +223,7 @@ export async function createSkjold(config: Config, options: SkjoldOptions = {}) 
     store,
     audit,
     holds,
+    users,
     clock,
     retention,
     indexPurge,

@@ -40,6 +40,9 @@ const schema = z.object({
   SKJOLD_API_HOST: z.string().default('127.0.0.1'),
   SKJOLD_API_PORT: int(8080),
   SKJOLD_API_URL: z.string().url().optional(), // where CLI commands find a running Skjold
+  SKJOLD_API_RATE: int(1200), // requests a minute from one address, all routes together (429 past it)
+  SKJOLD_API_AUTH_FAILURES: int(10), // failed authentications a minute from one address before it is answered 429
+  SKJOLD_METRICS_TOKEN: z.string().min(24).optional(), // Prometheus' Bearer token for /metrics; unset: /metrics answers loopback only
 
   SKJOLD_INFLUX_URL: z.string().url().default('http://127.0.0.1:8086'),
   SKJOLD_INFLUX_USER: z.string().default('admin'),

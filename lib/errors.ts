@@ -24,6 +24,7 @@ export const ERROR_CODES = {
   SKJOLD_ERR_MIGRATION: { status: 500, message: 'registry migration failed' },
   SKJOLD_ERR_RETENTION: { status: 500, message: 'retention run stopped before it finished' },
   SKJOLD_ERR_SCOPE: { status: 403, message: 'token lacks the scope for this action' },
+  SKJOLD_ERR_RATE_LIMITED: { status: 429, message: 'too many requests' },
   SKJOLD_ERR_REQUEST_STATE: { status: 409, message: 'request cannot change that way' },
   SKJOLD_ERR_CONSENT_REQUIRED: { status: 422, message: 'explicit consent required' },
   SKJOLD_ERR_INTERNAL: { status: 500, message: 'internal error' },

@@ -36,6 +36,17 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       labelNames: ['action'] as const,
       registers,
     }),
+    apiAuthRefused: new Counter({
+      name: 'skjold_api_auth_refused_total',
+      help: 'HTTP requests refused for their credentials, by reason (missing, invalid, revoked, session, csrf, kind, scope, not_loopback, rate_limited)',
+      labelNames: ['reason'] as const,
+      registers,
+    }),
+    apiRateLimited: new Counter({
+      name: 'skjold_api_rate_limited_total',
+      help: 'HTTP requests answered 429 for exceeding the per-address request rate',
+      registers,
+    }),
     ingestMessages: new Counter({
       name: 'skjold_ingest_messages_total',
       help: 'Telemetry messages handled by ingest, by device kind and outcome',
