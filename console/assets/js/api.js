@@ -61,6 +61,7 @@ export const session = {
   current: () => request('GET', '/console/session', { redirectOn401: false }),
   login: (username, password) =>
     request('POST', '/console/login', { body: { username, password }, redirectOn401: false }),
+  loginWithCode: (code) => request('POST', '/console/login', { body: { code }, redirectOn401: false }),
   logout: () => request('POST', '/console/logout', { redirectOn401: false }),
 };
 

@@ -228,7 +228,10 @@ export async function render(ctx) {
       if (points > 0) c.chart.update(data);
       c.note.textContent = `${data.agg} per ${data.window} · ${data.series.length} device${data.series.length === 1 ? '' : 's'}`;
       c.link.href = csvHref(c.name);
+      // What the chart holds, for a glance in the inspector (and for the browser tests).
       c.plotEl.dataset.points = String(points);
+      const values = data.series.flatMap((s) => s.points.map(([, v]) => v)).filter((v) => v !== null);
+      c.plotEl.dataset.max = values.length ? String(Math.max(...values)) : '';
     });
     status.replaceChildren(
       state.live ? h('span', { class: 'live-dot', 'aria-hidden': 'true' }) : '',

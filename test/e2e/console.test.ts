@@ -1,0 +1,259 @@
+/**
+ * The console in a real browser (Debian's Chromium) against a whole Skjold
+ * with a real influxd: people sign in, see live telemetry, file and answer a
+ * subject's request, and sign out. Every step leaves a screenshot in
+ * test/artifacts/console/.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { after, afterEach, before, describe, test } from 'node:test';
+import type { MqttClient } from 'mqtt';
+import { type Browser, launchBrowser, type Page, screenshot } from '../harness/browser.ts';
+import { type Stack, startStack } from '../harness/stack.ts';
+import { ALL_SCOPES, callAs, issueToken, operator } from '../harness/tenant-api.ts';
+import {
+  addDevice,
+  addTenantFleet,
+  connectDevice,
+  endAll,
+  eventually,
+  identifierSource,
+  publishAcked,
+  type TestDevice,
+  validReading,
+} from './devices.ts';
+
+const A = 'nordvarme';
+const B = 'sverige-iot';
+const PASSWORD = 'correct horse battery staple';
+/** A CO₂ value no simulated sensor reaches: when the chart's maximum is this, the chart shows the new reading. */
+const MARKER_PPM = 31_337;
+const WAIT = { timeout: 30_000 };
+
+let stack: Stack;
+let browser: Browser;
+let seen: TestDevice;
+let hidden: TestDevice;
+const clients: MqttClient[] = [];
+let seq = 0;
+/** Uncaught errors in the console's scripts: each test ends with none. */
+const scriptErrors: string[] = [];
+afterEach(() => assert.deepEqual(scriptErrors.splice(0), [], 'the console raised no script error'));
+
+async function publish(device: TestDevice, client: MqttClient, co2?: number): Promise<void> {
+  const reading = validReading(device, ++seq);
+  await publishAcked(
+    client,
+    device.telemetry,
+    JSON.stringify(co2 === undefined ? reading : { ...reading, co2_ppm: co2 }),
+  );
+}
+
+async function signIn(username: string): Promise<Page> {
+  const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, acceptDownloads: true });
+  const page = await context.newPage();
+  page.on('pageerror', (err) => scriptErrors.push(err.message));
+  await page.goto(`${stack.apiUrl}/login`);
+  await page.fill('#username', username);
+  await page.fill('#password', PASSWORD);
+  await page.click('#login-form button[type=submit]');
+  await page.waitForURL(`${stack.apiUrl}/#/**`, WAIT);
+  await page.waitForSelector('#shell:not([hidden])', WAIT);
+  return page;
+}
+
+/** Waits until `attr` of the first `selector` in the page satisfies `ok`. */
+const waitForAttr = (page: Page, selector: string, attr: string, ok: (value: string | null) => boolean) =>
+  eventually(`${selector} ${attr}`, async () => ok(await page.getAttribute(selector, attr)), WAIT.timeout);
+
+const sessionCookie = async (page: Page) =>
+  (await page.context().cookies()).find((c) => c.name === 'skjold_session')?.value;
+
+before(async () => {
+  // Every signed-out probe counts as a failed authentication; this file makes more than the default allows a minute.
+  stack = await startStack({ SKJOLD_API_AUTH_FAILURES: 1000 });
+  browser = await launchBrowser();
+  const fleetA = await addTenantFleet(stack.api, A, 2, ['building_sensor']);
+  await addTenantFleet(stack.api, B, 1, ['building_sensor']);
+  seen = fleetA[0]!;
+  hidden = await addDevice(stack.api, identifierSource(`${A}-restricted`), A, 'building_sensor');
+  const op = (method: string, path: string, body?: unknown) =>
+    callAs(stack, operator(stack), method, path, body);
+  for (const [ref, device] of [
+    ['cust-1001', seen],
+    ['cust-2002', hidden],
+  ] as const) {
+    const linked = await op('PUT', `/v1/tenants/${A}/subjects/${ref}/devices`, { deviceId: device.id });
+    assert.ok(linked.status < 300, linked.body);
+  }
+  for (const user of [
+    { username: 'ops', role: 'operator' },
+    { username: 'dpo.nordvarme', role: 'tenant_dpo', tenantId: A },
+  ]) {
+    const created = await op('POST', '/v1/users', { ...user, password: PASSWORD });
+    assert.equal(created.status, 201, created.body);
+  }
+  // Art. 18: the tenant restricts one subject; its sensor keeps sending.
+  const token = (await issueToken(stack, A, [...ALL_SCOPES])).token;
+  const restricted = await callAs(stack, token, 'POST', '/tenant/v1/subjects/cust-2002/restrict', {});
+  assert.equal(restricted.status, 200, restricted.body);
+  for (const device of [seen, hidden, fleetA[1]!]) clients.push(await connectDevice(stack.mqttUrl, device));
+  await publish(seen, clients[0]!);
+  await publish(hidden, clients[1]!);
+  await publish(fleetA[1]!, clients[2]!);
+  await stack.settled();
+});
+
+after(async () => {
+  await endAll(clients);
+  await browser?.close();
+  await stack?.stop();
+});
+
+describe('console', () => {
+  test('a signed-out browser asking for the console gets the sign-in page', async () => {
+    const page = await browser.newPage();
+    page.on('pageerror', (err) => scriptErrors.push(err.message));
+    const res = await page.goto(`${stack.apiUrl}/`);
+    assert.equal(new URL(page.url()).pathname, '/login');
+    assert.equal(res?.status(), 200);
+    assert.equal(await page.locator('#login-form').count(), 1);
+    await screenshot(page, '01-sign-in');
+    await page.close();
+  });
+
+  test('an operator signs in and sees a reading published after the page loaded arrive in the chart, without reload', async () => {
+    const page = await signIn('ops');
+    await page.goto(
+      `${stack.apiUrl}/#/tenants/${A}/telemetry?kind=building_sensor&fields=co2_ppm&range=15m&window=10s&agg=max&live=1`,
+    );
+    const chart = '.chart[data-field="co2_ppm"]';
+    await waitForAttr(page, chart, 'data-points', (v) => Number(v) > 0);
+    await page.waitForSelector(`${chart} canvas`, WAIT);
+    await screenshot(page, '02-operator-telemetry');
+    assert.notEqual(await page.getAttribute(chart, 'data-max'), String(MARKER_PPM));
+
+    await page.evaluate('window.loadedOnce = true');
+    await publish(seen, clients[0]!, MARKER_PPM);
+    await waitForAttr(page, chart, 'data-max', (v) => v === String(MARKER_PPM));
+    assert.equal(await page.evaluate('window.loadedOnce'), true, 'the same page, not a reload');
+    await screenshot(page, '03-operator-live-reading');
+    await page.context().close();
+  });
+
+  test('a restricted subject’s device is in no chart and no device picker', async () => {
+    const page = await signIn('ops');
+    const bodies: string[] = [];
+    page.on('response', async (res) => {
+      if (res.url().includes('/telemetry')) bodies.push(await res.text().catch(() => ''));
+    });
+    await page.goto(
+      `${stack.apiUrl}/#/tenants/${A}/telemetry?kind=building_sensor&fields=co2_ppm&range=15m&live=0`,
+    );
+    await waitForAttr(page, '.chart', 'data-points', (v) => Number(v) > 0);
+    const options = await Promise.all(
+      (await page.locator('#devices option').all()).map((o) => o.getAttribute('value')),
+    );
+    assert.ok(options.includes(seen.pseudonym), 'the unrestricted sensor is offered');
+    assert.ok(!options.includes(hidden.pseudonym), 'the restricted subject’s sensor is not offered');
+    assert.ok(bodies.some((b) => b.includes(seen.pseudonym)));
+    assert.ok(
+      bodies.every((b) => !b.includes(hidden.pseudonym)),
+      'no telemetry answer names it',
+    );
+    assert.ok(!(await page.content()).includes(hidden.pseudonym));
+    await screenshot(page, '04-restricted-left-out');
+    await page.context().close();
+  });
+
+  let dpo: Page;
+  test('a tenant DPO sees only its tenant: another tenant’s URL shows nothing and asks nothing', async () => {
+    dpo = await signIn('dpo.nordvarme');
+    assert.equal(await dpo.isVisible('#tenant-picker'), false);
+    assert.equal((await dpo.textContent('#tenant-badge'))?.trim(), A);
+    const asked: string[] = [];
+    dpo.on('request', (req) => asked.push(req.url()));
+    await dpo.goto(`${stack.apiUrl}/#/tenants/${B}/telemetry`);
+    await dpo.waitForSelector('text=There is nothing here.', WAIT);
+    assert.deepEqual(
+      asked.filter((u) => u.includes(B) || new URL(u).pathname.startsWith('/v1/')),
+      [],
+      'no request for another tenant or the operator API',
+    );
+    await screenshot(dpo, '05-dpo-other-tenant');
+    // Typing the operator API's address into the page's own fetch gets nothing either.
+    const statuses = await dpo.evaluate(
+      `Promise.all(${JSON.stringify([`/v1/tenants/${B}/devices`, '/v1/tenants', `/v1/records?tenant=${B}`])}
+        .map(async (u) => (await fetch(u, { credentials: 'same-origin' })).status))`,
+    );
+    assert.deepEqual(statuses, [401, 401, 401]);
+  });
+
+  test('the DPO files an access request, downloads the export with its receipt, and sees the request done', async () => {
+    await dpo.goto(`${stack.apiUrl}/#/privacy`);
+    await dpo.waitForSelector('#file-request', WAIT);
+    await dpo.fill('#request-subject', 'cust-1001');
+    await dpo.selectOption('#request-kind', 'access');
+    await dpo.click('#file-request button[type=submit]');
+    const row = await dpo.waitForSelector('#open-requests tr[data-request]', WAIT);
+    const id = await row.getAttribute('data-request');
+    assert.ok(id);
+    await screenshot(dpo, '06-dpo-request-filed');
+
+    await dpo.click(`button[data-action="export"][data-request="${id}"]`);
+    const [download] = await Promise.all([
+      dpo.waitForEvent('download', WAIT),
+      dpo.click('form[data-form="export"] button[type=submit]'),
+    ]);
+    const file = await download.path();
+    const text = readFileSync(file, 'utf8');
+    const exported = JSON.parse(text) as {
+      request: { id: string; kind: string };
+      subject: { ref: string };
+      summary: { points: number };
+    };
+    assert.deepEqual(exported.request, { id, kind: 'access' });
+    assert.equal(exported.subject.ref, 'cust-1001');
+    assert.ok(exported.summary.points >= 1, 'with the subject’s readings');
+    assert.ok(text.includes(seen.login), 'with the tenant’s own identifiers (art. 15)');
+    assert.ok(!text.includes(hidden.pseudonym), 'and nothing of another subject');
+
+    await dpo.waitForSelector(`tr.closed-request >> text=${id.slice(0, 8)}`, WAIT);
+    assert.match((await dpo.textContent('tr.closed-request')) ?? '', /completed/);
+    assert.equal(await dpo.locator(`#open-requests tr[data-request="${id}"]`).count(), 0);
+    const stored = await callAs(stack, operator(stack), 'GET', `/v1/requests?tenant=${A}`);
+    const request = stored.json<Array<{ id: string; status: string }>>().find((r) => r.id === id);
+    assert.equal(request?.status, 'completed');
+    await screenshot(dpo, '07-dpo-export-done');
+  });
+
+  test('signing out ends the session: the old cookie opens nothing, the back button shows nothing', async () => {
+    const cookie = await sessionCookie(dpo);
+    assert.ok(cookie);
+    const before = await fetch(`${stack.apiUrl}/tenant/v1/requests`, {
+      headers: { cookie: `skjold_session=${cookie}` },
+    });
+    assert.equal(before.status, 200);
+
+    await dpo.click('#logout');
+    await dpo.waitForURL(`${stack.apiUrl}/login`, WAIT);
+    await screenshot(dpo, '08-signed-out');
+    const afterwards = await fetch(`${stack.apiUrl}/tenant/v1/requests`, {
+      headers: { cookie: `skjold_session=${cookie}` },
+    });
+    assert.equal(afterwards.status, 401);
+    const page = await fetch(`${stack.apiUrl}/`, {
+      headers: { cookie: `skjold_session=${cookie}` },
+      redirect: 'manual',
+    });
+    assert.equal(page.status, 302);
+
+    await dpo.goBack();
+    await dpo.waitForLoadState('load');
+    assert.equal(new URL(dpo.url()).pathname, '/login');
+    assert.equal(await dpo.locator('#shell:not([hidden])').count(), 0);
+    assert.equal(await dpo.locator('#open-requests').count(), 0);
+    await screenshot(dpo, '09-back-after-sign-out');
+    await dpo.context().close();
+  });
+});
