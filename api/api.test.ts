@@ -41,6 +41,13 @@ test('/metrics is Prometheus text with Skjold’s counters', async () => {
   assert.match(res.body, /# TYPE skjold_transport_buffered_points gauge/);
 });
 
+test('without a scrape token /metrics answers loopback callers only', async () => {
+  const remote = await stack.skjold.api.inject({ url: '/metrics', remoteAddress: '192.0.2.10' });
+  assert.equal(remote.statusCode, 401);
+  assert.equal(remote.json().code, 'SKJOLD_ERR_AUTH');
+  assert.equal((await stack.skjold.api.inject({ url: '/metrics', remoteAddress: '::1' })).statusCode, 200);
+});
+
 test('registration answers clear errors: duplicate, bad dates, unknown contract, missing login identifier', async () => {
   assert.equal(
     (await call('POST', '/v1/tenants', { id: 'aarhus-varme', name: 'Aarhus Varme' })).statusCode,

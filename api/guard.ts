@@ -1,5 +1,4 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { fastifyCookie } from '@fastify/cookie';
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import { SkjoldError } from '../lib/errors.ts';
 import type { TenantTokens } from '../requests/tokens.ts';
@@ -38,6 +37,15 @@ export const refusal = () => new SkjoldError('SKJOLD_ERR_AUTH');
 const isLoopback = (address: string | undefined) =>
   !!address && (address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.'));
 
+/** The session cookie's value, if the Cookie header has one. */
+function sessionCookie(header: string | undefined): string | undefined {
+  for (const part of header?.split(';') ?? []) {
+    const [name, value] = part.trim().split('=', 2) as [string, string | undefined];
+    if (name === SESSION_COOKIE) return value ?? '';
+  }
+  return undefined;
+}
+
 const bearer = (req: FastifyRequest): string | undefined => {
   const header = req.headers.authorization;
   if (header === undefined) return undefined;
@@ -61,6 +69,7 @@ export function addGuard(app: FastifyInstance, deps: GuardDeps): void {
   const operatorDigest = digest(deps.operatorToken);
   const metricsDigest = deps.metricsToken ? digest(deps.metricsToken) : undefined;
   const routes: RouteOptions[] = [];
+  tables.set(app, routes);
 
   app.addHook('onRoute', (route) => {
     routes.push(route);
@@ -93,8 +102,7 @@ export function addGuard(app: FastifyInstance, deps: GuardDeps): void {
         },
       };
     }
-    // Parsed here: the guard runs before any plugin's hooks.
-    const cookie = req.headers.cookie ? fastifyCookie.parse(req.headers.cookie)[SESSION_COOKIE] : undefined;
+    const cookie = sessionCookie(req.headers.cookie);
     if (cookie === undefined) return { ok: true, principal: undefined };
     const session = await deps.users.session(cookie);
     if (!session) return { ok: false, reason: 'session' };
@@ -141,7 +149,7 @@ export function addGuard(app: FastifyInstance, deps: GuardDeps): void {
           : isLoopback(req.socket.remoteAddress)
       )
         return;
-      refuse(req, metricsDigest ? 'invalid' : 'not_loopback');
+      refuse(req, !metricsDigest ? 'not_loopback' : bearer(req) === undefined ? 'missing' : 'invalid');
     }
     const auth = await authenticate(req);
     if (!auth.ok) refuse(req, auth.reason);
@@ -164,6 +172,21 @@ export function addGuard(app: FastifyInstance, deps: GuardDeps): void {
     }
     req.principal = principal;
   });
+}
+
+const tables = new WeakMap<FastifyInstance, RouteOptions[]>();
+
+/** Every route the guarded app registered, with its access: what the boundary tests walk. */
+export function routeTable(
+  app: FastifyInstance,
+): Array<{ method: string; url: string; access: Access | undefined }> {
+  return (tables.get(app) ?? []).flatMap((r) =>
+    (Array.isArray(r.method) ? r.method : [r.method]).map((method) => ({
+      method,
+      url: r.url,
+      access: r.config?.access,
+    })),
+  );
 }
 
 /**

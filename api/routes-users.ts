@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { SkjoldError } from '../lib/errors.ts';
 import { CONSOLE_ROLES } from './console-users.ts';
 import type { ApiDeps } from './deps.ts';
 import { tenantId } from './routes-tenants.ts';
@@ -9,7 +10,8 @@ export const userBody = z
     username: z.string().regex(/^[a-z][a-z0-9._-]{1,62}$/, 'lowercase letters, digits, ".", "_" and "-"'),
     role: z.enum(CONSOLE_ROLES),
     tenantId: tenantId.optional(),
-    password: z.string().min(12, 'at least 12 characters').max(200),
+    // Without one, the user signs in with a one-time code (POST /v1/users/:username/sign-in-code).
+    password: z.string().min(12, 'at least 12 characters').max(200).optional(),
   })
   .refine((u) => (u.role === 'operator') === (u.tenantId === undefined), {
     message: 'a tenant user names its tenant; an operator names none',
@@ -32,6 +34,21 @@ export function registerUserRoutes(app: FastifyInstance, deps: ApiDeps): void {
   });
 
   app.get('/v1/users', async () => deps.users.list());
+
+  // A link that signs the user in once, within 15 minutes: the first sign-in of a user without a password, or a lost one.
+  app.post('/v1/users/:username/sign-in-code', async (req, reply) => {
+    const { username } = userParams.parse(req.params);
+    const user = await deps.users.get(username);
+    if (!user || user.disabledAt) throw new SkjoldError('SKJOLD_ERR_NOT_FOUND', 'active user');
+    const code = await deps.users.issueCode(username);
+    await deps.audit.append({
+      actor: req.principal?.actor ?? 'operator',
+      action: 'user.sign_in_code',
+      tenantId: user.tenantId,
+      target: username,
+    });
+    return reply.code(201).send({ username, code, path: `/login#code=${code}` });
+  });
 
   app.delete('/v1/users/:username', async (req, reply) => {
     const { username } = userParams.parse(req.params);

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import type { ConsoleUsers } from '../api/console-users.ts';
 import { createApiClient } from '../cli/api-client.ts';
 import type { Config } from '../lib/config.ts';
 import { createLogger } from '../lib/log.ts';
@@ -30,12 +31,14 @@ export async function runStart(baseConfig: Config, options: StartOptions): Promi
   });
   const { mqttPort, apiPort } = await skjold.start();
   const api = `http://${config.SKJOLD_API_HOST}:${apiPort}`;
+  const signIn = await operatorSignIn(skjold.users);
 
   const lines = [
     '',
     'Skjold is running.',
     `  MQTT (devices)     mqtt${config.SKJOLD_MQTT_TLS_CERT ? 's' : ''}://${config.SKJOLD_MQTT_HOST}:${mqttPort}  topic skjold/d/<login>/telemetry`,
-    `  Console            ${api}/  (sign in at ${api}/login; counters at /status)`,
+    `  Console            ${api}${signIn}`,
+    '                     (signs the operator in once, within 15 minutes; another: `npx skjold users sign-in-link --username operator`)',
     `  Metrics            ${api}/metrics`,
     `  API                ${api}/v1  (operator token: ${config.SKJOLD_OPERATOR_TOKEN ? 'SKJOLD_OPERATOR_TOKEN' : operatorTokenFile(config)})`,
     `  InfluxDB           ${config.SKJOLD_INFLUX_URL}  databases ${config.SKJOLD_INFLUX_DB_PREFIX}<tenant>${influx.managed ? ` (managed, data in ${influx.dir})` : ''}`,
@@ -78,4 +81,14 @@ export async function runStart(baseConfig: Config, options: StartOptions): Promi
   await simulation;
   await skjold.stop();
   await influx.stop();
+}
+
+/**
+ * The console's first door: an `operator` user (created on the first start,
+ * with no password) and a sign-in link that works once. Only the code's hash
+ * is kept; the link is printed here and nowhere else.
+ */
+async function operatorSignIn(users: ConsoleUsers): Promise<string> {
+  if (!(await users.get('operator'))) await users.create({ username: 'operator', role: 'operator' });
+  return `/login#code=${await users.issueCode('operator')}`;
 }

@@ -54,6 +54,7 @@ export function createApiClient(options: { url: string; token: string }) {
   };
 
   const client = {
+    url: options.url,
     call,
     raw,
     createTenant: (t: { id: string; name: string }) => call('POST', '/v1/tenants', t),

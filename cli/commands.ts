@@ -2,6 +2,7 @@ import { DEVICE_IDENTIFIER_TYPES } from '../registry/enrolment.ts';
 import { apiFor, type Entry, need, print, str } from './command-kit.ts';
 import { REQUEST_COMMANDS, REQUEST_USAGE } from './commands-requests.ts';
 import { RETENTION_USAGE, retentionCommands } from './commands-retention.ts';
+import { USER_COMMANDS, USERS_USAGE } from './commands-users.ts';
 
 export const USAGE = `Usage: skjold <command> [options]
 
@@ -27,6 +28,7 @@ ${RETENTION_USAGE}
   audit verify                                  check the audit log's hash chain (exit 1 if broken)
   audit list [--tenant T] [--action A] [--after SEQ] [--limit N]
   records [--tenant T] [--json]                 GDPR art. 30 records of processing, from the registry
+${USERS_USAGE}
 
 ${REQUEST_USAGE}
 Commands other than start and writer talk to the running API (SKJOLD_API_URL, default http://SKJOLD_API_HOST:SKJOLD_API_PORT)
@@ -226,4 +228,5 @@ export const COMMANDS: Entry[] = [
   },
   ...retentionCommands(),
   ...REQUEST_COMMANDS,
+  ...USER_COMMANDS,
 ];

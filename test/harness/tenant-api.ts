@@ -1,3 +1,4 @@
+import { TOKEN_SCOPES } from '../../requests/tokens.ts';
 import type { Stack } from './stack.ts';
 
 export interface Answer {
@@ -36,13 +37,7 @@ export async function issueToken(
   return res.json<{ id: string; token: string }>();
 }
 
-export const ALL_SCOPES = [
-  'requests',
-  'subjects:write',
-  'subjects:export',
-  'subjects:erase',
-  'tenant:export',
-];
+export const ALL_SCOPES: string[] = [...TOKEN_SCOPES];
 
 /** A minimal RFC 4180 parser for checking exports. */
 export function parseCsv(text: string): string[][] {
