@@ -57,7 +57,7 @@ async function signIn(username: string): Promise<Page> {
   await page.fill('#username', username);
   await page.fill('#password', PASSWORD);
   await page.click('#login-form button[type=submit]');
-  await page.waitForURL(`${stack.apiUrl}/#/**`, WAIT);
+  await page.waitForURL((url) => url.pathname === '/', WAIT);
   await page.waitForSelector('#shell:not([hidden])', WAIT);
   return page;
 }

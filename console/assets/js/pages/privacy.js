@@ -342,11 +342,17 @@ export async function render(ctx) {
   }
 
   async function load() {
-    const [desk, closed] = await Promise.all([
-      api.desk(ctx.tenant ?? undefined),
+    // Filing a request works even when the desk's overview cannot be had: each part fails on its own.
+    const [answer, closed] = await Promise.all([
+      api.desk(ctx.tenant ?? undefined).then(
+        (desk) => ({ desk }),
+        (error) => ({ error }),
+      ),
       tenantUser ? api.listRequests().catch(() => []) : Promise.resolve([]),
     ]);
-    const audit = desk.audit ?? { ok: false, entries: 0, problems: [] };
+    if (answer.error?.status === 401) throw answer.error;
+    const desk = answer.desk ?? null;
+    const audit = desk?.audit ?? { ok: false, entries: 0, problems: [] };
     const done = closed
       .filter((r) => r.status === 'completed' || r.status === 'refused')
       .slice(-10)
@@ -354,11 +360,13 @@ export async function render(ctx) {
     fill(
       body,
       tenantUser ? fileForm() : null,
-      card(
-        'Open requests',
-        `${fmtInt(desk.requests?.length ?? 0)} open · overdue first`,
-        requestsTable(desk.requests),
-      ),
+      desk
+        ? card(
+            'Open requests',
+            `${fmtInt(desk.requests?.length ?? 0)} open · overdue first`,
+            requestsTable(desk.requests),
+          )
+        : card('Privacy desk', null, empty('The privacy desk could not be loaded.', answer.error?.message)),
       tenantUser
         ? card(
             'Recently closed requests',
@@ -376,6 +384,12 @@ export async function render(ctx) {
             ),
           )
         : null,
+      desk ? deskDetails(desk, audit) : null,
+    );
+  }
+
+  function deskDetails(desk, audit) {
+    return [
       h(
         'div',
         { class: 'grid grid-2' },
@@ -438,7 +452,7 @@ export async function render(ctx) {
             )
           : null,
       ),
-    );
+    ];
   }
 
   await load();
