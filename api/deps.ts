@@ -1,4 +1,5 @@
 import type { AuditLog } from '../audit/audit-log.ts';
+import type { FleetHealth } from '../fleet/health.ts';
 import type { Clock } from '../lib/clock.ts';
 import type { Logger } from '../lib/log.ts';
 import type { Metrics } from '../lib/metrics.ts';
@@ -24,6 +25,8 @@ export interface ApiDeps {
   indexPurge: IndexPurge;
   /** Erasure and retention wait for points in transit (Transport.drained). */
   transport: Pick<Transport, 'drained'>;
+  /** The console's fleet health: history, presence, silent devices. */
+  fleet: FleetHealth;
   /** Named in the art. 30 records. */
   operatorName: string;
   subProcessors: readonly string[];

@@ -11,11 +11,14 @@ import { createFailureLimiter } from './failure-limit.ts';
 import { addGuard, withAccess } from './guard.ts';
 import { registerAuditRoutes } from './routes-audit.ts';
 import { registerConsoleRoutes } from './routes-console.ts';
+import { registerDeskRoutes } from './routes-desk.ts';
 import { registerDeviceRoutes } from './routes-devices.ts';
+import { registerFleetRoutes } from './routes-fleet.ts';
 import { registerRequestOperatorRoutes } from './routes-requests.ts';
 import { registerRetentionRoutes } from './routes-retention.ts';
 import { registerSessionRoutes } from './routes-sessions.ts';
 import { registerSubjectRoutes } from './routes-subjects.ts';
+import { registerTelemetryRoutes } from './routes-telemetry.ts';
 import { registerTenantRoutes } from './routes-tenants.ts';
 import { registerUserRoutes } from './routes-users.ts';
 
@@ -123,6 +126,10 @@ export function createApi(deps: ApiDeps): FastifyInstance {
     });
     // Data-subject requests: tenants under /tenant/v1, each route with its scope.
     registerSubjectRoutes(api, rights, subjectMetrics);
+    registerFleetRoutes(api, deps);
+    registerDeskRoutes(api, deps, rights);
+    // Telemetry for charts: each route declares its access (operator, or tenant with telemetry:read).
+    registerTelemetryRoutes(api, deps);
   });
   return app;
 }

@@ -7,6 +7,7 @@ import { createAuditLog } from '../audit/audit-log.ts';
 import { createAuthenticator } from '../broker/authenticator.ts';
 import { createBroker } from '../broker/broker.ts';
 import { createCluster } from '../broker/cluster.ts';
+import { createFleetHealth } from '../fleet/health.ts';
 import { createIngest } from '../ingest/ingest.ts';
 import { createIngestPseudonymizer } from '../ingest/pseudonymizer-adapter.ts';
 import { type Clock, systemClock } from '../lib/clock.ts';
@@ -131,11 +132,20 @@ export async function createSkjold(config: Config, options: SkjoldOptions = {}) 
   const kafka =
     config.SKJOLD_TRANSPORT === 'kafka' ? await createKafkaPipeline(config, { metrics, logger }) : undefined;
   const transport = await createTransport(config, writer, metrics, logger, kafka);
+  const fleet = createFleetHealth({
+    sql,
+    clock,
+    metrics,
+    store,
+    logger: logger.child({ component: 'fleet' }),
+    spool: config.SKJOLD_TRANSPORT === 'spool',
+  });
   let kafkaWriter: KafkaWriter | undefined;
   const ingest = createIngest({
     pseudonymizer: createIngestPseudonymizer(pseudonymizer),
     transport,
     metrics,
+    fleet: fleet.events,
     logger: logger.child({ component: 'ingest' }),
     time: { futureSkewMs: config.SKJOLD_CLOCK_SKEW_FUTURE_MS, pastSkewMs: config.SKJOLD_CLOCK_SKEW_PAST_MS },
     ...(options.now ? { now: options.now } : {}),
@@ -164,6 +174,7 @@ export async function createSkjold(config: Config, options: SkjoldOptions = {}) 
     authenticator,
     ingest,
     metrics,
+    fleet: fleet.events,
     logger: logger.child({ component: 'broker' }),
     limits: {
       maxPacketBytes: config.SKJOLD_MQTT_MAX_PACKET_BYTES,
@@ -195,6 +206,7 @@ export async function createSkjold(config: Config, options: SkjoldOptions = {}) 
     clock,
     indexPurge,
     transport,
+    fleet,
     operatorName: config.SKJOLD_OPERATOR_NAME,
     subProcessors: config.SKJOLD_SUBPROCESSORS.split(';')
       .map((s) => s.trim())
@@ -228,6 +240,7 @@ export async function createSkjold(config: Config, options: SkjoldOptions = {}) 
     retention,
     indexPurge,
     transport,
+    fleet,
     broker,
     api,
 
@@ -237,6 +250,7 @@ export async function createSkjold(config: Config, options: SkjoldOptions = {}) 
       await api.listen({ port: config.SKJOLD_API_PORT, host: config.SKJOLD_API_HOST });
       const apiAddress = api.server.address();
       listening = true;
+      fleet.start();
       retentionSchedule?.start();
       return {
         mqttPort: mqtt.port,
@@ -249,6 +263,7 @@ export async function createSkjold(config: Config, options: SkjoldOptions = {}) 
       await retentionSchedule?.stop();
       await broker.close();
       await cluster?.close();
+      await fleet.stop();
       stopping = true;
       await transport.close();
       await kafkaWriter?.stop();

@@ -3,6 +3,7 @@ import net from 'node:net';
 import { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import { Aedes, type AuthenticateError, type Client } from 'aedes';
+import type { FleetEvents } from '../fleet/events.ts';
 import type { DeviceContext } from '../ingest/device-context.ts';
 import type { Ingest } from '../ingest/ingest.ts';
 import type { Logger } from '../lib/log.ts';
@@ -32,6 +33,8 @@ export interface BrokerDeps {
   id?: string;
   /** Emitter and persistence shared with other instances (broker/cluster.ts); in memory when absent. */
   shared?: Pick<Cluster, 'mq' | 'persistence'> | undefined;
+  /** Told of connections, refused connections and refused publishes (fleet health). */
+  fleet?: Pick<FleetEvents, 'connected' | 'disconnected' | 'rejected'>;
 }
 
 interface Session {
@@ -70,12 +73,15 @@ export async function createBroker(deps: BrokerDeps) {
     authenticate(client, username, password, done) {
       if (!username || !password) {
         metrics.mqttConnectRefused.inc({ reason: 'missing_credentials' });
+        deps.fleet?.rejected(null, 'connect_missing_credentials');
         return done(refusal('credentials required', BAD_USERNAME_OR_PASSWORD), false);
       }
       authenticator.authenticate(username, password.toString('utf8')).then(
         (result) => {
           if (!result.ok) {
             metrics.mqttConnectRefused.inc({ reason: result.reason });
+            // Refused logins are counted under no device: the login may be no device's at all.
+            deps.fleet?.rejected(null, `connect_${result.reason}`);
             const code = result.reason === 'disabled' ? NOT_AUTHORIZED : BAD_USERNAME_OR_PASSWORD;
             return done(refusal('bad credentials', code), false);
           }
@@ -90,6 +96,7 @@ export async function createBroker(deps: BrokerDeps) {
         },
         (err: unknown) => {
           metrics.mqttConnectRefused.inc({ reason: 'registry_error' });
+          deps.fleet?.rejected(null, 'connect_registry_error');
           logger.error({ err }, 'authentication failed on a registry error');
           done(refusal('server unavailable', SERVER_UNAVAILABLE), false);
         },
@@ -101,6 +108,7 @@ export async function createBroker(deps: BrokerDeps) {
       if (!session) return done(new Error('not authenticated'));
       if (packet.topic !== session.telemetry) {
         metrics.mqttForbidden.inc({ action: 'publish' });
+        deps.fleet?.rejected(session.ctx, 'forbidden_topic');
         // The topic is not logged: it may hold another device's identifier.
         logger.warn({ device: session.ctx.devicePseudonym }, 'publish outside the device topic refused');
         return done(new Error('topic not allowed'));
@@ -138,10 +146,17 @@ export async function createBroker(deps: BrokerDeps) {
   }
 
   aedes.on('clientReady', (client) => {
-    if (sessions.has(client)) metrics.mqttConnections.inc();
+    const session = sessions.get(client);
+    if (!session) return;
+    metrics.mqttConnections.inc();
+    deps.fleet?.connected(session.ctx);
   });
   aedes.on('clientDisconnect', (client) => {
-    if (sessions.has(client)) metrics.mqttConnections.dec();
+    const session = sessions.get(client);
+    if (session) {
+      metrics.mqttConnections.dec();
+      deps.fleet?.disconnected(session.ctx);
+    }
     sessions.delete(client);
   });
   aedes.on('clientError', (client, err) => {

@@ -1,3 +1,4 @@
+import type { FleetEvents } from '../fleet/events.ts';
 import { isSkjoldError } from '../lib/errors.ts';
 import type { Logger } from '../lib/log.ts';
 import type { Metrics } from '../lib/metrics.ts';
@@ -12,6 +13,8 @@ export interface IngestOptions {
   logger: Logger;
   time: TimePolicy;
   now?: () => number;
+  /** Told of every accepted and rejected message (fleet health). */
+  fleet?: Pick<FleetEvents, 'accepted' | 'rejected'>;
 }
 
 export type IngestOutcome = 'stored' | 'rejected';
@@ -32,6 +35,7 @@ export function createIngest(options: IngestOptions) {
       if (!result.ok) {
         metrics.ingestRejected.inc({ kind: ctx.kind, reason: result.reason });
         metrics.ingestMessages.inc({ kind: ctx.kind, outcome: 'rejected' });
+        options.fleet?.rejected(ctx, result.reason);
         // The device pseudonym and zod paths only: the payload is never logged.
         logger.warn(
           { device: ctx.devicePseudonym, tenant: ctx.tenantId, reason: result.reason, detail: result.detail },
@@ -54,9 +58,11 @@ export function createIngest(options: IngestOptions) {
         if (!isSkjoldError(err, 'SKJOLD_ERR_STORE_WRITE')) throw err;
         metrics.ingestRejected.inc({ kind: ctx.kind, reason: 'store_refused' });
         metrics.ingestMessages.inc({ kind: ctx.kind, outcome: 'rejected' });
+        options.fleet?.rejected(ctx, 'store_refused');
         return 'rejected';
       }
       metrics.ingestMessages.inc({ kind: ctx.kind, outcome: 'stored' });
+      options.fleet?.accepted(ctx, result.dropped);
       return 'stored';
     },
   };

@@ -14,6 +14,7 @@ export const ERROR_CODES = {
   SKJOLD_ERR_CONFLICT: { status: 409, message: 'already exists' },
   SKJOLD_ERR_VALIDATION: { status: 400, message: 'request is invalid' },
   SKJOLD_ERR_CSV: { status: 400, message: 'CSV import is invalid' },
+  SKJOLD_ERR_QUERY_TOO_LARGE: { status: 400, message: 'telemetry query would return too much' },
   SKJOLD_ERR_STORE_WRITE: { status: 503, message: 'time-series store rejected or failed a write' },
   SKJOLD_ERR_STORE_QUERY: { status: 502, message: 'time-series store query failed' },
   SKJOLD_ERR_STORE_UNAVAILABLE: { status: 503, message: 'time-series store is unreachable' },

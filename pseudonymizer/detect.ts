@@ -9,12 +9,13 @@ import { canonicalise, classify, type IdentifierType } from './identifiers.ts';
  */
 
 /** 'serial': the name says "device identifier" but no standard format (serial, device_id, sn). */
-export type FieldIdentifierType = IdentifierType | 'serial';
+export type FieldIdentifierType = IdentifierType | 'serial' | 'mac' | 'email';
 /**
  * 'number': a run of 8 or more digits in text that fits no known format.
- * 'serial': a device code such as 'BS-K3J9X2MPWA' or 'SN4F2K9X01Z' (capitals and digits).
+ * 'serial': a device code such as 'BS-K3J9X2MPWA', 'sn4f2k9x01z' or a hex chip id.
+ * 'mac': a MAC address; 'email': an e-mail address.
  */
-export type FindingType = IdentifierType | 'serial' | 'number';
+export type FindingType = IdentifierType | 'serial' | 'number' | 'mac' | 'email';
 
 export interface Finding {
   type: FindingType;
@@ -48,8 +49,11 @@ const FIELD_NAMES: ReadonlyMap<string, FieldIdentifierType> = new Map([
   ...[
     ...['serial', 'serialno', 'serialnr', 'serialnumber', 'sn', 'deviceid', 'deviceserial', 'devicenumber'],
     ...['sensorid', 'sensorserial', 'unitid', 'unitserial', 'hwid', 'hardwareid', 'uid', 'deveui', 'eui'],
-    ...['mac', 'macaddress'],
   ].map((n) => [n, 'serial'] as const),
+  ...['mac', 'macaddress', 'macaddr', 'wifimac', 'btmac'].map((n) => [n, 'mac'] as const),
+  ...['email', 'emailaddress', 'mail', 'epost', 'epostadress', 'mailadresse'].map(
+    (n) => [n, 'email'] as const,
+  ),
 ]);
 
 // Acronyms that mean one thing wherever they appear at either end of a name
@@ -76,27 +80,65 @@ export function typeForFieldName(name: string): FieldIdentifierType | undefined 
 
 const MIN_DIGITS = 8;
 
-// One scan, three alternatives, first match wins at each position. Every
-// quantifier is bounded or consumes a digit per iteration and each separator
-// has one parse, so the scan is linear in the text — no catastrophic
+// One scan, first alternative to match at each position wins. Every
+// quantifier is bounded or consumes a digit per iteration, and each separator
+// run has one parse, so the scan is linear in the text — no catastrophic
 // backtracking on hostile input.
-const SPACE = '[ \\u00a0\\u202f]'; // plus the no-break and thin spaces of Nordic number formatting
-const SEPARATOR = `(?:${SPACE}|[.-]|${SPACE}?[()]${SPACE}?)`;
-const PATTERN = new RegExp(
+const HEX = '[0-9A-Fa-f]';
+// How people split digit groups: spaces (with the no-break and thin spaces of
+// Nordic number formatting), tabs and newlines, . - / , : _ and parentheses,
+// one to three of them in a row ('20 12 - 34 56', '35/209900/176148/1').
+const SEPARATOR_RUN = String.raw`[ \t\r\n\u00a0\u202f.\-/,:_()]{1,3}`;
+const DAY = String.raw`(?:0?[1-9]|[12]\d|3[01])`;
+const MONTH = String.raw`(?:0?[1-9]|1[0-2])`;
+const TIME = String.raw`(?:[01]?\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:[.,]\d{1,9})?)?`;
+// Not followed by another digit group: what makes '20-12-34' of '20-12-34-56'
+// no date and '20.12' of 'tlf 20.12 34 56' no reading. ', ' is a list, not a
+// group separator, so '21.5, 22.1' and '12:00, 13:00' stay readings.
+const NOT_GROUPED = String.raw`(?!\d|(?!,\s)[ \t\r\n\u00a0\u202f.,\-/:_()]{1,3}\d)`;
+const ALTERNATIVES: ReadonlyArray<readonly [FindingType | 'skip', string]> = [
+  // An e-mail address names a person as surely as a phone number does.
   [
-    // 1: an ISO 8601 date (and time): eight digits that are no identifier.
-    String.raw`(\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])(?:[T ](?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:[.,]\d{1,9})?)?)?(?!\d))`,
-    // 2: a wM-Bus meter id, manufacturer in capitals as it is printed on meters.
-    String.raw`((?<![A-Za-z0-9])[A-Z]{3}[ -]?\d{8}(?!\d))`,
-    // 3: a digit run; digit groups may be split by one separator.
-    String.raw`(\+?\d(?:${SEPARATOR}?\d)*)`,
-    // 4: a device serial: a capitalised prefix, a separator and a code, or one
-    // run of 10+ capitals and digits with a digit in it. Bounded quantifiers
-    // only, so this alternative is linear too.
-    String.raw`((?<![A-Za-z0-9])[A-Z][A-Z0-9]{1,7}[-_][A-Z0-9]{6,32}(?![A-Za-z0-9])|(?<![A-Za-z0-9])(?=[A-Z]{0,31}\d)[A-Z][A-Z0-9]{9,31}(?![A-Za-z0-9]))`,
-  ].join('|'),
-  'g',
-);
+    'email',
+    String.raw`(?<![A-Za-z0-9._%+-])[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}\.){1,8}[A-Za-z]{2,24}(?![A-Za-z0-9-])`,
+  ],
+  // A MAC address: six hex pairs, or three groups of four (Cisco).
+  [
+    'mac',
+    String.raw`(?<![0-9A-Fa-f:-])(?:${HEX}{2}(?::${HEX}{2}){5}|${HEX}{2}(?:-${HEX}{2}){5})(?![0-9A-Fa-f])|(?<![0-9A-Fa-f.])${HEX}{4}\.${HEX}{4}\.${HEX}{4}(?![0-9A-Fa-f])`,
+  ],
+  // Dates and times are no identifiers: ISO 8601, and day.month.year as Danes and Swedes write it.
+  ['skip', String.raw`\d{4}-${MONTH}-${DAY}(?:[T ]${TIME})?(?!\d)`],
+  [
+    'skip',
+    String.raw`(?<![\d.])${DAY}[./-]${MONTH}[./-](?:\d{4}|\d{2})(?:,? (?:kl\.? ?)?${TIME})?${NOT_GROUPED}`,
+  ],
+  ['skip', String.raw`(?<![\d:])${TIME}${NOT_GROUPED}`],
+  // A firmware or software version, when it is called one.
+  [
+    'skip',
+    String.raw`(?<![A-Za-z0-9])(?:[vV]|[fF][wW]|[fF]irmware|[vV]ersion|[vV]er\.?)[ ]?\d{1,5}(?:\.\d{1,6}){1,4}(?:[-+][0-9A-Za-z.]{1,20})?`,
+  ],
+  // A wM-Bus meter id: manufacturer code and 8-digit serial.
+  ['wmbus', String.raw`(?<![A-Za-z0-9])(?:[A-Z]{3}[ -]?|[A-Za-z]{3})\d{8}(?!\d)`],
+  // A measurement with one decimal separator ('21.5', '-3,2'), not the first groups of '20.12.34.56'.
+  ['skip', String.raw`(?<![\d.,])\d{1,5}[.,]\d{1,3}(?![.,]\d)${NOT_GROUPED}`],
+  // A hex code (a DevEUI, a chip id), either case, letters and digits both in it.
+  [
+    'serial',
+    String.raw`(?<![A-Za-z0-9])(?:0[xX])?(?=${HEX}{0,63}[A-Fa-f])(?=${HEX}{0,63}\d)${HEX}{10,64}(?![A-Za-z0-9])`,
+  ],
+  // A digit run: groups split by separator runs; 8 digits or more is reported.
+  ['number', String.raw`\+?\d(?:(?:${SEPARATOR_RUN})?\d)*`],
+  // A device serial: a prefix, - or _ and a code with a digit in it, either case;
+  // or one run of 10+ capitals and digits with a digit in it.
+  [
+    'serial',
+    String.raw`(?<![A-Za-z0-9])[A-Za-z][A-Za-z0-9]{1,7}[-_](?=[A-Za-z0-9]{0,31}\d)(?=[A-Za-z0-9]{0,31}[A-Za-z])[A-Za-z0-9]{6,32}(?![A-Za-z0-9])|(?<![A-Za-z0-9])[A-Z][A-Z0-9]{1,7}[-_][A-Z0-9]{6,32}(?![A-Za-z0-9])|(?<![A-Za-z0-9])(?=[A-Z]{0,31}\d)[A-Z][A-Z0-9]{9,31}(?![A-Za-z0-9])`,
+  ],
+];
+// No alternative has a capture group of its own: alternative i is group i + 1.
+const PATTERN = new RegExp(ALTERNATIVES.map(([, source]) => `(${source})`).join('|'), 'g');
 
 function countDigits(s: string): number {
   let n = 0;
@@ -110,22 +152,21 @@ function countDigits(s: string): number {
 /**
  * Identifiers in free text. Known formats get their type; any other run of at
  * least 8 digits is reported as 'number' (a phone number written
- * '20 12 34 56' carries no country code to recognise it by).
- * Not found: digits in scripts other than ASCII, runs split by other
- * characters (commas, slashes, newlines), numbers shorter than 8 digits.
+ * '20 12 34 56' carries no country code to recognise it by), whatever the
+ * separators between its groups. E-mail and MAC addresses get their own
+ * types; hex codes and device codes in either case are serials. Dates,
+ * times, decimal readings and named versions are left alone.
+ * Not found: digits in scripts other than ASCII, numbers shorter than 8 digits.
  */
 export function findInText(text: string): Finding[] {
   const found: Finding[] = [];
   for (const m of text.matchAll(PATTERN)) {
     const start = m.index;
     const end = start + m[0].length;
-    if (m[2] !== undefined) {
-      found.push({ type: 'wmbus', start, end });
-    } else if (m[3] !== undefined && countDigits(m[3]) >= MIN_DIGITS) {
-      found.push({ type: classify(m[3]) ?? 'number', start, end });
-    } else if (m[4] !== undefined) {
-      found.push({ type: 'serial', start, end });
-    }
+    const type = ALTERNATIVES.find((_alt, i) => m[i + 1] !== undefined)?.[0];
+    if (type === undefined || type === 'skip') continue;
+    if (type === 'number' && countDigits(m[0]) < MIN_DIGITS) continue;
+    found.push({ type: type === 'number' ? (classify(m[0]) ?? 'number') : type, start, end });
   }
   return found;
 }

@@ -26,8 +26,14 @@ export const IDENTIFIER_TYPES: readonly IdentifierType[] = [
  * serial of no standard format (a building sensor's, or any field named like
  * one); 'number' is a digit run found in free text that fits no format.
  */
-export type PseudonymType = IdentifierType | 'serial' | 'number';
-export const PSEUDONYM_TYPES: readonly PseudonymType[] = [...IDENTIFIER_TYPES, 'serial', 'number'];
+export type PseudonymType = IdentifierType | 'serial' | 'number' | 'mac' | 'email';
+export const PSEUDONYM_TYPES: readonly PseudonymType[] = [
+  ...IDENTIFIER_TYPES,
+  'serial',
+  'number',
+  'mac',
+  'email',
+];
 
 // Longest written form of a known identifier we bother to parse: a 20-digit
 // ICCID with a separator between every digit fits; anything longer is not one.
@@ -35,8 +41,9 @@ const MAX_WRITTEN_LENGTH = 64;
 // Longest serial accepted.
 const MAX_SERIAL_LENGTH = 256;
 // How people write digit groups: spaces (\s includes the no-break and thin
-// spaces of Nordic number formatting), hyphens, dots, parentheses.
-const SEPARATORS = /[\s.\-()]/g;
+// spaces of Nordic number formatting, tabs and newlines), hyphens, dots,
+// slashes, commas, colons, underscores, parentheses.
+const SEPARATORS = /[\s.\-()/,:_]/g;
 
 function digitsOf(value: string): string | undefined {
   const d = value.replace(SEPARATORS, '');
@@ -146,6 +153,20 @@ export function canonicalise(type: PseudonymType, value: string): string {
     const m = typeof value === 'string' ? /^\+?(\d+)$/.exec(value.replace(SEPARATORS, '')) : null;
     if (!m) throw new SkjoldError('SKJOLD_ERR_IDENTIFIER_INVALID', 'not a valid number');
     return m[1] as string;
+  }
+  if (type === 'email') {
+    // Domains are case-insensitive and so, in practice, are mailboxes: one person, one pseudonym.
+    const v = typeof value === 'string' ? value.trim().toLowerCase() : '';
+    if (!/^[^\s@]{1,64}@[^\s@]{3,253}$/.test(v))
+      throw new SkjoldError('SKJOLD_ERR_IDENTIFIER_INVALID', 'not a valid email');
+    return v;
+  }
+  if (type === 'mac') {
+    // IEEE 802 address: 12 hex digits, however grouped; written AA:BB:CC:DD:EE:FF.
+    const hex = typeof value === 'string' ? value.replace(/[\s:.-]/g, '').toUpperCase() : '';
+    if (!/^[0-9A-F]{12}$/.test(hex))
+      throw new SkjoldError('SKJOLD_ERR_IDENTIFIER_INVALID', 'not a valid mac');
+    return hex.match(/../g)?.join(':') ?? hex;
   }
   if (type === 'serial') {
     // Serials are printed in capitals and typed any which way; NFC so visually equal text is equal.
