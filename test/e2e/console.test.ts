@@ -6,9 +6,10 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
 import type { MqttClient } from 'mqtt';
-import { type Browser, launchBrowser, type Page, screenshot } from '../harness/browser.ts';
+import { ARTIFACTS, type Browser, launchBrowser, type Page, screenshot } from '../harness/browser.ts';
 import { type Stack, startStack } from '../harness/stack.ts';
 import { ALL_SCOPES, callAs, issueToken, operator } from '../harness/tenant-api.ts';
 import {
@@ -40,8 +41,8 @@ let seq = 0;
 const scriptErrors: string[] = [];
 afterEach(() => assert.deepEqual(scriptErrors.splice(0), [], 'the console raised no script error'));
 
-async function publish(device: TestDevice, client: MqttClient, co2?: number): Promise<void> {
-  const reading = validReading(device, ++seq);
+async function publish(device: TestDevice, client: MqttClient, co2?: number, time?: number): Promise<void> {
+  const reading = validReading(device, ++seq, time);
   await publishAcked(
     client,
     device.telemetry,
@@ -63,8 +64,23 @@ async function signIn(username: string): Promise<Page> {
 }
 
 /** Waits until `attr` of the first `selector` in the page satisfies `ok`. */
-const waitForAttr = (page: Page, selector: string, attr: string, ok: (value: string | null) => boolean) =>
-  eventually(`${selector} ${attr}`, async () => ok(await page.getAttribute(selector, attr)), WAIT.timeout);
+async function waitForAttr(
+  page: Page,
+  selector: string,
+  attr: string,
+  ok: (value: string | null) => boolean,
+) {
+  try {
+    await eventually(
+      `${selector} ${attr}`,
+      async () => ok(await page.getAttribute(selector, attr)),
+      WAIT.timeout,
+    );
+  } catch (err) {
+    await screenshot(page, `failed-${attr}`);
+    throw err;
+  }
+}
 
 const sessionCookie = async (page: Page) =>
   (await page.context().cookies()).find((c) => c.name === 'skjold_session')?.value;
@@ -98,9 +114,14 @@ before(async () => {
   const restricted = await callAs(stack, token, 'POST', '/tenant/v1/subjects/cust-2002/restrict', {});
   assert.equal(restricted.status, 200, restricted.body);
   for (const device of [seen, hidden, fleetA[1]!]) clients.push(await connectDevice(stack.mqttUrl, device));
-  await publish(seen, clients[0]!);
-  await publish(hidden, clients[1]!);
-  await publish(fleetA[1]!, clients[2]!);
+  // Ten minutes of history, a reading every 30 s, so the charts have lines before anything arrives live.
+  const [s1, s2, s3] = [seen, hidden, fleetA[1]!];
+  for (let ago = 20; ago >= 0; ago--) {
+    const time = Date.now() - ago * 30_000;
+    await publish(s1, clients[0]!, undefined, time);
+    await publish(s2, clients[1]!, undefined, time);
+    await publish(s3, clients[2]!, undefined, time);
+  }
   await stack.settled();
 });
 
@@ -125,7 +146,7 @@ describe('console', () => {
   test('an operator signs in and sees a reading published after the page loaded arrive in the chart, without reload', async () => {
     const page = await signIn('ops');
     await page.goto(
-      `${stack.apiUrl}/#/tenants/${A}/telemetry?kind=building_sensor&fields=co2_ppm&range=15m&window=10s&agg=max&live=1`,
+      `${stack.apiUrl}/#/tenants/${A}/telemetry?kind=building_sensor&fields=co2_ppm,temperature_c&range=15m&window=10s&agg=max&live=1`,
     );
     const chart = '.chart[data-field="co2_ppm"]';
     await waitForAttr(page, chart, 'data-points', (v) => Number(v) > 0);
@@ -166,6 +187,31 @@ describe('console', () => {
     await page.context().close();
   });
 
+  test('an operator sees fleet health, the privacy desk and the art. 30 records', async () => {
+    const page = await signIn('ops');
+    await page.goto(`${stack.apiUrl}/#/fleet`);
+    await page.waitForSelector('#fleet-kpis .pill.ok', WAIT);
+    const fleet = (await page.textContent('#page')) ?? '';
+    assert.match(fleet, /Building sensors/);
+    assert.match(fleet, new RegExp(B));
+    assert.ok(
+      !(await page.content()).includes(hidden.pseudonym),
+      'the restricted subject’s sensor is in no list',
+    );
+    await screenshot(page, '05-operator-fleet-health');
+
+    await page.goto(`${stack.apiUrl}/#/privacy`);
+    await page.waitForSelector('#audit-status', WAIT);
+    assert.match((await page.textContent('#audit-status')) ?? '', /Chain intact/);
+    await screenshot(page, '06-operator-privacy-desk');
+
+    await page.goto(`${stack.apiUrl}/#/tenants/${A}/records`);
+    await page.waitForSelector('.record', WAIT);
+    assert.equal(await page.locator('.record').count(), 3, 'one record per contract of the tenant');
+    await screenshot(page, '07-operator-records');
+    await page.context().close();
+  });
+
   let dpo: Page;
   test('a tenant DPO sees only its tenant: another tenant’s URL shows nothing and asks nothing', async () => {
     dpo = await signIn('dpo.nordvarme');
@@ -180,7 +226,7 @@ describe('console', () => {
       [],
       'no request for another tenant or the operator API',
     );
-    await screenshot(dpo, '05-dpo-other-tenant');
+    await screenshot(dpo, '08-dpo-other-tenant');
     // Typing the operator API's address into the page's own fetch gets nothing either.
     const statuses = await dpo.evaluate(
       `Promise.all(${JSON.stringify([`/v1/tenants/${B}/devices`, '/v1/tenants', `/v1/records?tenant=${B}`])}
@@ -198,14 +244,15 @@ describe('console', () => {
     const row = await dpo.waitForSelector('#open-requests tr[data-request]', WAIT);
     const id = await row.getAttribute('data-request');
     assert.ok(id);
-    await screenshot(dpo, '06-dpo-request-filed');
+    await screenshot(dpo, '09-dpo-request-filed');
 
     await dpo.click(`button[data-action="export"][data-request="${id}"]`);
     const [download] = await Promise.all([
       dpo.waitForEvent('download', WAIT),
       dpo.click('form[data-form="export"] button[type=submit]'),
     ]);
-    const file = await download.path();
+    const file = join(ARTIFACTS, 'export.json');
+    await download.saveAs(file);
     const text = readFileSync(file, 'utf8');
     const exported = JSON.parse(text) as {
       request: { id: string; kind: string };
@@ -215,16 +262,17 @@ describe('console', () => {
     assert.deepEqual(exported.request, { id, kind: 'access' });
     assert.equal(exported.subject.ref, 'cust-1001');
     assert.ok(exported.summary.points >= 1, 'with the subject’s readings');
-    assert.ok(text.includes(seen.login), 'with the tenant’s own identifiers (art. 15)');
+    assert.ok(text.includes(seen.pseudonym), 'with the subject’s sensor');
     assert.ok(!text.includes(hidden.pseudonym), 'and nothing of another subject');
 
-    await dpo.waitForSelector(`tr.closed-request >> text=${id.slice(0, 8)}`, WAIT);
-    assert.match((await dpo.textContent('tr.closed-request')) ?? '', /completed/);
+    const closed = `tr.closed-request:has-text("${id.slice(0, 8)}")`;
+    await dpo.waitForSelector(closed, WAIT);
+    assert.match((await dpo.textContent(closed)) ?? '', /completed/);
     assert.equal(await dpo.locator(`#open-requests tr[data-request="${id}"]`).count(), 0);
     const stored = await callAs(stack, operator(stack), 'GET', `/v1/requests?tenant=${A}`);
     const request = stored.json<Array<{ id: string; status: string }>>().find((r) => r.id === id);
     assert.equal(request?.status, 'completed');
-    await screenshot(dpo, '07-dpo-export-done');
+    await screenshot(dpo, '10-dpo-export-done');
   });
 
   test('signing out ends the session: the old cookie opens nothing, the back button shows nothing', async () => {
@@ -237,7 +285,7 @@ describe('console', () => {
 
     await dpo.click('#logout');
     await dpo.waitForURL(`${stack.apiUrl}/login`, WAIT);
-    await screenshot(dpo, '08-signed-out');
+    await screenshot(dpo, '11-signed-out');
     const afterwards = await fetch(`${stack.apiUrl}/tenant/v1/requests`, {
       headers: { cookie: `skjold_session=${cookie}` },
     });
@@ -253,7 +301,7 @@ describe('console', () => {
     assert.equal(new URL(dpo.url()).pathname, '/login');
     assert.equal(await dpo.locator('#shell:not([hidden])').count(), 0);
     assert.equal(await dpo.locator('#open-requests').count(), 0);
-    await screenshot(dpo, '09-back-after-sign-out');
+    await screenshot(dpo, '12-back-after-sign-out');
     await dpo.context().close();
   });
 });

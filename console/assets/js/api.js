@@ -21,8 +21,8 @@ export const setCsrfToken = (token) => {
 const query = (params) => {
   const q = new URLSearchParams();
   for (const [k, v] of Object.entries(params ?? {})) {
-    if (v === undefined || v === null || v === '') continue;
-    q.set(k, Array.isArray(v) ? v.join(',') : String(v));
+    const text = Array.isArray(v) ? v.join(',') : v === undefined || v === null ? '' : String(v);
+    if (text !== '') q.set(k, text);
   }
   const s = q.toString();
   return s ? `?${s}` : '';
@@ -87,6 +87,10 @@ export function apiFor(user) {
       operator
         ? request('GET', '/v1/privacy/desk', { params: { tenant } })
         : request('GET', '/tenant/v1/privacy/desk'),
+    retentionPreview: (tenant) =>
+      operator
+        ? request('GET', '/v1/privacy/retention-preview', { params: { tenant } })
+        : request('GET', '/tenant/v1/privacy/retention-preview'),
     records: (tenant) =>
       operator
         ? request('GET', '/v1/records', { params: { tenant, format: 'json' } })

@@ -41,9 +41,27 @@ export function align(series) {
   const ys = series.map((s) => {
     const y = new Array(xs.length).fill(null);
     for (const [t, v] of s.points) y[index.get(t)] = v;
-    return y;
+    return bridgeShortGaps(xs, y);
   });
   return [xs.map((t) => t / 1000), ...ys];
+}
+
+/**
+ * A device that reports every 30 s leaves empty 10 s windows between its readings: those are drawn as a
+ * line (uPlot spans `undefined`). A gap longer than three of its usual intervals stays a gap (`null`):
+ * a device that went silent shows as one.
+ */
+function bridgeShortGaps(xs, y) {
+  const present = [];
+  for (let i = 0; i < y.length; i++) if (y[i] !== null) present.push(i);
+  if (present.length < 3) return y;
+  const steps = present.slice(1).map((i, k) => xs[i] - xs[present[k]]);
+  const usual = [...steps].sort((a, b) => a - b)[Math.floor(steps.length / 2)];
+  for (let k = 1; k < present.length; k++) {
+    const [a, b] = [present[k - 1], present[k]];
+    if (xs[b] - xs[a] <= 3 * usual) for (let i = a + 1; i < b; i++) y[i] = undefined;
+  }
+  return y;
 }
 
 /**
@@ -82,7 +100,8 @@ export function createChart(el, { unit = '', height = 280, label = shortPseudony
           stroke: PALETTE[i % PALETTE.length],
           width: 2,
           spanGaps: false,
-          points: { size: 5 },
+          // Sparse series (a reading every minute, a fine window) would draw nothing between gaps: show their points.
+          points: { size: 6, show: (u, si) => u.data[si].filter((v) => v != null).length <= 200 },
           value: (_u, v) =>
             v === null || v === undefined ? '—' : `${fmtNumber(v)}${unit ? ` ${unit}` : ''}`,
         })),

@@ -81,6 +81,7 @@ export async function render(ctx) {
       name: 'subjectRef',
       required: true,
       placeholder: 'your reference, e.g. customer number',
+      size: 32,
       autocomplete: 'off',
     });
     const kind = select(
@@ -308,47 +309,49 @@ export async function render(ctx) {
     );
   }
 
-  function retentionCard(desk) {
-    const plans = Array.isArray(desk.retentionPlan) ? desk.retentionPlan : (desk.retentionPlan?.plans ?? []);
-    const contracts = plans.flatMap((p) => (p.contracts ?? []).map((c) => ({ tenant: p.tenantId, ...c })));
-    const last = desk.lastRetention;
+  function retentionCard(last, preview) {
+    const contracts = (preview ?? []).flatMap((p) =>
+      (p.contracts ?? []).map((c) => ({ tenant: p.tenant, ...c })),
+    );
     return card(
       'Retention',
       last
-        ? `last run ${fmtDateTime(last.at)} · ${fmtInt(Array.isArray(last.receipts) ? last.receipts.length : last.receipts)} receipts`
+        ? `last run ${fmtDateTime(last.at)}${showTenant && last.tenant ? ` (${last.tenant})` : ''}`
         : 'not run yet',
       h('h3', null, 'What the next run would do'),
-      table(
-        [
-          ...(showTenant ? [{ label: 'Tenant', value: (c) => c.tenant }] : []),
-          { label: 'Contract', value: (c) => c.contractId },
-          {
-            label: 'Status',
-            value: (c) =>
-              pill(
-                c.status.replace('_', ' '),
-                c.status === 'due' ? 'warn' : c.status === 'held' ? 'bad' : '',
-              ),
-          },
-          { label: 'Ends', value: (c) => fmtDate(c.endsOn) },
-          { label: 'Retention from', value: (c) => fmtDate(c.dueOn) },
-          { label: 'Telemetry', value: (c) => c.telemetry?.action ?? '—' },
-          { label: 'Rule', value: (c) => h('span', { class: 'muted' }, c.rule) },
-        ],
-        contracts,
-        empty('Nothing to plan.', 'No contract has data under retention.'),
-      ),
+      preview
+        ? table(
+            [
+              ...(showTenant ? [{ label: 'Tenant', value: (c) => c.tenant }] : []),
+              { label: 'Contract', value: (c) => c.contract },
+              {
+                label: 'Status',
+                value: (c) =>
+                  pill(
+                    c.status.replace('_', ' '),
+                    c.status === 'due' ? 'warn' : c.status === 'held' ? 'bad' : '',
+                  ),
+              },
+              { label: 'Retention from', value: (c) => (c.dueOn ? fmtDate(c.dueOn) : 'contract running') },
+              { label: 'Telemetry', value: (c) => c.action ?? '—' },
+              { label: 'Rule', value: (c) => h('span', { class: 'muted' }, c.rule) },
+            ],
+            contracts,
+            empty('Nothing to plan.', 'No contract has data under retention.'),
+          )
+        : empty('The plan could not be loaded.', null),
     );
   }
 
   async function load() {
     // Filing a request works even when the desk's overview cannot be had: each part fails on its own.
-    const [answer, closed] = await Promise.all([
+    const [answer, closed, preview] = await Promise.all([
       api.desk(ctx.tenant ?? undefined).then(
         (desk) => ({ desk }),
         (error) => ({ error }),
       ),
       tenantUser ? api.listRequests().catch(() => []) : Promise.resolve([]),
+      api.retentionPreview(ctx.tenant ?? undefined).catch(() => null),
     ]);
     if (answer.error?.status === 401) throw answer.error;
     const desk = answer.desk ?? null;
@@ -384,11 +387,11 @@ export async function render(ctx) {
             ),
           )
         : null,
-      desk ? deskDetails(desk, audit) : null,
+      desk ? deskDetails(desk, audit, preview) : null,
     );
   }
 
-  function deskDetails(desk, audit) {
+  function deskDetails(desk, audit, preview) {
     return [
       h(
         'div',
@@ -424,7 +427,8 @@ export async function render(ctx) {
                 value: (x) =>
                   x.target ? h('code', { title: x.target }, shortPseudonym(x.target)) : 'whole tenant',
               },
-              { label: 'Reason', value: (x) => x.reason },
+              // The operator's reason is not shown to tenants (the desk API leaves it out).
+              ...(api.operator ? [{ label: 'Reason', value: (x) => x.reason }] : []),
               { label: 'Until', value: (x) => (x.until ? fmtDate(x.until) : 'lifted by hand') },
             ],
             desk.holds,
@@ -432,7 +436,7 @@ export async function render(ctx) {
           ),
         ),
       ),
-      retentionCard(desk),
+      retentionCard(desk.lastRetention, preview),
       card(
         'Audit log',
         'append-only, hash-chained',
