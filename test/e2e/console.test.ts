@@ -35,6 +35,8 @@ let stack: Stack;
 let browser: Browser;
 let seen: TestDevice;
 let hidden: TestDevice;
+/** The tenant's second, unrestricted sensor. */
+let other: TestDevice;
 const clients: MqttClient[] = [];
 let seq = 0;
 /** Uncaught errors in the console's scripts: each test ends with none. */
@@ -92,6 +94,7 @@ before(async () => {
   const fleetA = await addTenantFleet(stack.api, A, 2, ['building_sensor']);
   await addTenantFleet(stack.api, B, 1, ['building_sensor']);
   seen = fleetA[0]!;
+  other = fleetA[1]!;
   hidden = await addDevice(stack.api, identifierSource(`${A}-restricted`), A, 'building_sensor');
   const op = (method: string, path: string, body?: unknown) =>
     callAs(stack, operator(stack), method, path, body);
@@ -113,9 +116,9 @@ before(async () => {
   const token = (await issueToken(stack, A, [...ALL_SCOPES])).token;
   const restricted = await callAs(stack, token, 'POST', '/tenant/v1/subjects/cust-2002/restrict', {});
   assert.equal(restricted.status, 200, restricted.body);
-  for (const device of [seen, hidden, fleetA[1]!]) clients.push(await connectDevice(stack.mqttUrl, device));
+  for (const device of [seen, hidden, other]) clients.push(await connectDevice(stack.mqttUrl, device));
   // Ten minutes of history, a reading every 30 s, so the charts have lines before anything arrives live.
-  const [s1, s2, s3] = [seen, hidden, fleetA[1]!];
+  const [s1, s2, s3] = [seen, hidden, other];
   for (let ago = 20; ago >= 0; ago--) {
     const time = Date.now() - ago * 30_000;
     await publish(s1, clients[0]!, undefined, time);
@@ -217,6 +220,14 @@ describe('console', () => {
     dpo = await signIn('dpo.nordvarme');
     assert.equal(await dpo.isVisible('#tenant-picker'), false);
     assert.equal((await dpo.textContent('#tenant-badge'))?.trim(), A);
+    // Its own telemetry, from the tenant API, with the restricted subject's sensor left out here too.
+    await dpo.goto(`${stack.apiUrl}/#/telemetry?kind=building_sensor&fields=co2_ppm&range=15m&live=0`);
+    await waitForAttr(dpo, '.chart', 'data-points', (v) => Number(v) > 0);
+    const own = await Promise.all(
+      (await dpo.locator('#devices option').all()).map((o) => o.getAttribute('value')),
+    );
+    assert.deepEqual(own.sort(), [seen.pseudonym, other.pseudonym].sort());
+    await screenshot(dpo, '08-dpo-telemetry');
     const asked: string[] = [];
     dpo.on('request', (req) => asked.push(req.url()));
     await dpo.goto(`${stack.apiUrl}/#/tenants/${B}/telemetry`);
@@ -226,7 +237,7 @@ describe('console', () => {
       [],
       'no request for another tenant or the operator API',
     );
-    await screenshot(dpo, '08-dpo-other-tenant');
+    await screenshot(dpo, '09-dpo-other-tenant');
     // Typing the operator API's address into the page's own fetch gets nothing either.
     const statuses = await dpo.evaluate(
       `Promise.all(${JSON.stringify([`/v1/tenants/${B}/devices`, '/v1/tenants', `/v1/records?tenant=${B}`])}
@@ -244,7 +255,7 @@ describe('console', () => {
     const row = await dpo.waitForSelector('#open-requests tr[data-request]', WAIT);
     const id = await row.getAttribute('data-request');
     assert.ok(id);
-    await screenshot(dpo, '09-dpo-request-filed');
+    await screenshot(dpo, '10-dpo-request-filed');
 
     await dpo.click(`button[data-action="export"][data-request="${id}"]`);
     const [download] = await Promise.all([
@@ -272,7 +283,7 @@ describe('console', () => {
     const stored = await callAs(stack, operator(stack), 'GET', `/v1/requests?tenant=${A}`);
     const request = stored.json<Array<{ id: string; status: string }>>().find((r) => r.id === id);
     assert.equal(request?.status, 'completed');
-    await screenshot(dpo, '10-dpo-export-done');
+    await screenshot(dpo, '11-dpo-export-done');
   });
 
   test('signing out ends the session: the old cookie opens nothing, the back button shows nothing', async () => {
@@ -284,8 +295,9 @@ describe('console', () => {
     assert.equal(before.status, 200);
 
     await dpo.click('#logout');
-    await dpo.waitForURL(`${stack.apiUrl}/login`, WAIT);
-    await screenshot(dpo, '11-signed-out');
+    await dpo.waitForURL((url) => url.pathname === '/login', WAIT);
+    assert.equal(await dpo.isVisible('#login-note'), true, 'the sign-in page says so');
+    await screenshot(dpo, '12-signed-out');
     const afterwards = await fetch(`${stack.apiUrl}/tenant/v1/requests`, {
       headers: { cookie: `skjold_session=${cookie}` },
     });
@@ -301,7 +313,7 @@ describe('console', () => {
     assert.equal(new URL(dpo.url()).pathname, '/login');
     assert.equal(await dpo.locator('#shell:not([hidden])').count(), 0);
     assert.equal(await dpo.locator('#open-requests').count(), 0);
-    await screenshot(dpo, '12-back-after-sign-out');
+    await screenshot(dpo, '13-back-after-sign-out');
     await dpo.context().close();
   });
 });

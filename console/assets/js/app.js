@@ -149,7 +149,7 @@ async function signOut() {
   }
   $('page').replaceChildren();
   $('shell').hidden = true;
-  location.replace('/login');
+  location.replace('/login?signed-out');
 }
 
 async function start() {

@@ -71,6 +71,8 @@ function bridgeShortGaps(xs, y) {
 export function createChart(el, { unit = '', height = 280, label = shortPseudonym } = {}) {
   let plot = null;
   let keys = '';
+  // The time range asked for, in seconds: the axis spans it even where the data does not.
+  let span = null;
   const observer = new ResizeObserver(() => plot?.setSize({ width: el.clientWidth, height }));
   observer.observe(el);
 
@@ -81,7 +83,7 @@ export function createChart(el, { unit = '', height = 280, label = shortPseudony
       height,
       cursor: { drag: { x: true, y: false } },
       legend: { live: true },
-      scales: { x: { time: true } },
+      scales: { x: { time: true, range: (_u, min, max) => span ?? [min, max] } },
       axes: [
         { values: timeTicks, stroke: '#5d6b7c', grid: { stroke: '#eef1f5' }, ticks: { stroke: '#e2e7ee' } },
         {
@@ -111,7 +113,9 @@ export function createChart(el, { unit = '', height = 280, label = shortPseudony
   }
 
   return {
-    update(data) {
+    /** `range`: [fromMs, toMs] the x axis spans; without it, the data's own. */
+    update(data, range) {
+      span = range ? [range[0] / 1000, range[1] / 1000] : null;
       const next = data.series.map((s) => s.device).join('\n');
       if (!plot || next !== keys) {
         keys = next;

@@ -3,6 +3,9 @@ import { session } from './api.js';
 const form = document.getElementById('login-form');
 const error = document.getElementById('login-error');
 
+if (new URLSearchParams(location.search).has('signed-out'))
+  document.getElementById('login-note').hidden = false;
+
 const showError = (err) => {
   error.textContent =
     err.status === 401 || err.status === 400

@@ -12,6 +12,7 @@ import {
 
 /** Fleet health is a status board: it asks again this often. */
 const REFRESH_MS = 10_000;
+const HOUR_MS = 3_600_000;
 
 const pseudonymCell = (p) =>
   p ? h('code', { title: p }, shortPseudonym(p)) : h('span', { class: 'muted' }, 'unknown device');
@@ -31,6 +32,7 @@ export async function render(ctx) {
   const silent = h('div');
   const reasons = h('div');
   const rejectedDevices = h('div');
+  const dropped = h('div');
   const updated = h('span', { class: 'muted' });
   const rateEmpty = h(
     'div',
@@ -54,7 +56,12 @@ export async function render(ctx) {
       card('Silent devices', 'no reading within their expected interval', silent),
       card('Rejections by reason', 'last hour', reasons),
     ),
-    card('Rejections by device', 'devices that sent what ingest refused', rejectedDevices),
+    h(
+      'div',
+      { class: 'grid grid-2' },
+      card('Rejections by device', 'devices that sent what ingest refused', rejectedDevices),
+      card('Fields dropped at ingest', 'never stored (art. 5(1)(c))', dropped),
+    ),
     h('p', { class: 'fine-print' }, updated),
   );
 
@@ -101,12 +108,15 @@ export async function render(ctx) {
     rateEl.hidden = !hasRate;
     rateEmpty.hidden = hasRate;
     if (hasRate) {
-      rateChart.update({
-        series: [
-          { device: 'accepted', points: rates },
-          ...(f.rejections?.points?.length ? [{ device: 'rejected', points: f.rejections.points }] : []),
-        ],
-      });
+      rateChart.update(
+        {
+          series: [
+            { device: 'accepted', points: rates },
+            ...(f.rejections?.points?.length ? [{ device: 'rejected', points: f.rejections.points }] : []),
+          ],
+        },
+        [Date.parse(f.at) - HOUR_MS, Date.parse(f.at)],
+      );
     }
     byKind.replaceChildren(
       table(
@@ -158,6 +168,19 @@ export async function render(ctx) {
         ],
         f.rejections?.devices,
         empty('No device had a message rejected.', null),
+      ),
+    );
+    dropped.replaceChildren(
+      table(
+        [
+          { label: 'Reason', value: (r) => r.reason },
+          { label: 'Fields', value: (r) => fmtInt(r.count), num: true },
+        ],
+        f.dropped?.fields,
+        empty(
+          'Nothing dropped.',
+          'Fields a device sends beyond its schema are counted here and never stored.',
+        ),
       ),
     );
     updated.textContent = `Updated ${fmtDateTime(f.at ?? new Date())}; refreshes every ${REFRESH_MS / 1000} s.`;

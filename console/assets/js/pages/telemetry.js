@@ -225,7 +225,7 @@ export async function render(ctx) {
       const points = data.series.reduce((n, s) => n + s.points.filter(([, v]) => v !== null).length, 0);
       c.plotEl.hidden = points === 0;
       c.emptyEl.hidden = points !== 0;
-      if (points > 0) c.chart.update(data);
+      if (points > 0) c.chart.update(data, [Date.parse(data.from), Date.parse(data.to)]);
       c.note.textContent = `${data.agg} per ${data.window} · ${data.series.length} device${data.series.length === 1 ? '' : 's'}`;
       c.link.href = csvHref(c.name);
       // What the chart holds, for a glance in the inspector (and for the browser tests).
