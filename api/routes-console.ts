@@ -43,9 +43,11 @@ export function registerConsoleRoutes(app: FastifyInstance): void {
     // Registered here, in its own scope: `reply.sendFile` exists only for these routes.
     await scope.register(fastifyStatic, { root: ASSETS_DIR, serve: false });
 
-    // A signed-out browser asking for the console gets the sign-in page, not a JSON 401.
+    // A signed-out browser asking for the console gets the sign-in page. Anything else (no `Accept:
+    // text/html`: scripts, probes) gets the guard's 401, the same as any other route without a credential.
     scope.addHook('onSend', async (req, reply, payload) => {
       if (reply.statusCode !== 401 || req.routeOptions.url !== CONSOLE_PAGES.console) return payload;
+      if (!req.headers.accept?.includes('text/html')) return payload;
       reply.code(302).header('location', CONSOLE_PAGES.login).type('text/plain; charset=utf-8');
       return '';
     });

@@ -144,6 +144,16 @@ describe('console', () => {
     assert.equal(await page.locator('#login-form').count(), 1);
     await screenshot(page, '01-sign-in');
     await page.close();
+    // Only a browser's page request is redirected; a script gets the guard's 401 like on any other route.
+    const browserLike = await fetch(`${stack.apiUrl}/`, {
+      headers: { accept: 'text/html' },
+      redirect: 'manual',
+    });
+    assert.equal(browserLike.status, 302);
+    assert.equal(browserLike.headers.get('location'), '/login');
+    const script = await fetch(`${stack.apiUrl}/`, { redirect: 'manual' });
+    assert.equal(script.status, 401);
+    assert.equal(((await script.json()) as { code: string }).code, 'SKJOLD_ERR_AUTH');
   });
 
   test('an operator signs in and sees a reading published after the page loaded arrive in the chart, without reload', async () => {
@@ -303,7 +313,7 @@ describe('console', () => {
     });
     assert.equal(afterwards.status, 401);
     const page = await fetch(`${stack.apiUrl}/`, {
-      headers: { cookie: `skjold_session=${cookie}` },
+      headers: { cookie: `skjold_session=${cookie}`, accept: 'text/html' },
       redirect: 'manual',
     });
     assert.equal(page.status, 302);
