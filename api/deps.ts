@@ -42,10 +42,10 @@ export interface ApiDeps {
     /** Failed authentications a minute from one address before it is answered 429. */
     authFailuresPerMinute: number;
   };
-  /** HTTPS is on: session cookies are marked Secure. */
-  secureCookies?: boolean;
   /** Extra readiness checks (broker listening, transport open). */
   ready?: () => boolean;
   /** More readiness checks by name (broker listening, Redis when configured), each answering true or false. */
   readiness?: Record<string, () => Promise<boolean>>;
+  /** Certificate and key (PEM): the API listens with HTTPS only when given. */
+  tls?: { cert: Buffer; key: Buffer } | undefined;
 }

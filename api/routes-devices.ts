@@ -1,8 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import type { AuditInput } from '../audit/audit-log.ts';
 import { DEVICE_KINDS } from '../lib/device-kinds.ts';
 import { isSkjoldError, SkjoldError } from '../lib/errors.ts';
 import { DEVICE_IDENTIFIER_TYPES, type DeviceInput } from '../registry/enrolment.ts';
+import { createSealer } from '../requests/sealing.ts';
 import { parseCsv } from './csv.ts';
 import type { ApiDeps } from './deps.ts';
 import { requireTenant, tenantParams } from './routes-tenants.ts';
@@ -33,11 +35,38 @@ function rowToDevice(row: Record<string, string>): DeviceInput {
   });
 }
 
+/**
+ * A device's registration on the record: its id, kind, contract and login
+ * pseudonym. Its identifiers and its secret never are (art. 5(1)(c), art. 32).
+ */
+function registered(
+  tenantId: string,
+  input: DeviceInput,
+  device: { id: string; pseudonym: string },
+  via?: 'import',
+): AuditInput {
+  return {
+    actor: 'operator',
+    action: 'device.register',
+    tenantId,
+    target: device.id,
+    detail: {
+      kind: input.kind,
+      contract: input.contractId,
+      pseudonym: device.pseudonym,
+      secret: input.secret === undefined ? 'generated' : 'given',
+      ...(via ? { via } : {}),
+    },
+  };
+}
+
 export function registerDeviceRoutes(app: FastifyInstance, deps: ApiDeps): void {
   app.post('/v1/tenants/:tenant/devices', async (req, reply) => {
     const { tenant } = tenantParams.parse(req.params);
     await requireTenant(deps, tenant);
-    const device = await deps.enrolment.register(tenant, deviceBody.parse(req.body));
+    const input = deviceBody.parse(req.body);
+    const device = await deps.enrolment.register(tenant, input);
+    await deps.audit.append(registered(tenant, input, device));
     // The secret is returned once and never stored in clear.
     return reply.code(201).send(device);
   });
@@ -68,13 +97,22 @@ export function registerDeviceRoutes(app: FastifyInstance, deps: ApiDeps): void 
     const results = [];
     for (const [i, input] of inputs.entries()) {
       try {
-        results.push({ row: i + 2, ...(await deps.enrolment.register(tenant, input)) });
+        const device = await deps.enrolment.register(tenant, input);
+        await deps.audit.append(registered(tenant, input, device, 'import'));
+        results.push({ row: i + 2, ...device });
       } catch (err) {
         if (!isSkjoldError(err)) throw err;
         results.push({ row: i + 2, error: { code: err.code, message: err.message } });
       }
     }
-    return { imported: results.filter((r) => !('error' in r)).length, results };
+    const imported = results.filter((r) => !('error' in r)).length;
+    await deps.audit.append({
+      actor: 'operator',
+      action: 'devices.import',
+      tenantId: tenant,
+      detail: { rows: rows.length, imported, failed: rows.length - imported },
+    });
+    return { imported, results };
   });
 
   app.put('/v1/tenants/:tenant/subjects/:ref/devices', async (req, reply) => {
@@ -85,6 +123,14 @@ export function registerDeviceRoutes(app: FastifyInstance, deps: ApiDeps): void 
       throw new SkjoldError('SKJOLD_ERR_NOT_FOUND', 'device');
     await deps.registry.createSubject(tenant, ref);
     await deps.registry.linkSubjectDevice(tenant, ref, deviceId);
+    // The subject by its keyed pseudonym, never by the tenant's own reference (art. 4(5)).
+    await deps.audit.append({
+      actor: 'operator',
+      action: 'subject.link',
+      tenantId: tenant,
+      target: createSealer(deps.keyStore).subjectPseudonym(tenant, ref),
+      detail: { device: deviceId },
+    });
     return reply.code(204).send();
   });
 }

@@ -34,7 +34,7 @@ export function registerSessionRoutes(app: FastifyInstance, deps: ApiDeps, failu
         'HttpOnly',
         'SameSite=Strict',
         `Max-Age=${maxAgeS}`,
-        ...(deps.secureCookies ? ['Secure'] : []),
+        ...(app.secureCookies ? ['Secure'] : []),
       ].join('; '),
     );
 

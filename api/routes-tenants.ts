@@ -43,6 +43,14 @@ export function registerTenantRoutes(app: FastifyInstance, deps: ApiDeps): void 
     // One pseudonymisation domain and one database per tenant, from the start.
     await deps.keyStore.ensureTenant(body.id);
     await deps.store.ensureTenant(body.id);
+    // Art. 5(2): every registry change is on the record. The name stays out: free text.
+    await deps.audit.append({
+      actor: 'operator',
+      action: 'tenant.create',
+      tenantId: body.id,
+      target: body.id,
+      detail: { keyVersion: deps.keyStore.currentVersion(body.id) },
+    });
     return reply.code(201).send(body);
   });
 
@@ -55,7 +63,23 @@ export function registerTenantRoutes(app: FastifyInstance, deps: ApiDeps): void 
     if (body.endsOn !== null && body.endsOn < body.startsOn) {
       throw new SkjoldError('SKJOLD_ERR_VALIDATION', 'endsOn is before startsOn');
     }
-    return reply.code(201).send(await deps.registry.createContract({ tenantId: tenant, ...body }));
+    const created = await deps.registry.createContract({ tenantId: tenant, ...body });
+    // The purpose is free text and stays out; role, basis and dates are what an auditor asks for.
+    await deps.audit.append({
+      actor: 'operator',
+      action: 'contract.create',
+      tenantId: tenant,
+      target: body.id,
+      detail: {
+        role: body.role,
+        legalBasis: body.legalBasis,
+        startsOn: body.startsOn,
+        endsOn: body.endsOn,
+        jurisdiction: body.jurisdiction,
+        gpsDecimals: body.gpsDecimals,
+      },
+    });
+    return reply.code(201).send(created);
   });
 
   app.get('/v1/tenants/:tenant/contracts', async (req) => {
@@ -85,6 +109,14 @@ export function registerTenantRoutes(app: FastifyInstance, deps: ApiDeps): void 
     await requireTenant(deps, tenant);
     const body = readerBody.parse(req.body);
     await deps.store.grantReader(tenant, body.username, body.password);
+    // Who may read the tenant's database: the login's name, never its password.
+    await deps.audit.append({
+      actor: 'operator',
+      action: 'dashboard.credential',
+      tenantId: tenant,
+      target: body.username,
+      detail: { database: deps.store.databaseFor(tenant) },
+    });
     return { tenant, username: body.username, database: deps.store.databaseFor(tenant) };
   });
 }

@@ -9,6 +9,7 @@ import { renderDashboard } from './dashboard.ts';
 import type { ApiDeps } from './deps.ts';
 import { createFailureLimiter } from './failure-limit.ts';
 import { addGuard, withAccess } from './guard.ts';
+import './secure-cookies.ts';
 import { registerAuditRoutes } from './routes-audit.ts';
 import { registerConsoleRoutes } from './routes-console.ts';
 import { registerDeskRoutes } from './routes-desk.ts';
@@ -32,9 +33,12 @@ export function createApi(deps: ApiDeps): FastifyInstance {
     loggerInstance: deps.logger.child({ component: 'api' }) as FastifyBaseLogger,
     // Request lines would carry URLs with subject references: not logged.
     logController: new LogController({ disableRequestLogging: true }),
+    // HTTPS when a certificate is configured (docs/tls.md): tokens and cookies cross the wire.
+    ...(deps.tls ? { https: deps.tls } : {}),
   });
   const rights = createRights(deps);
   const subjectMetrics = requestMetrics(deps.metrics, rights.requests);
+  app.decorate('secureCookies', deps.tls !== undefined);
 
   app.addContentTypeParser(
     'text/csv',

@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createConsoleUsers } from '../api/console-users.ts';
 import { createApi } from '../api/server.ts';
@@ -23,6 +22,7 @@ import { createPgliteClient } from '../registry/pglite-client.ts';
 import { createPostgresClient } from '../registry/postgres-client.ts';
 import { createRegistry } from '../registry/registry.ts';
 import type { SqlClient } from '../registry/sql.ts';
+import { createSealer } from '../requests/sealing.ts';
 import { createLegalHolds } from '../retention/holds.ts';
 import { createRetention } from '../retention/retention.ts';
 import { createRetentionSchedule } from '../retention/schedule.ts';
@@ -34,6 +34,7 @@ import type { StoreWriter } from '../transport/store-writer.ts';
 import type { Transport } from '../transport/transport.ts';
 import { createKafkaPipeline, type KafkaPipeline } from './kafka.ts';
 import { operatorToken } from './operator-token.ts';
+import { readTlsFiles } from './tls-files.ts';
 import { storeFromConfig, storeWriterFromConfig } from './wiring.ts';
 
 export interface SkjoldOptions {
@@ -115,11 +116,27 @@ export async function createSkjold(config: Config, options: SkjoldOptions = {}) 
     ...(config.SKJOLD_KEYS ? { envValue: config.SKJOLD_KEYS } : {}),
   });
   const sql = options.sql ?? (await openRegistrySql(config, logger));
-  await migrate(sql);
+  const sealer = createSealer(keyStore);
+  await migrate(sql, { sealer });
   const registry = createRegistry(sql);
   const clock = options.clock ?? systemClock;
-  const audit = createAuditLog(sql, { clock, anchorFile: config.SKJOLD_AUDIT_ANCHOR_FILE });
-  const holds = createLegalHolds(sql);
+  const audit = createAuditLog(sql, {
+    key: await keyStore.auditKey(),
+    clock,
+    anchorFile: config.SKJOLD_AUDIT_ANCHOR_FILE,
+    peerAnchorFiles: config.SKJOLD_AUDIT_PEER_ANCHOR_FILES.split(';')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  });
+  // A chain from before the audit key is sealed under it once (docs/accountability.md).
+  const sealed = await audit.sealLegacyChain();
+  if (sealed.sealed) logger.info('audit log: the chain written before the audit key is now sealed under it');
+  if (sealed.refused)
+    logger.error(
+      { reason: sealed.refused },
+      'audit log: the old chain cannot be sealed; audit verify reports it',
+    );
+  const holds = createLegalHolds(sql, sealer);
   const users = createConsoleUsers(sql, clock);
   const pseudonymizer = createPseudonymizer(keyStore);
   const enrolment = createEnrolment({ registry, keyStore, pseudonymizer });
@@ -157,10 +174,16 @@ export async function createSkjold(config: Config, options: SkjoldOptions = {}) 
     cacheMs: config.SKJOLD_AUTH_CACHE_SECONDS * 1000,
     ...(options.now ? { now: options.now } : {}),
   });
-  const tls =
-    config.SKJOLD_MQTT_TLS_CERT && config.SKJOLD_MQTT_TLS_KEY
-      ? { cert: await readFile(config.SKJOLD_MQTT_TLS_CERT), key: await readFile(config.SKJOLD_MQTT_TLS_KEY) }
-      : undefined;
+  const tls = await readTlsFiles(
+    { cert: 'SKJOLD_MQTT_TLS_CERT', key: 'SKJOLD_MQTT_TLS_KEY' },
+    config.SKJOLD_MQTT_TLS_CERT,
+    config.SKJOLD_MQTT_TLS_KEY,
+  );
+  const apiTls = await readTlsFiles(
+    { cert: 'SKJOLD_API_TLS_CERT', key: 'SKJOLD_API_TLS_KEY' },
+    config.SKJOLD_API_TLS_CERT,
+    config.SKJOLD_API_TLS_KEY,
+  );
   const cluster = config.SKJOLD_REDIS_URL
     ? createCluster({ redisUrl: config.SKJOLD_REDIS_URL, logger: logger.child({ component: 'cluster' }) })
     : undefined;
@@ -180,6 +203,12 @@ export async function createSkjold(config: Config, options: SkjoldOptions = {}) 
       maxPacketBytes: config.SKJOLD_MQTT_MAX_PACKET_BYTES,
       connectRate: config.SKJOLD_MQTT_CONNECT_RATE,
       deviceRate: config.SKJOLD_MQTT_DEVICE_RATE,
+      perSource: {
+        connectRate: config.SKJOLD_MQTT_SOURCE_CONNECT_RATE,
+        maxFailures: config.SKJOLD_MQTT_SOURCE_MAX_FAILURES,
+        failureWindowMs: config.SKJOLD_MQTT_SOURCE_FAILURE_WINDOW_SECONDS * 1000,
+        maxSources: config.SKJOLD_MQTT_SOURCE_TABLE_SIZE,
+      },
     },
     tls,
   });
@@ -218,6 +247,7 @@ export async function createSkjold(config: Config, options: SkjoldOptions = {}) 
       requestsPerMinute: config.SKJOLD_API_RATE,
       authFailuresPerMinute: config.SKJOLD_API_AUTH_FAILURES,
     },
+    tls: apiTls,
     readiness: {
       broker: async () => listening && !stopping && broker.server.listening,
       ...(cluster ? { redis: () => cluster.ping() } : {}),

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { ConsoleUsers } from '../api/console-users.ts';
 import { createApiClient } from '../cli/api-client.ts';
+import { localApiUrl } from '../lib/api-url.ts';
 import type { Config } from '../lib/config.ts';
 import { createLogger } from '../lib/log.ts';
 import { createSkjold } from './create-skjold.ts';
@@ -30,7 +31,7 @@ export async function runStart(baseConfig: Config, options: StartOptions): Promi
     ...(influx.restart ? { restartInfluxd: influx.restart } : {}),
   });
   const { mqttPort, apiPort } = await skjold.start();
-  const api = `http://${config.SKJOLD_API_HOST}:${apiPort}`;
+  const api = localApiUrl(config, apiPort);
   const signIn = await operatorSignIn(skjold.users);
 
   const lines = [

@@ -42,6 +42,7 @@ async function start(args: SkjoldStartArgs): Promise<SkjoldStarted> {
     // Load, not abuse: the fleet is ~600 devices at up to ~100 msg/s each, connecting all at once.
     SKJOLD_MQTT_DEVICE_RATE: '100000',
     SKJOLD_MQTT_CONNECT_RATE: '10000',
+    SKJOLD_MQTT_SOURCE_CONNECT_RATE: '10000', // the whole fleet comes from 127.0.0.1
     SKJOLD_AUTH_CACHE_SECONDS: '3600',
     ...args.env,
   };

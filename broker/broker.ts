@@ -11,6 +11,7 @@ import type { Metrics } from '../lib/metrics.ts';
 import type { Authenticator } from './authenticator.ts';
 import type { Cluster } from './cluster.ts';
 import { createFrameGuard, PacketTooLargeError } from './frame-guard.ts';
+import { createSourceLimit, type SourceLimitOptions, sourceOf } from './source-limit.ts';
 import { createTokenBucket, type TokenBucket } from './token-bucket.ts';
 import { commandTopic, telemetryTopic } from './topics.ts';
 
@@ -20,6 +21,8 @@ export interface BrokerLimits {
   connectRate: number;
   /** Messages per second per device. */
   deviceRate: number;
+  /** Per source address (IPv4, or IPv6 /64): attempts, failed logins, table size (broker/source-limit.ts). */
+  perSource: Omit<SourceLimitOptions, 'now'>;
 }
 
 export interface BrokerDeps {
@@ -65,6 +68,9 @@ export async function createBroker(deps: BrokerDeps) {
   const { authenticator, ingest, metrics, logger, limits } = deps;
   const sessions = new WeakMap<Client, Session>();
   const connectBucket = createTokenBucket(limits.connectRate, limits.connectRate * 2);
+  const sourceLimit = createSourceLimit(limits.perSource);
+  /** The source address each connection came from, by the stream aedes sees as `client.conn`. */
+  const sources = new WeakMap<object, string>();
 
   const aedes = await Aedes.createBroker({
     maxClientsIdLength: 64,
@@ -76,12 +82,19 @@ export async function createBroker(deps: BrokerDeps) {
         deps.fleet?.rejected(null, 'connect_missing_credentials');
         return done(refusal('credentials required', BAD_USERNAME_OR_PASSWORD), false);
       }
+      const source = sources.get(client.conn) ?? 'unknown';
+      // Checked again here: the source may have been blocked while this connection was opening.
+      if (sourceLimit.blocked(source)) {
+        metrics.mqttConnectRefused.inc({ reason: 'source_blocked' });
+        return done(refusal('too many failed logins from this address', SERVER_UNAVAILABLE), false);
+      }
       authenticator.authenticate(username, password.toString('utf8')).then(
         (result) => {
           if (!result.ok) {
             metrics.mqttConnectRefused.inc({ reason: result.reason });
             // Refused logins are counted under no device: the login may be no device's at all.
             deps.fleet?.rejected(null, `connect_${result.reason}`);
+            if (result.reason !== 'disabled') failedLogin(source);
             const code = result.reason === 'disabled' ? NOT_AUTHORIZED : BAD_USERNAME_OR_PASSWORD;
             return done(refusal('bad credentials', code), false);
           }
@@ -135,6 +148,18 @@ export async function createBroker(deps: BrokerDeps) {
     },
   });
 
+  /** A wrong secret or unknown login (each cost a slow hash) from `source`. */
+  function failedLogin(source: string): void {
+    if (!sourceLimit.failed(source)) return;
+    metrics.mqttSourcesBlocked.inc();
+    // Recital 49: logging an attacking address to stop it is a legitimate
+    // interest (network security); it is logged once per block, never per attempt.
+    logger.warn(
+      { source, failures: limits.perSource.maxFailures, seconds: limits.perSource.failureWindowMs / 1000 },
+      'source address refused for a while: too many failed MQTT logins',
+    );
+  }
+
   /** Per-device rate limit by waiting (backpressure), then ingest. */
   async function admit(session: Session, payload: Buffer): Promise<void> {
     if (!session.bucket.tryTake()) {
@@ -177,12 +202,22 @@ export async function createBroker(deps: BrokerDeps) {
       socket.destroy();
     });
     socket.pipe(guard);
-    aedes.handle(Duplex.from({ readable: guard, writable: socket }));
+    const conn = Duplex.from({ readable: guard, writable: socket });
+    sources.set(conn, sourceOf(socket.remoteAddress));
+    aedes.handle(conn);
   }
 
   const server = deps.tls ? tls.createServer({ cert: deps.tls.cert, key: deps.tls.key }) : net.createServer();
-  // The rate limit sees the TCP connection, before any TLS handshake is spent on it.
+  // The rate limits see the TCP connection, before any TLS handshake is spent on
+  // it. Per source first, so a flooding source uses none of the broker's rate.
   server.prependListener('connection', (socket: net.Socket) => {
+    const admission = sourceLimit.admit(sourceOf(socket.remoteAddress));
+    metrics.mqttSourcesTracked.set(sourceLimit.size());
+    if (admission !== 'ok') {
+      metrics.mqttLimited.inc({ limit: admission === 'blocked' ? 'source_blocked' : 'source_rate' });
+      socket.destroy();
+      return;
+    }
     if (connectBucket.tryTake()) return;
     metrics.mqttLimited.inc({ limit: 'connect_rate' });
     socket.destroy();

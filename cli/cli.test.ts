@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -92,4 +92,35 @@ test('mistakes get a clear message and a non-zero exit code', async () => {
   const usage = await skjold('frobnicate');
   assert.equal(usage.code, 2);
   assert.match(usage.stdout, /Usage: skjold/);
+});
+
+test('audit verify exits 0 on an intact chain and 1 with each problem named by its kind', async () => {
+  const ok = await skjold('audit', 'verify');
+  assert.equal(ok.code, 0, ok.stderr);
+  const result = JSON.parse(ok.stdout) as { ok: boolean; entries: number };
+  assert.equal(result.ok, true);
+  assert.ok(result.entries > 0, 'the registry changes above were audited');
+
+  const anchorFile = stack.config.SKJOLD_AUDIT_ANCHOR_FILE;
+  const anchor = readFileSync(anchorFile, 'utf8');
+  unlinkSync(anchorFile);
+  const missing = await skjold('audit', 'verify');
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /audit log verification FAILED \(1 problems in \d+ entries\)/);
+  assert.match(missing.stderr, /anchor-missing: anchor missing: .*audit-anchor\.json does not exist/);
+  writeFileSync(anchorFile, anchor);
+
+  // A row appended straight into the registry, by someone without the audit key.
+  const sql = stack.skjold.registry.sql;
+  await sql.query(
+    `INSERT INTO audit_log (seq, at, actor, action, tenant_id, target, detail, prev_hash, hash)
+     SELECT seq + 1, at, 'operator', 'tenant.create', NULL, NULL, '{}', hash, repeat('c', 64)
+     FROM audit_log ORDER BY seq DESC LIMIT 1`,
+  );
+  const forged = await skjold('audit', 'verify');
+  assert.equal(forged.code, 1);
+  assert.match(forged.stderr, /edited at entry (\d+): content does not match its hash/);
+  assert.match(forged.stderr, /unanchored at entry \d+: after the newest anchored entry/);
+  await sql.query('DELETE FROM audit_log WHERE seq = (SELECT max(seq) FROM audit_log)');
+  assert.equal((await skjold('audit', 'verify')).code, 0);
 });

@@ -1,5 +1,6 @@
 import type { ParseArgsConfig } from 'node:util';
 import { operatorToken } from '../app/operator-token.ts';
+import { cliApiUrl } from '../lib/api-url.ts';
 import type { Config } from '../lib/config.ts';
 import { createApiClient } from './api-client.ts';
 
@@ -36,6 +37,5 @@ export function need(cmd: Command, name: string): string {
 
 /** A client of the running Skjold's API with the operator's token. */
 export async function apiFor(config: Config) {
-  const url = config.SKJOLD_API_URL ?? `http://${config.SKJOLD_API_HOST}:${config.SKJOLD_API_PORT}`;
-  return createApiClient({ url, token: await operatorToken(config) });
+  return createApiClient({ url: cliApiUrl(config), token: await operatorToken(config) });
 }

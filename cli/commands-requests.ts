@@ -1,7 +1,8 @@
-import { createWriteStream } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { cliApiUrl } from '../lib/api-url.ts';
 import { ApiError, createApiClient } from './api-client.ts';
 import { apiFor, type Command, type Entry, flag, need, print, str } from './command-kit.ts';
 
@@ -27,8 +28,7 @@ Tenant (--tenant-token TOKEN, or --tenant-token-file FILE):
 
 const tokenOptions = { 'tenant-token': str, 'tenant-token-file': str };
 
-const apiUrl = (cmd: Command) =>
-  cmd.config.SKJOLD_API_URL ?? `http://${cmd.config.SKJOLD_API_HOST}:${cmd.config.SKJOLD_API_PORT}`;
+const apiUrl = (cmd: Command) => cliApiUrl(cmd.config);
 
 async function tenantToken(cmd: Command): Promise<string | undefined> {
   const file = cmd.values['tenant-token-file'];
@@ -44,6 +44,22 @@ async function tenantApi(cmd: Command) {
       code: 'ERR_PARSE_ARGS_MISSING',
     });
   return createApiClient({ url: apiUrl(cmd), token });
+}
+
+/**
+ * An export holds the subject's raw identifiers and notes (art. 32(1)): its
+ * file is the owner's alone, 0600, also when it already existed with a wider
+ * mode (the mode given to open() applies only to a file it creates).
+ */
+async function privateFile(path: string) {
+  const handle = await open(path, 'w', 0o600);
+  try {
+    await handle.chmod(0o600);
+  } catch (err) {
+    await handle.close();
+    throw err;
+  }
+  return handle.createWriteStream();
 }
 
 const subject = (cmd: Command) => `/tenant/v1/subjects/${encodeURIComponent(need(cmd, 'ref'))}`;
@@ -125,7 +141,7 @@ export const REQUEST_COMMANDS: Entry[] = [
           err.message ?? `HTTP ${res.status}`,
         );
       }
-      const out = typeof cmd.values.out === 'string' ? createWriteStream(cmd.values.out) : process.stdout;
+      const out = typeof cmd.values.out === 'string' ? await privateFile(cmd.values.out) : process.stdout;
       await pipeline(Readable.fromWeb(res.body as WebReadableStream), out);
     },
   },

@@ -25,13 +25,13 @@ export const USAGE = `Usage: skjold <command> [options]
   dashboard-credential --tenant T --username U --password P
                                                 read-only InfluxDB login for one tenant's database
 ${RETENTION_USAGE}
-  audit verify                                  check the audit log's hash chain (exit 1 if broken)
+  audit verify                                  check the audit log's keyed chain and anchors (exit 1 if broken)
   audit list [--tenant T] [--action A] [--after SEQ] [--limit N]
   records [--tenant T] [--json]                 GDPR art. 30 records of processing, from the registry
 ${USERS_USAGE}
 
 ${REQUEST_USAGE}
-Commands other than start and writer talk to the running API (SKJOLD_API_URL, default http://SKJOLD_API_HOST:SKJOLD_API_PORT)
+Commands other than start and writer talk to the running API (SKJOLD_API_URL, default http(s)://SKJOLD_API_HOST:SKJOLD_API_PORT)
 with SKJOLD_OPERATOR_TOKEN or the token start wrote into the data directory (tenant commands: with the tenant token).
 `;
 
@@ -43,8 +43,20 @@ export const COMMANDS: Entry[] = [
       const res = await (await apiFor(cmd.config)).raw('GET', '/v1/audit/verify');
       if (res.status !== 200 && res.status !== 409)
         throw new Error(`audit verify: HTTP ${res.status} ${res.text}`);
-      print(JSON.parse(res.text));
-      return res.status === 409 ? 1 : 0;
+      const result = JSON.parse(res.text) as {
+        entries: number;
+        problems: { seq: number; kind: string; problem: string }[];
+      };
+      print(result);
+      if (res.status !== 409) return 0;
+      // One line per problem, its kind first (docs/accountability.md lists them): readable without jq.
+      const lines = result.problems.map(
+        (p) => `  ${p.kind}${p.seq > 0 ? ` at entry ${p.seq}` : ''}: ${p.problem}`,
+      );
+      process.stderr.write(
+        `audit log verification FAILED (${result.problems.length} problems in ${result.entries} entries)\n${lines.join('\n')}\n`,
+      );
+      return 1;
     },
   },
   {

@@ -46,6 +46,14 @@ export async function main(argv: string[]): Promise<number> {
       );
       return 1;
     }
+    const tlsCode = (err as { cause?: { code?: string } }).cause?.code ?? '';
+    if (/CERT|SIGNATURE|ISSUER/.test(tlsCode)) {
+      // An HTTPS API whose certificate this machine does not trust (docs/tls.md).
+      process.stderr.write(
+        `skjold ${entry.name}: the API's TLS certificate is not trusted (${tlsCode}); name its CA in NODE_EXTRA_CA_CERTS\n`,
+      );
+      return 1;
+    }
     throw err;
   }
 }

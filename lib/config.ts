@@ -20,6 +20,7 @@ const schema = z.object({
   SKJOLD_KEY_FILE: z.string().optional(), // default <data dir>/keys.json, mode 0600
   SKJOLD_KEYS: z.string().optional(), // keys as JSON (or base64 JSON) instead of a file: read-only
   SKJOLD_AUDIT_ANCHOR_FILE: z.string().optional(), // newest audit entry's hash, outside the registry; default <data dir>/audit-anchor.json
+  SKJOLD_AUDIT_PEER_ANCHOR_FILES: z.string().default(''), // other instances' anchor files, separated by ';': verify checks the newest of all
   DATABASE_URL: z.string().optional(), // PostgreSQL registry; PGlite in the data dir when unset
   SKJOLD_OPERATOR_TOKEN: z.string().min(24).optional(), // generated into the data dir when unset
   SKJOLD_OPERATOR_NAME: z.string().min(1).default('the Skjold operator'), // named as controller or processor in the art. 30 records
@@ -35,10 +36,16 @@ const schema = z.object({
   SKJOLD_MQTT_MAX_PACKET_BYTES: int(16 * 1024), // whole MQTT packet, header included
   SKJOLD_MQTT_CONNECT_RATE: int(200), // new connections per second, whole broker (burst = 2×)
   SKJOLD_MQTT_DEVICE_RATE: int(10), // messages per second per device (burst = 5×)
+  SKJOLD_MQTT_SOURCE_CONNECT_RATE: int(20), // connection attempts per second from one source address (burst = 2×); 0: off
+  SKJOLD_MQTT_SOURCE_MAX_FAILURES: int(20), // failed logins from one source address in the window before it is refused; 0: off
+  SKJOLD_MQTT_SOURCE_FAILURE_WINDOW_SECONDS: z.coerce.number().int().positive().default(60), // and how long it then stays refused
+  SKJOLD_MQTT_SOURCE_TABLE_SIZE: z.coerce.number().int().positive().default(10_000), // source addresses remembered at once (LRU)
   SKJOLD_AUTH_CACHE_SECONDS: int(300), // how long a verified credential is remembered
 
   SKJOLD_API_HOST: z.string().default('127.0.0.1'),
   SKJOLD_API_PORT: int(8080),
+  SKJOLD_API_TLS_CERT: z.string().optional(), // PEM file; HTTPS is on when cert and key are set
+  SKJOLD_API_TLS_KEY: z.string().optional(),
   SKJOLD_API_URL: z.string().url().optional(), // where CLI commands find a running Skjold
   SKJOLD_API_RATE: int(1200), // requests a minute from one address, all routes together (429 past it)
   SKJOLD_API_AUTH_FAILURES: int(10), // failed authentications a minute from one address before it is answered 429

@@ -26,8 +26,18 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     }),
     mqttLimited: new Counter({
       name: 'skjold_mqtt_limit_enforced_total',
-      help: 'Times a broker limit was enforced (packet size, connection rate, device message rate)',
+      help: 'Times a broker limit was enforced (packet size, connection rate, per-source rate, blocked source, device message rate)',
       labelNames: ['limit'] as const,
+      registers,
+    }),
+    mqttSourcesBlocked: new Counter({
+      name: 'skjold_mqtt_source_blocks_total',
+      help: 'Times a source address was refused for a while after too many failed logins',
+      registers,
+    }),
+    mqttSourcesTracked: new Gauge({
+      name: 'skjold_mqtt_sources_tracked',
+      help: 'Source addresses the per-source connection limits remember now (bounded by SKJOLD_MQTT_SOURCE_TABLE_SIZE)',
       registers,
     }),
     mqttForbidden: new Counter({

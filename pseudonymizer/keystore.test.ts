@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { inspect } from 'node:util';
 import { isSkjoldError } from '../lib/errors.ts';
-import { type KeyStore, openKeyStore } from './keystore.ts';
+import { AUDIT_DOMAIN, type KeyStore, openKeyStore } from './keystore.ts';
 
 const root = await mkdtemp(join(tmpdir(), 'skjold-keystore-'));
 after(() => rm(root, { recursive: true, force: true }));
@@ -163,4 +163,46 @@ test('no secret in JSON.stringify or util.inspect of the store', async () => {
     }
     assert.deepEqual(JSON.parse(JSON.stringify(store)).tenants.t1.versions, store.versions('t1'));
   }
+});
+
+test('the audit key is generated once into a key file, and added to a key file that lacks one', async () => {
+  const dir = freshDir();
+  await mkdir(dir, { mode: 0o700 });
+  const file = join(dir, 'keys.json');
+  const tenantKey = randomBytes(32).toString('base64');
+  // A key file from before the audit key existed: one tenant, no _audit domain.
+  await writeFile(file, envJson({ acme: { current: 1, keys: { 1: tenantKey } } }), { mode: 0o600 });
+  const first = await openKeyStore({ file });
+  const key = await first.auditKey();
+  assert.equal(key.length, 32);
+  const onDisk = JSON.parse(await readFile(file, 'utf8'));
+  assert.deepEqual(Object.keys(onDisk.tenants).sort(), [AUDIT_DOMAIN, 'acme']);
+  assert.equal(onDisk.tenants.acme.keys['1'], tenantKey);
+  const reopened = await openKeyStore({ file });
+  assert.deepEqual(await reopened.auditKey(), key);
+  assert.deepEqual(await first.auditKey(), key);
+});
+
+test('SKJOLD_KEYS: its own audit key when it has one, else one derived from the login key, the same on every open', async () => {
+  const login = randomBytes(32).toString('base64');
+  const audit = randomBytes(32);
+  const withAudit = envJson({
+    _login: { current: 1, keys: { 1: login } },
+    [AUDIT_DOMAIN]: { current: 1, keys: { 1: audit.toString('base64') } },
+  });
+  assert.deepEqual(await (await openKeyStore({ envValue: withAudit })).auditKey(), audit);
+
+  const without = envJson({ _login: { current: 1, keys: { 1: login } } });
+  const derived = await (await openKeyStore({ envValue: without })).auditKey();
+  assert.equal(derived.length, 32);
+  assert.notDeepEqual(derived, Buffer.from(login, 'base64'));
+  assert.deepEqual(await (await openKeyStore({ envValue: without })).auditKey(), derived);
+  const otherLogin = envJson({ _login: { current: 1, keys: { 1: randomBytes(32).toString('base64') } } });
+  assert.notDeepEqual(await (await openKeyStore({ envValue: otherLogin })).auditKey(), derived);
+
+  const neither = envJson({ acme: { current: 1, keys: { 1: login } } });
+  await assert.rejects(
+    (await openKeyStore({ envValue: neither })).auditKey(),
+    isCode('SKJOLD_ERR_KEYS', /neither an _audit nor a _login key/),
+  );
 });

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { hkdfSync, randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { inspect } from 'node:util';
@@ -22,7 +22,18 @@ import { readKeyFile, writeAtomically } from './key-file.ts';
  *   "keys": { "1": "<base64 32 bytes>", "2": "…" }, "created": { "1": "<ISO>" } } } }
  * (`created` is optional.) One process writes a file; another sees its
  * changes when it reopens the store.
+ *
+ * Besides the tenants, two operator domains whose ids start with '_' (no
+ * tenant id can): `_login` (device logins) and `_audit`, the key of the
+ * audit log's HMAC chain (art. 5(2), art. 32(1)(b)): kept here, apart from the
+ * registry, so write access to the registry alone cannot forge entries.
  */
+
+/** The audit chain's key domain; version 1 only, so the whole chain verifies under one key. */
+export const AUDIT_DOMAIN = '_audit';
+// registry/enrolment.ts's LOGIN_DOMAIN. SKJOLD_KEYS from before the audit key existed derives the
+// audit key from this domain's key, so every instance that shares the value derives the same one.
+const LEGACY_LOGIN_DOMAIN = '_login';
 
 export interface KeyStoreOptions {
   /** Path of the key file; created (0600, directory 0700) when absent. */
@@ -52,6 +63,12 @@ export interface KeyStore {
   rotate(tenantId: string): Promise<number>;
   /** The secret itself (a copy). For the pseudonymizer only: never log, store or send it. */
   secret(tenantId: string, version: number): Buffer;
+  /**
+   * The audit chain's HMAC key. A key file without one gets one added; a
+   * read-only SKJOLD_KEYS without one derives it (HKDF) from its `_login` key.
+   * Never log, store or send it.
+   */
+  auditKey(): Promise<Buffer>;
   /** Tenants and versions only: the secrets are not reachable from the object at all. */
   toJSON(): KeyStoreSummary;
 }
@@ -86,12 +103,24 @@ function keysError(detail: string): SkjoldError {
   return new SkjoldError('SKJOLD_ERR_KEYS', detail);
 }
 
+// The format's own names; any other path segment is text from the value.
+const FORMAT_NAMES = new Set(['format', 'tenants', 'current', 'keys', 'created']);
+
+/**
+ * A zod issue as its place in the format and its code only. zod's messages
+ * and paths quote the input (`Unrecognized key: "…"`, a record key that fails
+ * its pattern), and a misplaced secret is input: art. 32(1), a malformed
+ * SKJOLD_KEYS must not end up in a log or a crash report.
+ */
+function describeIssue(issue: z.core.$ZodIssue): string {
+  const path = issue.path.map((p) => (typeof p === 'string' && FORMAT_NAMES.has(p) ? p : '*')).join('.');
+  return `${path || '(root)'}: ${issue.code}`;
+}
+
 function decode(raw: unknown, source: string): Map<string, TenantKeys> {
   const parsed = fileSchema.safeParse(raw);
   if (!parsed.success) {
-    const issues = parsed.error.issues
-      .slice(0, 3)
-      .map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+    const issues = parsed.error.issues.slice(0, 3).map(describeIssue);
     throw keysError(`${source} is not a valid key store (${issues.join('; ')})`);
   }
   const tenants = new Map<string, TenantKeys>();
@@ -124,7 +153,8 @@ function encode(tenants: ReadonlyMap<string, TenantKeys>): string {
   return `${JSON.stringify({ format: 1, tenants: out }, null, 2)}\n`;
 }
 
-function parseEnvValue(value: string): unknown {
+/** SKJOLD_KEYS as JSON (or base64 JSON); the parser's message, which quotes the text, is dropped. */
+export function parseEnvValue(value: string): unknown {
   const text = value.trim();
   const json = text.startsWith('{') ? text : Buffer.from(text, 'base64').toString('utf8');
   try {
@@ -231,6 +261,18 @@ export async function openKeyStore(options: KeyStoreOptions = {}): Promise<KeySt
       if (s === undefined)
         throw new SkjoldError('SKJOLD_ERR_KEY_VERSION', `tenant ${tenantId} has no key version ${version}`);
       return Buffer.from(s);
+    },
+    async auditKey() {
+      const own = tenants.get(AUDIT_DOMAIN)?.keys.get(1);
+      if (own) return Buffer.from(own);
+      if (!fromEnv) {
+        await store.ensureTenant(AUDIT_DOMAIN);
+        return store.secret(AUDIT_DOMAIN, 1);
+      }
+      const login = tenants.get(LEGACY_LOGIN_DOMAIN)?.keys.get(1);
+      if (!login)
+        throw keysError(`SKJOLD_KEYS has neither an ${AUDIT_DOMAIN} nor a _login key to derive it from`);
+      return Buffer.from(hkdfSync('sha256', login, 'skjold-audit', 'audit-chain:v1', SECRET_BYTES));
     },
     toJSON: summary,
   };

@@ -102,7 +102,11 @@ test('skjold audit verify passes on an intact log and exits 1 naming the entry a
   assert.equal(intact.ok, true);
   assert.equal(intact.entries, intact.head.seq);
 
-  const list = await skjold('audit', 'list', '--tenant', 'fjordnet');
+  const all = await skjold('audit', 'list', '--tenant', 'fjordnet');
+  const actions = (JSON.parse(all.stdout) as Array<{ action: string }>).map((e) => e.action);
+  assert.equal(actions[0], 'tenant.create');
+  assert.equal(actions.at(-1), 'keys.rotate');
+  const list = await skjold('audit', 'list', '--tenant', 'fjordnet', '--action', 'keys.rotate');
   const entries = JSON.parse(list.stdout) as Array<{ seq: number; action: string; detail: unknown }>;
   assert.deepEqual(
     entries.map((e) => [e.action, e.detail]),

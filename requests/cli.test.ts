@@ -1,6 +1,6 @@
 /** The request commands of the CLI: the operator issues a token, the tenant uses it. */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -75,6 +75,17 @@ test('tokens issue, subjects export and erase, requests list from the command li
   const csv = readFileSync(out, 'utf8').trim().split('\r\n');
   assert.equal(csv.length, 4, 'header and three points');
   assert.ok(csv[1]?.includes(`wmbus:${meter.login}`));
+  assert.equal(statSync(out).mode & 0o777, 0o600, 'the export is readable by its owner only');
+  // A file that was there already, readable by everyone, is narrowed too.
+  const existing = join(dir, 'export.json');
+  writeFileSync(existing, 'old\n');
+  chmodSync(existing, 0o644);
+  const again = await skjold(
+    ...['subjects', 'export', '--tenant-token-file', tokenFile, '--ref', 'kunde-7', '--out', existing],
+  );
+  assert.equal(again.code, 0, again.stderr);
+  assert.equal(statSync(existing).mode & 0o777, 0o600);
+  assert.ok(readFileSync(existing, 'utf8').includes(meter.login), 'and it holds the new export');
 
   const listed = await skjold('requests', 'list', '--tenant-token', token);
   assert.equal(listed.code, 0, listed.stderr);
@@ -91,7 +102,7 @@ test('tokens issue, subjects export and erase, requests list from the command li
   assert.deepEqual([receipt.deleted.before.points, receipt.deleted.after.points], [3, 0]);
 
   const operatorList = await skjold('requests', 'list', '--tenant', 'fjernvarme');
-  assert.equal((JSON.parse(operatorList.stdout) as unknown[]).length, 2);
+  assert.equal((JSON.parse(operatorList.stdout) as unknown[]).length, 3, 'two exports and the erasure');
   assert.equal((await skjold('tokens', 'revoke', '--tenant', 'fjernvarme', '--id', id)).code, 0);
   const refused = await skjold('subjects', 'erase', '--tenant-token', token, '--ref', 'kunde-7');
   assert.equal(refused.code, 1);

@@ -81,7 +81,10 @@ export async function eraseWith(
   const devices = await subjects.devicesOf(tenantId, ref);
   const contracts = await rights.contractsOf(tenantId);
   const held = await deps.holds.held(tenantId, now);
-  const subjectHolds = held.bySubject.get(ref) ?? [];
+  // A subject hold names the subject by its pseudonym under the key version of the day it was made.
+  const subjectHolds = rights.sealer
+    .subjectPseudonyms(tenantId, ref)
+    .flatMap((p) => held.bySubject.get(p) ?? []);
 
   const kept: KeptItem[] = [];
   const heldDevices = devices.filter((d) => held.covers(d.device.id) || subjectHolds.length > 0);

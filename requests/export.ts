@@ -24,9 +24,21 @@ export interface ExportHeader {
 
 const CSV_FIXED = ['measurement', 'time', 'device_id', 'identifier'] as const;
 
-function csvCell(v: QueryValue | undefined): string {
+// A spreadsheet reads a cell starting with one of these as a formula (OWASP, CSV injection).
+const FORMULA_START = /^[=+\-@\t\r]/;
+
+/**
+ * One RFC 4180 cell. Text that a spreadsheet would run as a formula — a
+ * device's free-text `note`, a tag a tenant chose — gets a leading `'`, so it
+ * shows as the text it is: the export is opened by the subject or the tenant,
+ * and must not act on their machine (art. 32(1)). A number (a reading such as
+ * -3.5 °C or an RSSI of -71 dBm) comes from InfluxDB as a JS number and is
+ * written as it is: it stays a number in the spreadsheet.
+ */
+export function csvCell(v: QueryValue | undefined): string {
   if (v === null || v === undefined) return '';
-  const s = String(v);
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  const s = FORMULA_START.test(v) ? `'${v}` : v;
   return /[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
 }
 
@@ -83,7 +95,7 @@ export function exportStream(
     }
     const tags = [...tagKeys].sort();
     const fields = [...fieldKeys].sort();
-    yield `${[...CSV_FIXED, ...tags, ...fields].join(',')}\r\n`;
+    yield `${[...CSV_FIXED, ...tags, ...fields].map(csvCell).join(',')}\r\n`;
     let points = 0;
     for await (const p of pages.points(filter)) {
       const d = p.tags.device === undefined ? undefined : byPseudonym.get(p.tags.device);

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { ApiError } from '../cli/api-client.ts';
 import type { Point } from '../lib/point.ts';
+import { createSealer } from '../requests/sealing.ts';
 import { runCli } from '../test/harness/cli.ts';
 import { type Stack, startStack } from '../test/harness/stack.ts';
 import type { LegalHold } from './holds.ts';
@@ -221,6 +222,24 @@ test('holds and plans refuse what does not exist', async () => {
     audited?.detail ?? '',
     /customer-4711/,
     "the subject's reference stays out of the audit log",
+  );
+  // Art. 25(1), 32(1)(a): the registry holds the subject as its pseudonym and the reason sealed.
+  const stored = JSON.stringify(await stack.skjold.registry.sql.query('SELECT * FROM legal_holds'));
+  assert.ok(stored.includes(subjectHold.id), 'the raw read sees the hold');
+  for (const clear of ['customer-4711', 'complaint under review', 'dispute over the 2020 heat bill'])
+    assert.ok(!stored.includes(clear), `${clear} is not stored in clear`);
+  const [row] = await stack.skjold.registry.sql.query<{ target: string }>(
+    'SELECT target FROM legal_holds WHERE id = $1',
+    [subjectHold.id],
+  );
+  assert.equal(row?.target, createSealer(stack.skjold.keyStore).subjectPseudonym(TENANT, 'customer-4711'));
+  // The operator is shown what it gave.
+  assert.equal(subjectHold.target, 'customer-4711');
+  assert.equal(subjectHold.reason, 'complaint under review');
+  const listed = await stack.api.call<LegalHold[]>('GET', `/v1/tenants/${TENANT}/holds`);
+  assert.deepEqual(
+    listed.filter((h) => h.id === subjectHold.id).map((h) => [h.target, h.reason]),
+    [['customer-4711', 'complaint under review']],
   );
 
   const tenantHold = await stack.api.call<LegalHold>('POST', `/v1/tenants/${TENANT}/holds`, {

@@ -5,20 +5,23 @@
  * values; a legal hold protects what it covers; a killed run resumes.
  */
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { createAuditLog } from '../audit/audit-log.ts';
 import { manualClock } from '../lib/clock.ts';
 import type { DeviceKind } from '../lib/device-kinds.ts';
 import type { Point } from '../lib/point.ts';
+import { openKeyStore } from '../pseudonymizer/keystore.ts';
 import type { LoginType } from '../registry/enrolment.ts';
 import { createRegistry, type Registry } from '../registry/registry.ts';
 import type { SqlClient } from '../registry/sql.ts';
+import { createSealer } from '../requests/sealing.ts';
 import { createIndexPurge } from '../store/index-purge.ts';
 import type { TelemetryStore } from '../store/telemetry-store.ts';
 import { rows } from '../test/harness/influx-rows.ts';
 import { adminStore, type InfluxdServer, startInfluxd } from '../test/harness/influxd.ts';
 import { freshPglite } from '../test/harness/registry.ts';
+import { sharedKeys } from '../test/harness/shared-keys.ts';
 import { createLegalHolds, type LegalHold } from './holds.ts';
 import {
   createRetention,
@@ -191,12 +194,15 @@ before(async () => {
   store = adminStore(server);
   sql = await freshPglite();
   registry = createRegistry(sql);
-  const holds = createLegalHolds(sql);
+  const holds = createLegalHolds(
+    sql,
+    createSealer(await openKeyStore({ envValue: await sharedKeys([TENANT]) })),
+  );
   deps = {
     registry,
     store,
     holds,
-    audit: createAuditLog(sql, { clock }),
+    audit: createAuditLog(sql, { key: randomBytes(32), clock }),
     clock,
     indexPurge: createIndexPurge(store, () => server.restart()),
   };

@@ -8,6 +8,10 @@ export interface SpawnServerOptions {
   name: string;
   /** stdout and stderr are appended here (a file, not a pipe: nothing to drain, nothing keeps the loop alive). */
   logFile: string;
+  /**
+   * The child's whole environment. Default: this process's, secrets and all;
+   * a server Skjold runs for users gets only what it needs (store/influxd/server.ts).
+   */
   env?: NodeJS.ProcessEnv;
   cwd?: string;
   /** Run as this user (needed for PostgreSQL, which refuses to run as root). */

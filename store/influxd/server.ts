@@ -14,10 +14,19 @@ export function influxdBinary(): string {
   return findBinary('influxd', { extraDirs: ['/usr/bin', '/usr/sbin'], installHint: DEBIAN_HINT });
 }
 
-/** The environment minus INFLUXDB_* overrides, which influxd applies on top of its config file. */
-function cleanEnv(): NodeJS.ProcessEnv {
+/**
+ * What influxd may see of Skjold's environment: the config file sets every
+ * path and port, so it needs nothing else. Never SKJOLD_KEYS, the operator
+ * token, DATABASE_URL or the InfluxDB password (art. 32(1): a process holds
+ * only the secrets its job needs, and /proc/<pid>/environ of a child is
+ * readable by its user for as long as it runs). INFLUXDB_* overrides, which
+ * influxd would apply on top of its config file, stay out too.
+ */
+const INFLUXD_ENV = ['PATH', 'HOME', 'TZ', 'LANG', 'LC_ALL'] as const;
+
+function influxdEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
-  for (const [key, value] of Object.entries(process.env)) if (!key.startsWith('INFLUXDB_')) env[key] = value;
+  for (const key of INFLUXD_ENV) if (process.env[key] !== undefined) env[key] = process.env[key];
   return env;
 }
 
@@ -81,7 +90,7 @@ export async function runInfluxd(options: InfluxdOptions): Promise<InfluxdProces
     const started = spawnServer(binary, ['run', '-config', configFile], {
       name: 'influxd',
       logFile: join(options.dir, 'influxd.log'),
-      env: cleanEnv(),
+      env: influxdEnv(),
       cwd: options.dir,
     });
     proc = started;

@@ -5,8 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import net from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
-import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import mqtt, { type IClientOptions, MqttClient } from 'mqtt';
 import { commandTopic, telemetryTopic } from '../../broker/topics.ts';
 import type { ApiClient } from '../../cli/api-client.ts';
 import { contractIdFor } from '../../device-sim/fleet.ts';
@@ -132,6 +133,40 @@ export function connectAs(
     },
     false,
   );
+}
+
+/**
+ * `connectAs` over plain TCP from another local address (loopback is all of
+ * 127.0.0.0/8), so the broker sees a second source address; mqtt.js has no
+ * option for it, so the socket is built here.
+ */
+export function connectAsFrom(
+  localAddress: string,
+  mqttUrl: string,
+  username: string,
+  password: string,
+): Promise<MqttClient> {
+  const { hostname, port } = new URL(mqttUrl);
+  const client = new MqttClient(
+    () => net.createConnection({ host: hostname, port: Number(port), localAddress }),
+    {
+      username,
+      password,
+      clientId: `t-${randomBytes(8).toString('hex')}`,
+      protocolVersion: 4,
+      reconnectPeriod: 0,
+      connectTimeout: 10_000,
+    },
+  );
+  return new Promise((resolve, reject) => {
+    const fail = (err: Error) => {
+      client.end(true);
+      reject(err);
+    };
+    client.once('connect', () => resolve(client));
+    client.once('error', fail);
+    client.once('close', () => fail(new Error('connection closed before CONNACK')));
+  });
 }
 
 export function connectDevice(

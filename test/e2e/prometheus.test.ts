@@ -17,9 +17,16 @@ const BAD = { json: 3, not_object: 2 };
 let stack: Stack;
 let prometheus: PrometheusServer;
 
+// As deployed: /metrics wants the token, and Prometheus reads it from the file its config names.
+const METRICS_TOKEN = 'prometheus-scrape-token-0123456789';
+
 before(async () => {
-  stack = await startStack();
-  prometheus = await startPrometheus({ target: new URL(stack.apiUrl).host, scrapeInterval: '1s' });
+  stack = await startStack({ SKJOLD_METRICS_TOKEN: METRICS_TOKEN });
+  prometheus = await startPrometheus({
+    target: new URL(stack.apiUrl).host,
+    metricsToken: METRICS_TOKEN,
+    scrapeInterval: '1s',
+  });
 });
 after(async () => {
   await prometheus?.stop();
@@ -31,9 +38,10 @@ const value = async (promql: string): Promise<number | undefined> => {
   return first === undefined ? undefined : Number(first.value[1]);
 };
 
-test('the Prometheus config is deploy/prometheus.yml’s job and path, pointed at this Skjold', async () => {
+test('the Prometheus config is deploy/prometheus.yml’s job, path and scrape token, pointed at this Skjold', async () => {
   assert.match(prometheus.config, /job_name: skjold\b/);
   assert.match(prometheus.config, /metrics_path: \/metrics\b/);
+  assert.match(prometheus.config, /type: Bearer/);
   await eventually('prometheus has scraped Skjold once', async () =>
     (await prometheus.targets()).some((t) => t.health === 'up'),
   );

@@ -13,12 +13,22 @@ export interface CliResult {
 }
 
 /** Runs `skjold <args>` as an operator would, against a test stack's API; never throws on a non-zero exit. */
-export async function runCli(stack: Stack, ...args: string[]): Promise<CliResult> {
+export function runCli(stack: Stack, ...args: string[]): Promise<CliResult> {
+  return runCliWithEnv(stack, {}, ...args);
+}
+
+/** `runCli` with more environment variables (e.g. NODE_EXTRA_CA_CERTS for an HTTPS API). */
+export async function runCliWithEnv(
+  stack: Stack,
+  extraEnv: NodeJS.ProcessEnv,
+  ...args: string[]
+): Promise<CliResult> {
   const env = {
     ...process.env,
     SKJOLD_API_URL: stack.apiUrl,
     SKJOLD_OPERATOR_TOKEN: stack.config.SKJOLD_OPERATOR_TOKEN,
     SKJOLD_DATA_DIR: stack.config.SKJOLD_DATA_DIR,
+    ...extraEnv,
   };
   try {
     const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { env });

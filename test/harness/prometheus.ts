@@ -18,16 +18,23 @@ export const DEPLOY_CONFIG = join(import.meta.dirname, '../../deploy/prometheus.
  * deploy file no longer has the lines it rewrites, so the two cannot drift apart
  * unnoticed.
  */
-export function configFromDeploy(deployText: string, target: string, scrapeInterval: string): string {
+export function configFromDeploy(
+  deployText: string,
+  target: string,
+  scrapeInterval: string,
+  tokenFile: string,
+): string {
   const interval = /^( *scrape_interval:) *\S+$/m;
   const targets = /^( *- targets:) *\[[^\]]*\]$/m;
-  if (!interval.test(deployText) || !targets.test(deployText))
+  const credentials = /^( *credentials_file:) *\S+$/m;
+  if (!interval.test(deployText) || !targets.test(deployText) || !credentials.test(deployText))
     throw new Error(
-      'deploy/prometheus.yml has no `scrape_interval:` or no `- targets: [...]` line to rewrite',
+      'deploy/prometheus.yml has no `scrape_interval:`, `- targets: [...]` or `credentials_file:` line to rewrite',
     );
   return deployText
     .replace(interval, `$1 ${scrapeInterval}`)
     .replace(targets, `$1 ['${target}']`)
+    .replace(credentials, `$1 ${tokenFile}`)
     .replace(/^( *evaluation_interval:) *\S+$/m, `$1 ${scrapeInterval}`);
 }
 
@@ -49,15 +56,20 @@ export interface PrometheusServer {
  */
 export async function startPrometheus(options: {
   target: string;
+  /** The scrape token the deploy config's credentials_file holds (SKJOLD_METRICS_TOKEN). */
+  metricsToken: string;
   scrapeInterval?: string;
 }): Promise<PrometheusServer> {
   const binary = findBinary('prometheus', { extraDirs: ['/usr/bin'], installHint: DEBIAN_HINT });
   const dir = mkdtempSync(join(tmpdir(), 'skjold-prometheus-'));
   const unregisterDir = onExit(() => rmSync(dir, { recursive: true, force: true }));
+  const tokenFile = join(dir, 'skjold-metrics-token');
+  writeFileSync(tokenFile, options.metricsToken, { mode: 0o600 });
   const config = configFromDeploy(
     readFileSync(DEPLOY_CONFIG, 'utf8'),
     options.target,
     options.scrapeInterval ?? '1s',
+    tokenFile,
   );
   writeFileSync(join(dir, 'prometheus.yml'), config);
   const port = await freePort();

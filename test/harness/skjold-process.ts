@@ -42,7 +42,7 @@ export async function startSkjoldProcess(options: {
   mkdirSync(dataDir, { recursive: true });
   const [mqttPort, apiPort] = await freePorts(2);
   if (mqttPort === undefined || apiPort === undefined) throw new Error('skjold: could not allocate ports');
-  const apiUrl = `http://127.0.0.1:${apiPort}`;
+  const apiUrl = `${options.env.SKJOLD_API_TLS_CERT ? 'https' : 'http'}://127.0.0.1:${apiPort}`;
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     ...options.env,

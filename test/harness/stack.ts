@@ -5,6 +5,7 @@ import { Writable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
 import { createSkjold, type Skjold, type SkjoldOptions } from '../../app/create-skjold.ts';
 import { type ApiClient, createApiClient } from '../../cli/api-client.ts';
+import { apiTlsOn } from '../../lib/api-url.ts';
 import { type Config, loadConfig } from '../../lib/config.ts';
 import { createLogger } from '../../lib/log.ts';
 import { type InfluxdServer, startInfluxd } from './influxd.ts';
@@ -50,6 +51,8 @@ export async function startStack(
       SKJOLD_OPERATOR_TOKEN: 'test-operator-token-0123456789',
       SKJOLD_MQTT_DEVICE_RATE: 1000,
       SKJOLD_MQTT_CONNECT_RATE: 1000,
+      // Every test client comes from 127.0.0.1: one source, many devices.
+      SKJOLD_MQTT_SOURCE_CONNECT_RATE: 1000,
       // Tests run retention themselves; a daily run must not fire in the middle of one.
       SKJOLD_RETENTION_SCHEDULE: 'off',
       ...overrides,
@@ -82,12 +85,12 @@ export async function startStack(
     await settled();
     return query(tenantId, influxql);
   };
-  const apiUrl = `http://127.0.0.1:${apiPort}`;
+  const apiUrl = `${apiTlsOn(config) ? 'https' : 'http'}://127.0.0.1:${apiPort}`;
   return {
     skjold,
     influx,
     config,
-    mqttUrl: `mqtt://127.0.0.1:${mqttPort}`,
+    mqttUrl: `${config.SKJOLD_MQTT_TLS_CERT ? 'mqtts' : 'mqtt'}://127.0.0.1:${mqttPort}`,
     apiUrl,
     api: createApiClient({ url: apiUrl, token: config.SKJOLD_OPERATOR_TOKEN ?? '' }),
     logs,
