@@ -296,6 +296,55 @@ describe('console', () => {
     await screenshot(dpo, '11-dpo-export-done');
   });
 
+  test('the DPO extends a request with the reason the subject is told, then completes it by hand', async () => {
+    await dpo.fill('#request-subject', 'cust-1001');
+    await dpo.selectOption('#request-kind', 'rectification');
+    await dpo.click('#file-request button[type=submit]');
+    const row = await dpo.waitForSelector('#open-requests tr[data-request]', WAIT);
+    const id = (await row.getAttribute('data-request')) ?? '';
+    const request = async () =>
+      (await callAs(stack, operator(stack), 'GET', `/v1/requests?tenant=${A}`))
+        .json<
+          Array<{
+            id: string;
+            status: string;
+            dueAt: string;
+            extensionReason: string | null;
+            outcome: { outcome?: string; by: string } | null;
+          }>
+        >()
+        .find((r) => r.id === id);
+    const filed = await request();
+
+    await dpo.click(`button[data-action="extend"][data-request="${id}"]`);
+    await dpo.selectOption('form[data-form="extend"] select[name="months"]', '2');
+    await dpo.fill('form[data-form="extend"] input[name="reason"]', 'the meter data must be read on site');
+    await dpo.click('form[data-form="extend"] button[type=submit]');
+    await dpo.waitForSelector(`#open-requests tr[data-request="${id}"] >> text=extended`, WAIT);
+    const extended = await request();
+    assert.equal(extended?.status, 'extended');
+    assert.equal(extended?.extensionReason, 'the meter data must be read on site');
+    assert.ok(Date.parse(extended?.dueAt ?? '') > Date.parse(filed?.dueAt ?? ''), 'due later');
+    assert.equal(
+      await dpo.locator(`button[data-action="extend"][data-request="${id}"]`).count(),
+      0,
+      'once only',
+    );
+    await screenshot(dpo, '12-dpo-request-extended');
+
+    await dpo.click(`button[data-action="complete"][data-request="${id}"]`);
+    await dpo.fill('form[data-form="complete"] input[name="outcome"]', 'address corrected by letter');
+    await dpo.click('form[data-form="complete"] button[type=submit]');
+    await dpo.waitForSelector(`tr.closed-request:has-text("${id.slice(0, 8)}")`, WAIT);
+    assert.equal(await dpo.locator(`#open-requests tr[data-request="${id}"]`).count(), 0);
+    const completed = await request();
+    assert.equal(completed?.status, 'completed');
+    assert.deepEqual(
+      { outcome: completed?.outcome?.outcome, by: completed?.outcome?.by },
+      { outcome: 'address corrected by letter', by: `tenant:${A}/user:dpo.nordvarme` },
+    );
+  });
+
   test('signing out ends the session: the old cookie opens nothing, the back button shows nothing', async () => {
     const cookie = await sessionCookie(dpo);
     assert.ok(cookie);
@@ -307,7 +356,7 @@ describe('console', () => {
     await dpo.click('#logout');
     await dpo.waitForURL((url) => url.pathname === '/login', WAIT);
     assert.equal(await dpo.isVisible('#login-note'), true, 'the sign-in page says so');
-    await screenshot(dpo, '12-signed-out');
+    await screenshot(dpo, '13-signed-out');
     const afterwards = await fetch(`${stack.apiUrl}/tenant/v1/requests`, {
       headers: { cookie: `skjold_session=${cookie}` },
     });
@@ -323,7 +372,7 @@ describe('console', () => {
     assert.equal(new URL(dpo.url()).pathname, '/login');
     assert.equal(await dpo.locator('#shell:not([hidden])').count(), 0);
     assert.equal(await dpo.locator('#open-requests').count(), 0);
-    await screenshot(dpo, '13-back-after-sign-out');
+    await screenshot(dpo, '14-back-after-sign-out');
     await dpo.context().close();
   });
 });
