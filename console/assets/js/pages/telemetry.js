@@ -244,7 +244,8 @@ export async function render(ctx) {
     if (!state.live || disposed) return;
     timer = setTimeout(async () => {
       try {
-        await refresh();
+        // A console left open in a background tab does not keep querying InfluxDB.
+        if (!document.hidden) await refresh();
       } catch (err) {
         ctx.flash(`Live update failed: ${err.message}`, 'error');
       }

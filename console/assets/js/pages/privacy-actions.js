@@ -1,0 +1,210 @@
+import { card, h, select } from '../dom.js';
+import { fmtDate, requestKindLabel } from '../format.js';
+
+export const FILEABLE = [
+  'access',
+  'portability',
+  'erasure',
+  'restriction',
+  'restriction_lift',
+  'objection',
+  'consent_withdrawal',
+  'rectification',
+];
+const EXPORTABLE = new Set(['access', 'portability']);
+
+/** Request ids are `req-<uuid>`: the first twelve characters tell them apart on screen, the title holds the rest. */
+export const shortId = (id) => id.slice(0, 12);
+
+/** Subject references typed on this page, by request id: kept in memory only, never stored in the browser. */
+const refsByRequest = new Map();
+
+function saveBlob(blob, name) {
+  const url = URL.createObjectURL(blob);
+  const a = h('a', { href: url, download: name, hidden: true });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
+/** The tenant user's form for a new request: the subject's reference and the kind. */
+export function fileForm({ api, act }) {
+  const ref = h('input', {
+    id: 'request-subject',
+    name: 'subjectRef',
+    required: true,
+    placeholder: 'e.g. customer number',
+    size: 32,
+    autocomplete: 'off',
+  });
+  const kind = select(
+    FILEABLE.map((k) => ({ value: k, label: requestKindLabel(k) })),
+    'access',
+    { id: 'request-kind', name: 'kind' },
+  );
+  return card(
+    'File a request',
+    'due one month from today (art. 12(3))',
+    h(
+      'form',
+      {
+        class: 'inline-form',
+        id: 'file-request',
+        onsubmit: (e) => {
+          e.preventDefault();
+          const subjectRef = ref.value.trim();
+          if (!subjectRef) return;
+          act('Filing the request', async () => {
+            const r = await api.fileRequest(subjectRef, kind.value);
+            refsByRequest.set(r.id, subjectRef);
+            ref.value = '';
+            return `Request filed: ${requestKindLabel(r.kind)}, due ${fmtDate(r.dueAt)}.`;
+          });
+        },
+      },
+      h('label', { class: 'field' }, h('span', null, 'Subject reference'), ref),
+      h('label', { class: 'field' }, h('span', null, 'Kind'), kind),
+      h('button', { type: 'submit', class: 'primary' }, 'File request'),
+    ),
+    h(
+      'p',
+      { class: 'fine-print' },
+      'The reference is your own customer or subject number; Skjold keeps only its pseudonym.',
+    ),
+  );
+}
+
+/** The row's action panel: extend, complete, or download the export (access and portability). */
+export function requestActions(r, panelRow, { api, act }) {
+  const open = (content) => {
+    panelRow.firstChild.replaceChildren(content);
+    panelRow.hidden = false;
+    panelRow.querySelector('input')?.focus();
+  };
+  const buttons = [];
+  if (EXPORTABLE.has(r.kind)) {
+    buttons.push(
+      h(
+        'button',
+        {
+          type: 'button',
+          class: 'small primary',
+          dataset: { action: 'export', request: r.id },
+          onclick: () => {
+            const ref = h('input', {
+              name: 'subjectRef',
+              value: refsByRequest.get(r.id) ?? '',
+              required: true,
+              placeholder: 'subject reference',
+              autocomplete: 'off',
+            });
+            const format = select(
+              [
+                { value: 'json', label: 'JSON (with receipt)' },
+                { value: 'csv', label: 'CSV' },
+              ],
+              r.kind === 'portability' ? 'csv' : 'json',
+              { name: 'format' },
+            );
+            open(
+              h(
+                'form',
+                {
+                  class: 'inline-form',
+                  dataset: { form: 'export' },
+                  onsubmit: (e) => {
+                    e.preventDefault();
+                    act('The export', async () => {
+                      const res = await api.exportSubject(ref.value.trim(), r.id, format.value);
+                      saveBlob(await res.blob(), `subject-${r.id}.${format.value}`);
+                      return `Export downloaded; request ${shortId(r.id)} is done.`;
+                    });
+                  },
+                },
+                h('label', { class: 'field' }, h('span', null, 'Subject reference'), ref),
+                h('label', { class: 'field' }, h('span', null, 'Format'), format),
+                h('button', { type: 'submit', class: 'primary' }, 'Download export'),
+              ),
+            );
+          },
+        },
+        'Export',
+      ),
+    );
+  }
+  if (r.status !== 'extended') {
+    buttons.push(
+      h(
+        'button',
+        {
+          type: 'button',
+          class: 'small',
+          dataset: { action: 'extend', request: r.id },
+          onclick: () => {
+            const months = select(['1', '2'], '2', { name: 'months' });
+            const reason = h('input', {
+              name: 'reason',
+              required: true,
+              placeholder: 'reason the subject is told',
+              size: 40,
+            });
+            open(
+              h(
+                'form',
+                {
+                  class: 'inline-form',
+                  dataset: { form: 'extend' },
+                  onsubmit: (e) => {
+                    e.preventDefault();
+                    act('Extending', async () => {
+                      const x = await api.extendRequest(r.id, Number(months.value), reason.value.trim());
+                      return `Request extended; now due ${fmtDate(x.dueAt)}.`;
+                    });
+                  },
+                },
+                h('label', { class: 'field' }, h('span', null, 'Extend by (months)'), months),
+                h('label', { class: 'field' }, h('span', null, 'Reason (art. 12(3))'), reason),
+                h('button', { type: 'submit', class: 'primary' }, 'Extend'),
+              ),
+            );
+          },
+        },
+        'Extend',
+      ),
+    );
+  }
+  buttons.push(
+    h(
+      'button',
+      {
+        type: 'button',
+        class: 'small',
+        dataset: { action: 'complete', request: r.id },
+        onclick: () => {
+          const outcome = h('input', { name: 'outcome', placeholder: 'outcome (optional)', size: 40 });
+          open(
+            h(
+              'form',
+              {
+                class: 'inline-form',
+                dataset: { form: 'complete' },
+                onsubmit: (e) => {
+                  e.preventDefault();
+                  act('Completing', async () => {
+                    await api.completeRequest(r.id, outcome.value.trim());
+                    return `Request ${shortId(r.id)} marked done.`;
+                  });
+                },
+              },
+              h('label', { class: 'field' }, h('span', null, 'Outcome'), outcome),
+              h('button', { type: 'submit', class: 'primary' }, 'Mark done'),
+            ),
+          );
+        },
+      },
+      'Complete',
+    ),
+  );
+  return h('div', { class: 'actions' }, buttons);
+}
