@@ -77,5 +77,20 @@ export const requestKindLabel = (kind) =>
     rectification: 'Rectification (art. 16)',
   })[kind] ?? kind;
 
+/** Why a message was refused, in words (broker/broker.ts and ingest/ingest.ts name the reasons). */
+export const rejectionLabel = (reason) =>
+  ({
+    json: 'Malformed JSON',
+    not_object: 'Not a JSON object',
+    schema: 'Wrong fields or values for its kind',
+    store_refused: 'Refused by the time-series store',
+    forbidden_topic: 'Published to a topic not its own',
+    connect_missing_credentials: 'Connected without credentials',
+    connect_unknown_device: 'Unknown device tried to connect',
+    connect_bad_secret: 'Wrong device secret',
+    connect_disabled: 'Disabled device tried to connect',
+    connect_registry_error: 'Registry unavailable at connect',
+  })[reason] ?? reason;
+
 /** A pseudonym is long; the first characters tell devices apart on screen, the title holds the rest. */
 export const shortPseudonym = (p) => (p && p.length > 18 ? `${p.slice(0, 16)}…` : (p ?? '—'));

@@ -7,6 +7,7 @@ import {
   fmtNumber,
   fmtRelative,
   kindLabel,
+  rejectionLabel,
   shortPseudonym,
 } from '../format.js';
 
@@ -151,7 +152,7 @@ export async function render(ctx) {
     reasons.replaceChildren(
       table(
         [
-          { label: 'Reason', value: (r) => r.reason },
+          { label: 'Reason', value: (r) => h('span', { title: r.reason }, rejectionLabel(r.reason)) },
           { label: 'Messages', value: (r) => fmtInt(r.count), num: true },
         ],
         f.rejections?.byReason,
@@ -163,7 +164,7 @@ export async function render(ctx) {
         [
           ...(showTenant ? [{ label: 'Tenant', value: (r) => r.tenant ?? '—' }] : []),
           { label: 'Device', value: (r) => pseudonymCell(r.device) },
-          { label: 'Reason', value: (r) => r.reason },
+          { label: 'Reason', value: (r) => h('span', { title: r.reason }, rejectionLabel(r.reason)) },
           { label: 'Messages', value: (r) => fmtInt(r.count), num: true },
         ],
         f.rejections?.devices,
@@ -173,8 +174,8 @@ export async function render(ctx) {
     dropped.replaceChildren(
       table(
         [
-          { label: 'Reason', value: (r) => r.reason },
-          { label: 'Fields', value: (r) => fmtInt(r.count), num: true },
+          { label: 'What', value: (r) => r.reason },
+          { label: 'Fields dropped', value: (r) => fmtInt(r.count), num: true },
         ],
         f.dropped?.fields,
         empty(
