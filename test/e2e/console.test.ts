@@ -53,7 +53,12 @@ async function publish(device: TestDevice, client: MqttClient, co2?: number, tim
 }
 
 async function signIn(username: string): Promise<Page> {
-  const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, acceptDownloads: true });
+  // Our users read English in Denmark and Sweden: a British English browser, not an American one.
+  const context = await browser.newContext({
+    viewport: { width: 1440, height: 900 },
+    locale: 'en-GB',
+    acceptDownloads: true,
+  });
   const page = await context.newPage();
   page.on('pageerror', (err) => scriptErrors.push(err.message));
   await page.goto(`${stack.apiUrl}/login`);
@@ -231,8 +236,19 @@ describe('console', () => {
     assert.equal(await dpo.isVisible('#tenant-picker'), false);
     assert.equal((await dpo.textContent('#tenant-badge'))?.trim(), A);
     // Its own telemetry, from the tenant API, with the restricted subject's sensor left out here too.
-    await dpo.goto(`${stack.apiUrl}/#/telemetry?kind=building_sensor&fields=co2_ppm&range=15m&live=0`);
+    // A fixed range, typed as the browser's local time (the browser runs in this process's time zone).
+    const local = (ms: number) => {
+      const d = new Date(ms);
+      const p = (n: number) => String(n).padStart(2, '0');
+      return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`;
+    };
+    const [from, to] = [local(Date.now() - 30 * 60_000), local(Date.now() + 60_000)];
+    await dpo.goto(
+      `${stack.apiUrl}/#/telemetry?kind=building_sensor&fields=co2_ppm&range=custom&from=${from}&to=${to}`,
+    );
     await waitForAttr(dpo, '.chart', 'data-points', (v) => Number(v) > 0);
+    assert.equal(await dpo.inputValue('#from'), from);
+    assert.equal(await dpo.isDisabled('#live'), true, 'a fixed range is not followed live');
     const own = await Promise.all(
       (await dpo.locator('#devices option').all()).map((o) => o.getAttribute('value')),
     );
@@ -254,6 +270,13 @@ describe('console', () => {
         .map(async (u) => (await fetch(u, { credentials: 'same-origin' })).status))`,
     );
     assert.deepEqual(statuses, [401, 401, 401]);
+    // And typed into the address bar.
+    const typed = await (await browser.newContext()).newPage();
+    await typed.context().addCookies(await dpo.context().cookies());
+    const answer = await typed.goto(`${stack.apiUrl}/v1/tenants/${B}/telemetry/devices`);
+    assert.equal(answer?.status(), 401);
+    assert.doesNotMatch((await answer?.text()) ?? '', /v1\./, 'no pseudonym in the answer');
+    await typed.context().close();
   });
 
   test('the DPO files an access request, downloads the export with its receipt, and sees the request done', async () => {

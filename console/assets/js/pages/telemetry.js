@@ -1,5 +1,5 @@
 import { createChart } from '../chart.js';
-import { card, empty, h, select } from '../dom.js';
+import { card, empty, fill, h, select } from '../dom.js';
 import { fmtDateTime, kindLabel, shortPseudonym, timeZone } from '../format.js';
 
 const RANGES = [
@@ -9,6 +9,7 @@ const RANGES = [
   { value: '24h', label: 'Last 24 hours', ms: 86_400_000 },
   { value: '7d', label: 'Last 7 days', ms: 7 * 86_400_000 },
   { value: '30d', label: 'Last 30 days', ms: 30 * 86_400_000 },
+  { value: 'custom', label: 'From … to …' },
 ];
 const WINDOWS = [
   { value: '', label: 'Automatic' },
@@ -22,6 +23,11 @@ const WINDOWS = [
 const AGGS = ['mean', 'min', 'max', 'sum', 'last'];
 /** Live mode asks again this often: the simulator sends a reading every few seconds. */
 export const LIVE_POLL_MS = 3000;
+
+const pad = (n) => String(n).padStart(2, '0');
+/** A date as a datetime-local input shows it: the browser's local time, to the minute. */
+const localInput = (d) =>
+  `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
 
 const multiValues = (sel) => [...sel.selectedOptions].map((o) => o.value).filter(Boolean);
 
@@ -54,6 +60,9 @@ export async function render(ctx) {
     window: params.get('window') ?? '',
     agg: AGGS.includes(params.get('agg')) ? params.get('agg') : 'mean',
     live: params.get('live') !== '0',
+    // A custom range, as the datetime-local inputs hold it (local time).
+    from: params.get('from') ?? localInput(new Date(Date.now() - 86_400_000)),
+    to: params.get('to') ?? localInput(new Date()),
   };
   let devices = [];
   let charts = [];
@@ -76,6 +85,15 @@ export async function render(ctx) {
     { id: 'agg', name: 'agg' },
   );
   const liveBox = h('input', { type: 'checkbox', id: 'live', checked: state.live });
+  const fromInput = h('input', { type: 'datetime-local', id: 'from', name: 'from', value: state.from });
+  const toInput = h('input', { type: 'datetime-local', id: 'to', name: 'to', value: state.to });
+  const customRange = h('span', { class: 'toolbar' });
+  const custom = () => state.range === 'custom';
+  const showCustom = () => {
+    customRange.hidden = !custom();
+    // A fixed range does not move with the clock: nothing to follow live.
+    liveBox.disabled = custom();
+  };
   const status = h('span', { class: 'muted', id: 'telemetry-status' });
   const chartsEl = h('div', { class: 'grid', id: 'charts' });
   const deviceNote = h('small', { class: 'hint' });
@@ -128,9 +146,10 @@ export async function render(ctx) {
       fields: state.fields.join(','),
       ...(state.group ? { group: state.group } : { devices: state.devices.join(',') }),
       range: state.range,
+      ...(custom() ? { from: state.from, to: state.to } : {}),
       ...(state.window ? { window: state.window } : {}),
       agg: state.agg,
-      live: state.live ? '1' : '0',
+      live: state.live && !custom() ? '1' : '0',
     });
   }
 
@@ -138,12 +157,13 @@ export async function render(ctx) {
 
   function queryFor(name, format) {
     const ms = RANGES.find((r) => r.value === state.range)?.ms ?? 3_600_000;
-    const to = new Date();
+    const to = custom() ? new Date(state.to) : new Date();
+    const from = custom() ? new Date(state.from) : new Date(to.getTime() - ms);
     return {
       kind: state.kind,
       field: name,
       ...(state.group ? { group: state.group } : { devices: state.devices }),
-      from: new Date(to.getTime() - ms).toISOString(),
+      from: from.toISOString(),
       to: to.toISOString(),
       window: state.window,
       agg: state.agg,
@@ -233,15 +253,16 @@ export async function render(ctx) {
       const values = data.series.flatMap((s) => s.points.map(([, v]) => v)).filter((v) => v !== null);
       c.plotEl.dataset.max = values.length ? String(Math.max(...values)) : '';
     });
+    const live = state.live && !custom();
     status.replaceChildren(
-      state.live ? h('span', { class: 'live-dot', 'aria-hidden': 'true' }) : '',
-      `${state.live ? 'Live · ' : ''}updated ${fmtDateTime(new Date())} (${timeZone})`,
+      live ? h('span', { class: 'live-dot', 'aria-hidden': 'true' }) : '',
+      `${live ? 'Live · ' : ''}updated ${fmtDateTime(new Date())} (${timeZone})`,
     );
   }
 
   function schedule() {
     clearTimeout(timer);
-    if (!state.live || disposed) return;
+    if (!state.live || custom() || disposed) return;
     timer = setTimeout(async () => {
       try {
         // A console left open in a background tab does not keep querying InfluxDB.
@@ -293,6 +314,21 @@ export async function render(ctx) {
   ]) {
     sel.addEventListener('change', () => {
       state[key] = sel.value;
+      showCustom();
+      reload();
+    });
+  }
+  for (const [input, key] of [
+    [fromInput, 'from'],
+    [toInput, 'to'],
+  ]) {
+    input.addEventListener('change', () => {
+      if (!input.value) return;
+      state[key] = input.value;
+      if (new Date(state.from) >= new Date(state.to)) {
+        ctx.flash('The range must start before it ends.', 'error');
+        return;
+      }
       reload();
     });
   }
@@ -302,6 +338,7 @@ export async function render(ctx) {
   });
 
   fillFields();
+  showCustom();
   await fillDevices();
   if (!ctx.current()) return;
   el.replaceChildren(
@@ -324,6 +361,7 @@ export async function render(ctx) {
           'div',
           { class: 'toolbar' },
           field('Time range', rangeSel),
+          fill(customRange, field('From', fromInput), field('To', toInput)),
           field('Aggregation window', windowSel),
           field('Aggregate', aggSel),
           h('label', { class: 'toggle' }, liveBox, 'Live'),
