@@ -61,6 +61,10 @@ async function signIn(username: string): Promise<Page> {
   });
   const page = await context.newPage();
   page.on('pageerror', (err) => scriptErrors.push(err.message));
+  // The pages' Content-Security-Policy must not have to block anything the console itself does.
+  page.on('console', (msg) => {
+    if (/Content Security Policy/i.test(msg.text())) scriptErrors.push(msg.text());
+  });
   await page.goto(`${stack.apiUrl}/login`);
   await page.fill('#username', username);
   await page.fill('#password', PASSWORD);

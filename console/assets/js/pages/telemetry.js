@@ -130,8 +130,9 @@ export async function render(ctx) {
     );
     const groups = [...new Set(devices.map((d) => d.group).filter(Boolean))].sort();
     if (!groups.includes(state.group)) state.group = '';
+    groupSel.disabled = groups.length === 0;
     groupSel.replaceChildren(
-      h('option', { value: '' }, 'No group: pick devices'),
+      h('option', { value: '' }, groups.length ? 'No group: pick devices' : 'No groups registered'),
       ...groups.map((g) => h('option', { value: g, selected: g === state.group }, g)),
     );
     deviceSel.disabled = state.group !== '';
