@@ -27,6 +27,8 @@ export interface ApiDeps {
   transport: Pick<Transport, 'drained'>;
   /** The console's fleet health: history, presence, silent devices. */
   fleet: FleetHealth;
+  /** Skjold's version, in the OpenAPI document. */
+  version?: string;
   /** Named in the art. 30 records. */
   operatorName: string;
   subProcessors: readonly string[];

@@ -179,12 +179,13 @@ const tables = new WeakMap<FastifyInstance, RouteOptions[]>();
 /** Every route the guarded app registered, with its access: what the boundary tests walk. */
 export function routeTable(
   app: FastifyInstance,
-): Array<{ method: string; url: string; access: Access | undefined }> {
+): Array<{ method: string; url: string; access: Access | undefined; schema: RouteOptions['schema'] }> {
   return (tables.get(app) ?? []).flatMap((r) =>
     (Array.isArray(r.method) ? r.method : [r.method]).map((method) => ({
       method,
       url: r.url,
       access: r.config?.access,
+      schema: r.schema,
     })),
   );
 }

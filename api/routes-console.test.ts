@@ -1,11 +1,15 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import { CONSOLE_ASSETS, CONSOLE_PAGES, registerConsoleRoutes } from './routes-console.ts';
 
 let app: FastifyInstance;
 before(async () => {
   app = Fastify();
+  // As in the API (api/openapi.ts): route schemas are zod.
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
   registerConsoleRoutes(app);
   await app.ready();
 });

@@ -2,6 +2,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
 import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
 import { PUBLIC, USER } from './access.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -52,23 +53,46 @@ export function registerConsoleRoutes(app: FastifyInstance): void {
       return '';
     });
 
-    scope.get(CONSOLE_PAGES.login, { config: { access: PUBLIC } }, (_req, reply) =>
-      reply.headers(PAGE_HEADERS).sendFile('login.html', CONSOLE_DIR, { cacheControl: false }),
+    const page = (summary: string) => ({ tags: ['console'], summary });
+    // Files, not API: described (every route is) but left out of the OpenAPI document.
+    const asset = (summary: string) => ({ tags: ['console'], summary, hide: true });
+
+    scope.get(
+      CONSOLE_PAGES.login,
+      { config: { access: PUBLIC }, schema: page('The sign-in page') },
+      (_req, reply) =>
+        reply.headers(PAGE_HEADERS).sendFile('login.html', CONSOLE_DIR, { cacheControl: false }),
     );
-    scope.get(CONSOLE_PAGES.console, { config: { access: USER } }, (_req, reply) =>
-      reply.headers(PAGE_HEADERS).sendFile('index.html', CONSOLE_DIR, { cacheControl: false }),
+    scope.get(
+      CONSOLE_PAGES.console,
+      { config: { access: USER }, schema: page('The console (signed-out browsers are sent to /login)') },
+      (_req, reply) =>
+        reply.headers(PAGE_HEADERS).sendFile('index.html', CONSOLE_DIR, { cacheControl: false }),
     );
-    scope.get(`${CONSOLE_ASSETS}vendor/:file`, { config: { access: PUBLIC } }, (req, reply) => {
-      const file = VENDOR_FILES[(req.params as { file: string }).file];
-      if (!file) return reply.callNotFound();
-      return reply.sendFile(file, UPLOT_DIR, { maxAge: 3_600_000 });
-    });
+    scope.get(
+      `${CONSOLE_ASSETS}vendor/:file`,
+      {
+        config: { access: PUBLIC },
+        schema: {
+          ...asset('uPlot, from node_modules/uplot/dist'),
+          params: z.object({ file: z.string().max(64) }),
+        },
+      },
+      (req, reply) => {
+        const file = VENDOR_FILES[(req.params as { file: string }).file];
+        if (!file) return reply.callNotFound();
+        return reply.sendFile(file, UPLOT_DIR, { maxAge: 3_600_000 });
+      },
+    );
     // @fastify/send keeps every path inside ASSETS_DIR ('..' is refused).
-    scope.get(`${CONSOLE_ASSETS}*`, { config: { access: PUBLIC } }, (req, reply) =>
-      // Revalidated on every load: a new version of the console is picked up at once.
-      reply
-        .header('cache-control', 'no-cache')
-        .sendFile((req.params as { '*': string })['*'], { cacheControl: false }),
+    scope.get(
+      `${CONSOLE_ASSETS}*`,
+      { config: { access: PUBLIC }, schema: asset('The console’s scripts and styles') },
+      (req, reply) =>
+        // Revalidated on every load: a new version of the console is picked up at once.
+        reply
+          .header('cache-control', 'no-cache')
+          .sendFile((req.params as { '*': string })['*'], { cacheControl: false }),
     );
   });
 }

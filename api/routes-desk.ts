@@ -23,30 +23,71 @@ export function registerDeskRoutes(app: FastifyInstance, deps: ApiDeps, rights: 
   const retention = createRetention(deps);
   const desk = createPrivacyDesk({ ...deps, requests: rights.requests, retention });
 
-  app.get('/v1/privacy/desk', { config: { access: OPERATOR } }, async (req) => {
-    const { tenant } = deskQuery.parse(req.query);
-    return desk.view({ kind: 'operator', ...(tenant ? { tenantId: tenant } : {}) });
-  });
+  app.get(
+    '/v1/privacy/desk',
+    {
+      config: { access: OPERATOR },
+      schema: {
+        tags: ['privacy desk'],
+        summary: 'Open requests, contracts falling due, holds, last retention run, audit state',
+        querystring: deskQuery,
+      },
+    },
+    async (req) => {
+      const { tenant } = deskQuery.parse(req.query);
+      return desk.view({ kind: 'operator', ...(tenant ? { tenantId: tenant } : {}) });
+    },
+  );
 
-  app.get('/v1/privacy/retention-preview', { config: { access: OPERATOR } }, async (req) => {
-    const { tenant } = deskQuery.parse(req.query);
-    return desk.retentionPreview(tenant);
-  });
+  app.get(
+    '/v1/privacy/retention-preview',
+    {
+      config: { access: OPERATOR },
+      schema: {
+        tags: ['privacy desk'],
+        summary: 'What a retention run would do now, per contract',
+        querystring: deskQuery,
+      },
+    },
+    async (req) => {
+      const { tenant } = deskQuery.parse(req.query);
+      return desk.retentionPreview(tenant);
+    },
+  );
 
-  app.get('/tenant/v1/privacy/desk', { config: { access: tenantAccess('requests') } }, async (req) =>
-    desk.view({ kind: 'tenant', tenantId: tenantPrincipal(req).tenantId }),
+  app.get(
+    '/tenant/v1/privacy/desk',
+    {
+      config: { access: tenantAccess('requests') },
+      schema: { tags: ['privacy desk'], summary: "The tenant's privacy desk" },
+    },
+    async (req) => desk.view({ kind: 'tenant', tenantId: tenantPrincipal(req).tenantId }),
   );
 
   app.get(
     '/tenant/v1/privacy/retention-preview',
-    { config: { access: tenantAccess('requests') } },
+    {
+      config: { access: tenantAccess('requests') },
+      schema: {
+        tags: ['privacy desk'],
+        summary: "What a retention run would do now to the tenant's contracts",
+      },
+    },
     async (req) => desk.retentionPreview(tenantPrincipal(req).tenantId),
   );
 
   // Art. 12(3): the request answered by other means (a letter, a phone call), recorded with how.
   app.post(
     '/tenant/v1/requests/:id/complete',
-    { config: { access: tenantAccess('requests') } },
+    {
+      config: { access: tenantAccess('requests') },
+      schema: {
+        tags: ['subject requests'],
+        summary: 'Complete a request answered by other means',
+        params: requestParams,
+        body: completeBody,
+      },
+    },
     async (req) => {
       const t = tenantPrincipal(req);
       const { id } = requestParams.parse(req.params);
@@ -70,13 +111,24 @@ export function registerDeskRoutes(app: FastifyInstance, deps: ApiDeps, rights: 
   );
 
   // Art. 30(2): the processing records the tenant's own contracts are part of.
-  app.get('/tenant/v1/records', { config: { access: tenantAccess('requests') } }, async (req, reply) => {
-    const { format } = recordsQuery.parse(req.query);
-    const records = await processingRecords(
-      { registry: deps.registry, operatorName: deps.operatorName, subProcessors: deps.subProcessors },
-      tenantPrincipal(req).tenantId,
-    );
-    if (format === 'text') return reply.type('text/plain; charset=utf-8').send(renderRecords(records));
-    return records;
-  });
+  app.get(
+    '/tenant/v1/records',
+    {
+      config: { access: tenantAccess('requests') },
+      schema: {
+        tags: ['subject requests'],
+        summary: "The tenant's art. 30 records",
+        querystring: recordsQuery,
+      },
+    },
+    async (req, reply) => {
+      const { format } = recordsQuery.parse(req.query);
+      const records = await processingRecords(
+        { registry: deps.registry, operatorName: deps.operatorName, subProcessors: deps.subProcessors },
+        tenantPrincipal(req).tenantId,
+      );
+      if (format === 'text') return reply.type('text/plain; charset=utf-8').send(renderRecords(records));
+      return records;
+    },
+  );
 }

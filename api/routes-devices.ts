@@ -61,76 +61,118 @@ function registered(
 }
 
 export function registerDeviceRoutes(app: FastifyInstance, deps: ApiDeps): void {
-  app.post('/v1/tenants/:tenant/devices', async (req, reply) => {
-    const { tenant } = tenantParams.parse(req.params);
-    await requireTenant(deps, tenant);
-    const input = deviceBody.parse(req.body);
-    const device = await deps.enrolment.register(tenant, input);
-    await deps.audit.append(registered(tenant, input, device));
-    // The secret is returned once and never stored in clear.
-    return reply.code(201).send(device);
-  });
+  app.post(
+    '/v1/tenants/:tenant/devices',
+    {
+      schema: {
+        tags: ['devices'],
+        summary: 'Register a device; its secret is returned once',
+        params: tenantParams,
+        body: deviceBody,
+      },
+    },
+    async (req, reply) => {
+      const { tenant } = tenantParams.parse(req.params);
+      await requireTenant(deps, tenant);
+      const input = deviceBody.parse(req.body);
+      const device = await deps.enrolment.register(tenant, input);
+      await deps.audit.append(registered(tenant, input, device));
+      // The secret is returned once and never stored in clear.
+      return reply.code(201).send(device);
+    },
+  );
 
-  app.get('/v1/tenants/:tenant/devices', async (req) => {
-    const { tenant } = tenantParams.parse(req.params);
-    await requireTenant(deps, tenant);
-    const devices = await deps.registry.listDevices(tenant);
-    return devices.map(({ credentialHash: _hash, ...d }) => d);
-  });
+  app.get(
+    '/v1/tenants/:tenant/devices',
+    {
+      schema: {
+        tags: ['devices'],
+        summary: "A tenant's devices (pseudonyms, no secrets)",
+        params: tenantParams,
+      },
+    },
+    async (req) => {
+      const { tenant } = tenantParams.parse(req.params);
+      await requireTenant(deps, tenant);
+      const devices = await deps.registry.listDevices(tenant);
+      return devices.map(({ credentialHash: _hash, ...d }) => d);
+    },
+  );
 
   // Bulk registration. Every row is validated before any is registered; rows
   // that then conflict (already registered) are reported and the rest go in.
-  app.post('/v1/tenants/:tenant/devices/import', async (req) => {
-    const { tenant } = tenantParams.parse(req.params);
-    await requireTenant(deps, tenant);
-    if (typeof req.body !== 'string') throw new SkjoldError('SKJOLD_ERR_CSV', 'send the file as text/csv');
-    const rows = parseCsv(req.body);
-    const inputs = rows.map((row, i) => {
-      try {
-        return rowToDevice(row);
-      } catch (err) {
-        const reason =
-          err instanceof z.ZodError ? err.issues.map((x) => x.path.join('.')).join(', ') : 'invalid';
-        throw new SkjoldError('SKJOLD_ERR_CSV', `row ${i + 2}: ${reason}`);
+  app.post(
+    '/v1/tenants/:tenant/devices/import',
+    {
+      schema: {
+        tags: ['devices'],
+        summary: 'Register devices from a CSV file (text/csv)',
+        params: tenantParams,
+      },
+    },
+    async (req) => {
+      const { tenant } = tenantParams.parse(req.params);
+      await requireTenant(deps, tenant);
+      if (typeof req.body !== 'string') throw new SkjoldError('SKJOLD_ERR_CSV', 'send the file as text/csv');
+      const rows = parseCsv(req.body);
+      const inputs = rows.map((row, i) => {
+        try {
+          return rowToDevice(row);
+        } catch (err) {
+          const reason =
+            err instanceof z.ZodError ? err.issues.map((x) => x.path.join('.')).join(', ') : 'invalid';
+          throw new SkjoldError('SKJOLD_ERR_CSV', `row ${i + 2}: ${reason}`);
+        }
+      });
+      const results = [];
+      for (const [i, input] of inputs.entries()) {
+        try {
+          const device = await deps.enrolment.register(tenant, input);
+          await deps.audit.append(registered(tenant, input, device, 'import'));
+          results.push({ row: i + 2, ...device });
+        } catch (err) {
+          if (!isSkjoldError(err)) throw err;
+          results.push({ row: i + 2, error: { code: err.code, message: err.message } });
+        }
       }
-    });
-    const results = [];
-    for (const [i, input] of inputs.entries()) {
-      try {
-        const device = await deps.enrolment.register(tenant, input);
-        await deps.audit.append(registered(tenant, input, device, 'import'));
-        results.push({ row: i + 2, ...device });
-      } catch (err) {
-        if (!isSkjoldError(err)) throw err;
-        results.push({ row: i + 2, error: { code: err.code, message: err.message } });
-      }
-    }
-    const imported = results.filter((r) => !('error' in r)).length;
-    await deps.audit.append({
-      actor: 'operator',
-      action: 'devices.import',
-      tenantId: tenant,
-      detail: { rows: rows.length, imported, failed: rows.length - imported },
-    });
-    return { imported, results };
-  });
+      const imported = results.filter((r) => !('error' in r)).length;
+      await deps.audit.append({
+        actor: 'operator',
+        action: 'devices.import',
+        tenantId: tenant,
+        detail: { rows: rows.length, imported, failed: rows.length - imported },
+      });
+      return { imported, results };
+    },
+  );
 
-  app.put('/v1/tenants/:tenant/subjects/:ref/devices', async (req, reply) => {
-    const { tenant, ref } = subjectParams.parse(req.params);
-    const { deviceId } = linkBody.parse(req.body);
-    // Not found and not yours look the same: no other tenant's device is revealed.
-    if (!(await deps.registry.getDevice(tenant, deviceId)))
-      throw new SkjoldError('SKJOLD_ERR_NOT_FOUND', 'device');
-    await deps.registry.createSubject(tenant, ref);
-    await deps.registry.linkSubjectDevice(tenant, ref, deviceId);
-    // The subject by its keyed pseudonym, never by the tenant's own reference (art. 4(5)).
-    await deps.audit.append({
-      actor: 'operator',
-      action: 'subject.link',
-      tenantId: tenant,
-      target: createSealer(deps.keyStore).subjectPseudonym(tenant, ref),
-      detail: { device: deviceId },
-    });
-    return reply.code(204).send();
-  });
+  app.put(
+    '/v1/tenants/:tenant/subjects/:ref/devices',
+    {
+      schema: {
+        tags: ['devices'],
+        summary: 'Link a subject to a device',
+        params: subjectParams,
+        body: linkBody,
+      },
+    },
+    async (req, reply) => {
+      const { tenant, ref } = subjectParams.parse(req.params);
+      const { deviceId } = linkBody.parse(req.body);
+      // Not found and not yours look the same: no other tenant's device is revealed.
+      if (!(await deps.registry.getDevice(tenant, deviceId)))
+        throw new SkjoldError('SKJOLD_ERR_NOT_FOUND', 'device');
+      await deps.registry.createSubject(tenant, ref);
+      await deps.registry.linkSubjectDevice(tenant, ref, deviceId);
+      // The subject by its keyed pseudonym, never by the tenant's own reference (art. 4(5)).
+      await deps.audit.append({
+        actor: 'operator',
+        action: 'subject.link',
+        tenantId: tenant,
+        target: createSealer(deps.keyStore).subjectPseudonym(tenant, ref),
+        detail: { device: deviceId },
+      });
+      return reply.code(204).send();
+    },
+  );
 }

@@ -19,16 +19,34 @@ export const tenantFleetHealthQuery = z.strictObject({});
  * is up and how fast it writes.
  */
 export function registerFleetRoutes(app: FastifyInstance, deps: ApiDeps): void {
-  app.get('/v1/fleet/health', { config: { access: OPERATOR } }, async (req) => {
-    const { tenant } = fleetHealthQuery.parse(req.query);
-    if (tenant !== undefined) await requireTenant(deps, tenant);
-    return deps.fleet.report({ tenantId: tenant ?? null, operator: true });
-  });
+  app.get(
+    '/v1/fleet/health',
+    {
+      config: { access: OPERATOR },
+      schema: {
+        tags: ['fleet'],
+        summary: 'Fleet health: rates, rejections, silent and connected devices, store and spool',
+        querystring: fleetHealthQuery,
+      },
+    },
+    async (req) => {
+      const { tenant } = fleetHealthQuery.parse(req.query);
+      if (tenant !== undefined) await requireTenant(deps, tenant);
+      return deps.fleet.report({ tenantId: tenant ?? null, operator: true });
+    },
+  );
 
-  app.get('/tenant/v1/fleet/health', { config: { access: tenantAccess('telemetry:read') } }, async (req) => {
-    // The tenant comes from the credential, never from the request.
-    const { tenantId } = tenantPrincipal(req);
-    tenantFleetHealthQuery.parse(req.query);
-    return deps.fleet.report({ tenantId, operator: false });
-  });
+  app.get(
+    '/tenant/v1/fleet/health',
+    {
+      config: { access: tenantAccess('telemetry:read') },
+      schema: { tags: ['fleet'], summary: "The tenant's fleet health", querystring: tenantFleetHealthQuery },
+    },
+    async (req) => {
+      // The tenant comes from the credential, never from the request.
+      const { tenantId } = tenantPrincipal(req);
+      tenantFleetHealthQuery.parse(req.query);
+      return deps.fleet.report({ tenantId, operator: false });
+    },
+  );
 }

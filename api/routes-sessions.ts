@@ -40,8 +40,15 @@ export function registerSessionRoutes(app: FastifyInstance, deps: ApiDeps, failu
 
   app.post(
     '/console/login',
-    // Each password check is an scrypt: a tight limit per address on top of the failure limiter.
-    { config: { access: PUBLIC, rateLimit: { max: 20, timeWindow: 60_000 } } },
+    {
+      // Each password check is an scrypt: a tight limit per address on top of the failure limiter.
+      config: { access: PUBLIC, rateLimit: { max: 20, timeWindow: 60_000 } },
+      schema: {
+        tags: ['console'],
+        summary: 'Sign in with a password or a one-time code; sets the session cookie',
+        body: loginBody,
+      },
+    },
     async (req, reply) => {
       if (failures.blocked(req.ip)) {
         reply.header('retry-after', String(failures.retryAfterSeconds(req.ip)));
@@ -72,17 +79,31 @@ export function registerSessionRoutes(app: FastifyInstance, deps: ApiDeps, failu
     },
   );
 
-  app.get('/console/session', { config: { access: USER } }, async (req) => {
-    const current = req.consoleSession;
-    // A Bearer credential has no console session to describe.
-    if (!current) throw new SkjoldError('SKJOLD_ERR_NOT_FOUND', 'console session');
-    return view(current.session.user, current.session);
-  });
+  app.get(
+    '/console/session',
+    {
+      config: { access: USER },
+      schema: { tags: ['console'], summary: 'The signed-in user and the CSRF token' },
+    },
+    async (req) => {
+      const current = req.consoleSession;
+      // A Bearer credential has no console session to describe.
+      if (!current) throw new SkjoldError('SKJOLD_ERR_NOT_FOUND', 'console session');
+      return view(current.session.user, current.session);
+    },
+  );
 
-  app.post('/console/logout', { config: { access: USER } }, async (req, reply) => {
-    const current = req.consoleSession;
-    if (current) await deps.users.endSession(current.id);
-    cookie(reply, '', 0);
-    return reply.code(204).send();
-  });
+  app.post(
+    '/console/logout',
+    {
+      config: { access: USER },
+      schema: { tags: ['console'], summary: 'Sign out: the session ends everywhere' },
+    },
+    async (req, reply) => {
+      const current = req.consoleSession;
+      if (current) await deps.users.endSession(current.id);
+      cookie(reply, '', 0);
+      return reply.code(204).send();
+    },
+  );
 }

@@ -45,6 +45,7 @@ const fileBody = z.object({
   receivedAt: z.iso.datetime({ offset: true }).optional(),
 });
 const listQuery = z.object({ overdue: z.enum(['true', 'false']).optional() });
+export const requestIdParams = z.object({ id: z.string().min(1).max(64) });
 const extendBody = z.object({ months: z.number().int().min(1).max(2), reason: z.string().min(1).max(1000) });
 
 export function sendExport(
@@ -71,32 +72,51 @@ export function registerSubjectRoutes(app: FastifyInstance, rights: Rights, metr
     async (scope) => {
       const done = (kind: string) => metrics.tenantActions.inc({ kind });
 
-      scope.get('/subjects/:ref', { config: { access: tenantAccess('subjects:export') } }, async (req) => {
-        const t = tenantPrincipal(req);
-        const { ref } = subjectParams.parse(req.params);
-        await rights.subjects.require(t.tenantId, ref);
-        const devices = await rights.subjects.devicesOf(t.tenantId, ref);
-        await rights.deps.audit.append({
-          actor: t.actor,
-          action: 'subject.view',
-          tenantId: t.tenantId,
-          target: rights.sealer.subjectPseudonym(t.tenantId, ref),
-        });
-        return {
-          subject: rights.sealer.subjectPseudonym(t.tenantId, ref),
-          devices: devices.map((d) => ({
-            id: d.device.id,
-            kind: d.device.kind,
-            contract: d.device.contractId,
-          })),
-          ...(await rights.subjects.status(t.tenantId, ref)),
-        };
-      });
+      scope.get(
+        '/subjects/:ref',
+        {
+          config: { access: tenantAccess('subjects:export') },
+          schema: {
+            tags: ['subject requests'],
+            summary: "A subject's devices and status",
+            params: subjectParams,
+          },
+        },
+        async (req) => {
+          const t = tenantPrincipal(req);
+          const { ref } = subjectParams.parse(req.params);
+          await rights.subjects.require(t.tenantId, ref);
+          const devices = await rights.subjects.devicesOf(t.tenantId, ref);
+          await rights.deps.audit.append({
+            actor: t.actor,
+            action: 'subject.view',
+            tenantId: t.tenantId,
+            target: rights.sealer.subjectPseudonym(t.tenantId, ref),
+          });
+          return {
+            subject: rights.sealer.subjectPseudonym(t.tenantId, ref),
+            devices: devices.map((d) => ({
+              id: d.device.id,
+              kind: d.device.kind,
+              contract: d.device.contractId,
+            })),
+            ...(await rights.subjects.status(t.tenantId, ref)),
+          };
+        },
+      );
 
       // Links a subject to a device named by its identifiers (kept only sealed) or id.
       scope.put(
         '/subjects/:ref/devices',
-        { config: { access: tenantAccess('subjects:write') } },
+        {
+          config: { access: tenantAccess('subjects:write') },
+          schema: {
+            tags: ['subject requests'],
+            summary: 'Link a subject to a device by id or identifiers',
+            params: subjectParams,
+            body: linkInput,
+          },
+        },
         async (req) => {
           const t = tenantPrincipal(req);
           const { ref } = subjectParams.parse(req.params);
@@ -115,7 +135,15 @@ export function registerSubjectRoutes(app: FastifyInstance, rights: Rights, metr
       // Art. 16: wrong links removed, right ones added, as one request.
       scope.post(
         '/subjects/:ref/rectify',
-        { config: { access: tenantAccess('subjects:write') } },
+        {
+          config: { access: tenantAccess('subjects:write') },
+          schema: {
+            tags: ['subject requests'],
+            summary: "Art. 16: correct a subject's device links",
+            params: subjectParams,
+            body: rectifyBody,
+          },
+        },
         async (req) => {
           const t = tenantPrincipal(req);
           const { ref } = subjectParams.parse(req.params);
@@ -141,7 +169,15 @@ export function registerSubjectRoutes(app: FastifyInstance, rights: Rights, metr
       // Art. 15 / 20: streamed, JSON or CSV, with the tenant's own identifiers.
       scope.get(
         '/subjects/:ref/export',
-        { config: { access: tenantAccess('subjects:export') } },
+        {
+          config: { access: tenantAccess('subjects:export') },
+          schema: {
+            tags: ['subject requests'],
+            summary: "Art. 15/20: a subject's data with the art. 15 information, JSON or CSV",
+            params: subjectParams,
+            querystring: exportQuery,
+          },
+        },
         async (req, reply) => {
           const t = tenantPrincipal(req);
           const { ref } = subjectParams.parse(req.params);
@@ -160,7 +196,15 @@ export function registerSubjectRoutes(app: FastifyInstance, rights: Rights, metr
       // Art. 17.
       scope.post(
         '/subjects/:ref/erase',
-        { config: { access: tenantAccess('subjects:erase') } },
+        {
+          config: { access: tenantAccess('subjects:erase') },
+          schema: {
+            tags: ['subject requests'],
+            summary: "Art. 17: erase a subject's data; returns the receipt",
+            params: subjectParams,
+            body: actionBody,
+          },
+        },
         async (req) => {
           const t = tenantPrincipal(req);
           const { ref } = subjectParams.parse(req.params);
@@ -174,7 +218,15 @@ export function registerSubjectRoutes(app: FastifyInstance, rights: Rights, metr
       // Art. 18: kept, but out of every view but the tenant's own.
       scope.post(
         '/subjects/:ref/restrict',
-        { config: { access: tenantAccess('subjects:write') } },
+        {
+          config: { access: tenantAccess('subjects:write') },
+          schema: {
+            tags: ['subject requests'],
+            summary: 'Art. 18: restrict processing',
+            params: subjectParams,
+            body: actionBody,
+          },
+        },
         async (req) => {
           const t = tenantPrincipal(req);
           const { ref } = subjectParams.parse(req.params);
@@ -188,7 +240,15 @@ export function registerSubjectRoutes(app: FastifyInstance, rights: Rights, metr
 
       scope.post(
         '/subjects/:ref/restrict/lift',
-        { config: { access: tenantAccess('subjects:write') } },
+        {
+          config: { access: tenantAccess('subjects:write') },
+          schema: {
+            tags: ['subject requests'],
+            summary: 'Lift a restriction',
+            params: subjectParams,
+            body: actionBody,
+          },
+        },
         async (req) => {
           const t = tenantPrincipal(req);
           const { ref } = subjectParams.parse(req.params);
@@ -207,7 +267,15 @@ export function registerSubjectRoutes(app: FastifyInstance, rights: Rights, metr
       ] as const) {
         scope.post(
           `/subjects/:ref/${path}`,
-          { config: { access: tenantAccess('subjects:write') } },
+          {
+            config: { access: tenantAccess('subjects:write') },
+            schema: {
+              tags: ['subject requests'],
+              summary: 'Art. 21 objection or art. 7(3) consent withdrawal, per purpose',
+              params: subjectParams,
+              body: purposeBody,
+            },
+          },
           async (req) => {
             const t = tenantPrincipal(req);
             const { ref } = subjectParams.parse(req.params);
@@ -225,7 +293,15 @@ export function registerSubjectRoutes(app: FastifyInstance, rights: Rights, metr
       // Art. 9(2)(a): special-category notes only with explicit consent; sealed at rest.
       scope.post(
         '/subjects/:ref/special-category',
-        { config: { access: tenantAccess('subjects:write') } },
+        {
+          config: { access: tenantAccess('subjects:write') },
+          schema: {
+            tags: ['subject requests'],
+            summary: 'Art. 9: a special-category note, with explicit consent',
+            params: subjectParams,
+            body: specialBody,
+          },
+        },
         async (req, reply) => {
           const t = tenantPrincipal(req);
           const { ref } = subjectParams.parse(req.params);
@@ -243,83 +319,135 @@ export function registerSubjectRoutes(app: FastifyInstance, rights: Rights, metr
         },
       );
 
-      scope.post('/requests', { config: { access: tenantAccess('requests') } }, async (req, reply) => {
-        const t = tenantPrincipal(req);
-        const body = fileBody.parse(req.body);
-        await rights.subjects.require(t.tenantId, body.subjectRef);
-        const subject = rights.sealer.subjectPseudonym(t.tenantId, body.subjectRef);
-        const r = await rights.requests.file(
-          t.tenantId,
-          subject,
-          body.kind,
-          body.receivedAt ? new Date(body.receivedAt) : undefined,
-        );
-        await rights.deps.audit.append({
-          actor: t.actor,
-          action: 'request.file',
-          tenantId: t.tenantId,
-          target: subject,
-          detail: { request: r.id, kind: r.kind, receivedAt: r.receivedAt, dueAt: r.dueAt },
-        });
-        return reply.code(201).send(r);
-      });
+      scope.post(
+        '/requests',
+        {
+          config: { access: tenantAccess('requests') },
+          schema: {
+            tags: ['subject requests'],
+            summary: 'File a data-subject request; due one month after receipt',
+            body: fileBody,
+          },
+        },
+        async (req, reply) => {
+          const t = tenantPrincipal(req);
+          const body = fileBody.parse(req.body);
+          await rights.subjects.require(t.tenantId, body.subjectRef);
+          const subject = rights.sealer.subjectPseudonym(t.tenantId, body.subjectRef);
+          const r = await rights.requests.file(
+            t.tenantId,
+            subject,
+            body.kind,
+            body.receivedAt ? new Date(body.receivedAt) : undefined,
+          );
+          await rights.deps.audit.append({
+            actor: t.actor,
+            action: 'request.file',
+            tenantId: t.tenantId,
+            target: subject,
+            detail: { request: r.id, kind: r.kind, receivedAt: r.receivedAt, dueAt: r.dueAt },
+          });
+          return reply.code(201).send(r);
+        },
+      );
 
-      scope.get('/requests', { config: { access: tenantAccess('requests') } }, async (req) => {
-        const t = tenantPrincipal(req);
-        const q = listQuery.parse(req.query);
-        const list = await rights.requests.list({ tenantId: t.tenantId, overdue: q.overdue === 'true' });
-        await rights.deps.audit.append({
-          actor: t.actor,
-          action: 'requests.list',
-          tenantId: t.tenantId,
-          detail: { overdue: q.overdue === 'true', count: list.length },
-        });
-        return list;
-      });
+      scope.get(
+        '/requests',
+        {
+          config: { access: tenantAccess('requests') },
+          schema: {
+            tags: ['subject requests'],
+            summary: "The tenant's requests, optionally overdue only",
+            querystring: listQuery,
+          },
+        },
+        async (req) => {
+          const t = tenantPrincipal(req);
+          const q = listQuery.parse(req.query);
+          const list = await rights.requests.list({ tenantId: t.tenantId, overdue: q.overdue === 'true' });
+          await rights.deps.audit.append({
+            actor: t.actor,
+            action: 'requests.list',
+            tenantId: t.tenantId,
+            detail: { overdue: q.overdue === 'true', count: list.length },
+          });
+          return list;
+        },
+      );
 
-      scope.get('/requests/:id', { config: { access: tenantAccess('requests') } }, async (req) => {
-        const t = tenantPrincipal(req);
-        const { id } = z.object({ id: z.string().min(1).max(64) }).parse(req.params);
-        const r = await rights.requests.get(t.tenantId, id);
-        await rights.deps.audit.append({
-          actor: t.actor,
-          action: 'request.view',
-          tenantId: t.tenantId,
-          target: r.subject,
-          detail: { request: r.id },
-        });
-        return r;
-      });
+      scope.get(
+        '/requests/:id',
+        {
+          config: { access: tenantAccess('requests') },
+          schema: { tags: ['subject requests'], summary: 'One request', params: requestIdParams },
+        },
+        async (req) => {
+          const t = tenantPrincipal(req);
+          const { id } = requestIdParams.parse(req.params);
+          const r = await rights.requests.get(t.tenantId, id);
+          await rights.deps.audit.append({
+            actor: t.actor,
+            action: 'request.view',
+            tenantId: t.tenantId,
+            target: r.subject,
+            detail: { request: r.id },
+          });
+          return r;
+        },
+      );
 
       // Art. 12(3): up to two further months, with the reason the subject is told.
-      scope.post('/requests/:id/extend', { config: { access: tenantAccess('requests') } }, async (req) => {
-        const t = tenantPrincipal(req);
-        const { id } = z.object({ id: z.string().min(1).max(64) }).parse(req.params);
-        const body = extendBody.parse(req.body);
-        const r = await rights.requests.extend(t.tenantId, id, body.months, body.reason);
-        await rights.deps.audit.append({
-          actor: t.actor,
-          action: 'request.extend',
-          tenantId: t.tenantId,
-          target: r.subject,
-          detail: { request: r.id, months: body.months, dueAt: r.dueAt },
-        });
-        return r;
-      });
+      scope.post(
+        '/requests/:id/extend',
+        {
+          config: { access: tenantAccess('requests') },
+          schema: {
+            tags: ['subject requests'],
+            summary: 'Art. 12(3): extend a request by up to two months',
+            params: requestIdParams,
+            body: extendBody,
+          },
+        },
+        async (req) => {
+          const t = tenantPrincipal(req);
+          const { id } = requestIdParams.parse(req.params);
+          const body = extendBody.parse(req.body);
+          const r = await rights.requests.extend(t.tenantId, id, body.months, body.reason);
+          await rights.deps.audit.append({
+            actor: t.actor,
+            action: 'request.extend',
+            tenantId: t.tenantId,
+            target: r.subject,
+            detail: { request: r.id, months: body.months, dueAt: r.dueAt },
+          });
+          return r;
+        },
+      );
 
       // Art. 28(3)(g): the tenant's data back, all of it, restricted subjects included.
-      scope.get('/export', { config: { access: tenantAccess('tenant:export') } }, async (req, reply) => {
-        const t = tenantPrincipal(req);
-        const q = exportQuery.parse(req.query);
-        const stream = await tenantExport(rights, t.tenantId, q.format, 'tenant');
-        await rights.deps.audit.append({
-          actor: t.actor,
-          action: 'tenant.export',
-          tenantId: t.tenantId,
-          detail: { format: q.format, view: 'tenant' },
-        });
-        return sendExport(reply, stream, q.format, `tenant-${t.tenantId}`);
-      });
+      scope.get(
+        '/export',
+        {
+          config: { access: tenantAccess('tenant:export') },
+          schema: {
+            tags: ['tenants'],
+            summary: "Art. 28(3)(g): all of the tenant's data",
+            querystring: exportQuery,
+          },
+        },
+        async (req, reply) => {
+          const t = tenantPrincipal(req);
+          const q = exportQuery.parse(req.query);
+          const stream = await tenantExport(rights, t.tenantId, q.format, 'tenant');
+          await rights.deps.audit.append({
+            actor: t.actor,
+            action: 'tenant.export',
+            tenantId: t.tenantId,
+            detail: { format: q.format, view: 'tenant' },
+          });
+          return sendExport(reply, stream, q.format, `tenant-${t.tenantId}`);
+        },
+      );
     },
     { prefix: '/tenant/v1' },
   );

@@ -31,27 +31,83 @@ async function answer(
 export function registerTelemetryRoutes(app: FastifyInstance, deps: ApiDeps): void {
   const telemetry = createTelemetryQuery(deps);
 
-  app.get('/v1/telemetry/fields', { config: { access: OPERATOR } }, async () => telemetry.fields());
-
-  app.get('/v1/tenants/:tenant/telemetry', { config: { access: OPERATOR } }, async (req, reply) => {
-    const { tenant } = tenantParams.parse(req.params);
-    await requireTenant(deps, tenant);
-    return answer(telemetry, tenant, req.query, reply);
-  });
-
-  app.get('/v1/tenants/:tenant/telemetry/devices', { config: { access: OPERATOR } }, async (req) => {
-    const { tenant } = tenantParams.parse(req.params);
-    await requireTenant(deps, tenant);
-    return telemetry.devices(tenant, telemetryDevicesParams.parse(req.query));
-  });
-
-  app.get('/tenant/v1/telemetry/fields', { config: TENANT_READ }, async () => telemetry.fields());
-
-  app.get('/tenant/v1/telemetry', { config: TENANT_READ }, async (req, reply) =>
-    answer(telemetry, tenantPrincipal(req).tenantId, req.query, reply),
+  app.get(
+    '/v1/telemetry/fields',
+    {
+      config: { access: OPERATOR },
+      schema: { tags: ['telemetry'], summary: 'The numeric fields of each device kind, with units' },
+    },
+    async () => telemetry.fields(),
   );
 
-  app.get('/tenant/v1/telemetry/devices', { config: TENANT_READ }, async (req) =>
-    telemetry.devices(tenantPrincipal(req).tenantId, telemetryDevicesParams.parse(req.query)),
+  app.get(
+    '/v1/tenants/:tenant/telemetry',
+    {
+      config: { access: OPERATOR },
+      schema: {
+        tags: ['telemetry'],
+        summary: "A tenant's telemetry, aggregated per window, JSON or CSV",
+        params: tenantParams,
+        querystring: telemetryQueryParams,
+      },
+    },
+    async (req, reply) => {
+      const { tenant } = tenantParams.parse(req.params);
+      await requireTenant(deps, tenant);
+      return answer(telemetry, tenant, req.query, reply);
+    },
+  );
+
+  app.get(
+    '/v1/tenants/:tenant/telemetry/devices',
+    {
+      config: { access: OPERATOR },
+      schema: {
+        tags: ['telemetry'],
+        summary: "A tenant's devices for charts, by pseudonym",
+        params: tenantParams,
+        querystring: telemetryDevicesParams,
+      },
+    },
+    async (req) => {
+      const { tenant } = tenantParams.parse(req.params);
+      await requireTenant(deps, tenant);
+      return telemetry.devices(tenant, telemetryDevicesParams.parse(req.query));
+    },
+  );
+
+  app.get(
+    '/tenant/v1/telemetry/fields',
+    {
+      config: TENANT_READ,
+      schema: { tags: ['telemetry'], summary: 'The numeric fields of each device kind, with units' },
+    },
+    async () => telemetry.fields(),
+  );
+
+  app.get(
+    '/tenant/v1/telemetry',
+    {
+      config: TENANT_READ,
+      schema: {
+        tags: ['telemetry'],
+        summary: "The tenant's telemetry, aggregated per window, JSON or CSV",
+        querystring: telemetryQueryParams,
+      },
+    },
+    async (req, reply) => answer(telemetry, tenantPrincipal(req).tenantId, req.query, reply),
+  );
+
+  app.get(
+    '/tenant/v1/telemetry/devices',
+    {
+      config: TENANT_READ,
+      schema: {
+        tags: ['telemetry'],
+        summary: "The tenant's devices for charts, by pseudonym",
+        querystring: telemetryDevicesParams,
+      },
+    },
+    async (req) => telemetry.devices(tenantPrincipal(req).tenantId, telemetryDevicesParams.parse(req.query)),
   );
 }

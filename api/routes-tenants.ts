@@ -37,86 +37,130 @@ export async function requireTenant(deps: ApiDeps, id: string): Promise<void> {
 }
 
 export function registerTenantRoutes(app: FastifyInstance, deps: ApiDeps): void {
-  app.post('/v1/tenants', async (req, reply) => {
-    const body = tenantBody.parse(req.body);
-    await deps.registry.createTenant(body);
-    // One pseudonymisation domain and one database per tenant, from the start.
-    await deps.keyStore.ensureTenant(body.id);
-    await deps.store.ensureTenant(body.id);
-    // Art. 5(2): every registry change is on the record. The name stays out: free text.
-    await deps.audit.append({
-      actor: 'operator',
-      action: 'tenant.create',
-      tenantId: body.id,
-      target: body.id,
-      detail: { keyVersion: deps.keyStore.currentVersion(body.id) },
-    });
-    return reply.code(201).send(body);
-  });
+  app.post(
+    '/v1/tenants',
+    {
+      schema: { tags: ['tenants'], summary: 'Register a tenant: its own key and database', body: tenantBody },
+    },
+    async (req, reply) => {
+      const body = tenantBody.parse(req.body);
+      await deps.registry.createTenant(body);
+      // One pseudonymisation domain and one database per tenant, from the start.
+      await deps.keyStore.ensureTenant(body.id);
+      await deps.store.ensureTenant(body.id);
+      // Art. 5(2): every registry change is on the record. The name stays out: free text.
+      await deps.audit.append({
+        actor: 'operator',
+        action: 'tenant.create',
+        tenantId: body.id,
+        target: body.id,
+        detail: { keyVersion: deps.keyStore.currentVersion(body.id) },
+      });
+      return reply.code(201).send(body);
+    },
+  );
 
-  app.get('/v1/tenants', async () => deps.registry.listTenants());
+  app.get('/v1/tenants', { schema: { tags: ['tenants'], summary: 'Every tenant' } }, async () =>
+    deps.registry.listTenants(),
+  );
 
-  app.post('/v1/tenants/:tenant/contracts', async (req, reply) => {
-    const { tenant } = tenantParams.parse(req.params);
-    await requireTenant(deps, tenant);
-    const body = contractBody.parse(req.body);
-    if (body.endsOn !== null && body.endsOn < body.startsOn) {
-      throw new SkjoldError('SKJOLD_ERR_VALIDATION', 'endsOn is before startsOn');
-    }
-    const created = await deps.registry.createContract({ tenantId: tenant, ...body });
-    // The purpose is free text and stays out; role, basis and dates are what an auditor asks for.
-    await deps.audit.append({
-      actor: 'operator',
-      action: 'contract.create',
-      tenantId: tenant,
-      target: body.id,
-      detail: {
-        role: body.role,
-        legalBasis: body.legalBasis,
-        startsOn: body.startsOn,
-        endsOn: body.endsOn,
-        jurisdiction: body.jurisdiction,
-        gpsDecimals: body.gpsDecimals,
+  app.post(
+    '/v1/tenants/:tenant/contracts',
+    {
+      schema: {
+        tags: ['contracts'],
+        summary: 'Register a contract: role, purpose, legal basis, jurisdiction',
+        params: tenantParams,
+        body: contractBody,
       },
-    });
-    return reply.code(201).send(created);
-  });
+    },
+    async (req, reply) => {
+      const { tenant } = tenantParams.parse(req.params);
+      await requireTenant(deps, tenant);
+      const body = contractBody.parse(req.body);
+      if (body.endsOn !== null && body.endsOn < body.startsOn) {
+        throw new SkjoldError('SKJOLD_ERR_VALIDATION', 'endsOn is before startsOn');
+      }
+      const created = await deps.registry.createContract({ tenantId: tenant, ...body });
+      // The purpose is free text and stays out; role, basis and dates are what an auditor asks for.
+      await deps.audit.append({
+        actor: 'operator',
+        action: 'contract.create',
+        tenantId: tenant,
+        target: body.id,
+        detail: {
+          role: body.role,
+          legalBasis: body.legalBasis,
+          startsOn: body.startsOn,
+          endsOn: body.endsOn,
+          jurisdiction: body.jurisdiction,
+          gpsDecimals: body.gpsDecimals,
+        },
+      });
+      return reply.code(201).send(created);
+    },
+  );
 
-  app.get('/v1/tenants/:tenant/contracts', async (req) => {
-    const { tenant } = tenantParams.parse(req.params);
-    await requireTenant(deps, tenant);
-    return deps.registry.listContracts(tenant);
-  });
+  app.get(
+    '/v1/tenants/:tenant/contracts',
+    { schema: { tags: ['contracts'], summary: "A tenant's contracts", params: tenantParams } },
+    async (req) => {
+      const { tenant } = tenantParams.parse(req.params);
+      await requireTenant(deps, tenant);
+      return deps.registry.listContracts(tenant);
+    },
+  );
 
   // Starts a new key version; data under older versions stays findable (registry keeps every version's pseudonyms).
-  app.post('/v1/tenants/:tenant/keys/rotate', async (req) => {
-    const { tenant } = tenantParams.parse(req.params);
-    await requireTenant(deps, tenant);
-    const version = await deps.keyStore.rotate(tenant);
-    deps.logger.info({ tenant, version }, 'pseudonymisation key rotated');
-    await deps.audit.append({
-      actor: 'operator',
-      action: 'keys.rotate',
-      tenantId: tenant,
-      detail: { version },
-    });
-    return { tenant, version };
-  });
+  app.post(
+    '/v1/tenants/:tenant/keys/rotate',
+    {
+      schema: {
+        tags: ['tenants'],
+        summary: 'Start a new pseudonymisation key version',
+        params: tenantParams,
+      },
+    },
+    async (req) => {
+      const { tenant } = tenantParams.parse(req.params);
+      await requireTenant(deps, tenant);
+      const version = await deps.keyStore.rotate(tenant);
+      deps.logger.info({ tenant, version }, 'pseudonymisation key rotated');
+      await deps.audit.append({
+        actor: 'operator',
+        action: 'keys.rotate',
+        tenantId: tenant,
+        detail: { version },
+      });
+      return { tenant, version };
+    },
+  );
 
   // A read-only InfluxDB login for one tenant's database (Grafana data source).
-  app.put('/v1/tenants/:tenant/dashboard-credential', async (req) => {
-    const { tenant } = tenantParams.parse(req.params);
-    await requireTenant(deps, tenant);
-    const body = readerBody.parse(req.body);
-    await deps.store.grantReader(tenant, body.username, body.password);
-    // Who may read the tenant's database: the login's name, never its password.
-    await deps.audit.append({
-      actor: 'operator',
-      action: 'dashboard.credential',
-      tenantId: tenant,
-      target: body.username,
-      detail: { database: deps.store.databaseFor(tenant) },
-    });
-    return { tenant, username: body.username, database: deps.store.databaseFor(tenant) };
-  });
+  app.put(
+    '/v1/tenants/:tenant/dashboard-credential',
+    {
+      schema: {
+        tags: ['tenants'],
+        summary: "A read-only InfluxDB login for the tenant's database",
+        params: tenantParams,
+        body: readerBody,
+      },
+    },
+    async (req) => {
+      const { tenant } = tenantParams.parse(req.params);
+      await requireTenant(deps, tenant);
+      const body = readerBody.parse(req.body);
+      await deps.store.grantReader(tenant, body.username, body.password);
+      // Who may read the tenant's database: the login's name, never its password.
+      await deps.audit.append({
+        actor: 'operator',
+        action: 'dashboard.credential',
+        tenantId: tenant,
+        target: body.username,
+        detail: { database: deps.store.databaseFor(tenant) },
+      });
+      return { tenant, username: body.username, database: deps.store.databaseFor(tenant) };
+    },
+  );
 }

@@ -1,5 +1,6 @@
 import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { ZodError } from 'zod';
 import { isSkjoldError, SkjoldError } from '../lib/errors.ts';
 import { requestMetrics } from '../requests/metrics.ts';
@@ -9,6 +10,7 @@ import { renderDashboard } from './dashboard.ts';
 import type { ApiDeps } from './deps.ts';
 import { createFailureLimiter } from './failure-limit.ts';
 import { addGuard, withAccess } from './guard.ts';
+import { addOpenApi } from './openapi.ts';
 import './secure-cookies.ts';
 import { registerAuditRoutes } from './routes-audit.ts';
 import { registerConsoleRoutes } from './routes-console.ts';
@@ -47,6 +49,18 @@ export function createApi(deps: ApiDeps): FastifyInstance {
   );
 
   app.setErrorHandler((err, req, reply) => {
+    if (hasZodFastifySchemaValidationErrors(err)) {
+      // The route's schema refused the request before the handler ran.
+      const detail = err.validation
+        .map((v) => {
+          const path = v.instancePath.split('/').filter(Boolean).join('.');
+          return `${path || `(${err.validationContext ?? 'body'})`}: ${v.message}`;
+        })
+        .join('; ');
+      return reply
+        .code(400)
+        .send({ code: 'SKJOLD_ERR_VALIDATION', message: `request is invalid: ${detail}` });
+    }
     if (err instanceof ZodError) {
       const detail = err.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ');
       return reply
@@ -89,10 +103,17 @@ export function createApi(deps: ApiDeps): FastifyInstance {
       ),
   });
 
-  // Registered after the rate limiter, so its per-route hook reaches every route.
+  addOpenApi(app, deps.version ?? '0');
+
+  // Registered after the rate limiter and the OpenAPI plugin, so their per-route hooks reach every route.
   app.register(async (api) => {
-    api.get('/healthz', { config: { access: PUBLIC } }, async () => ({ status: 'ok' }));
-    api.get('/readyz', { config: { access: PUBLIC } }, async (_req, reply) => {
+    api.get(
+      '/healthz',
+      { config: { access: PUBLIC }, schema: { tags: ['probes'], summary: 'Alive: the process answers' } },
+      async () => ({ status: 'ok' }),
+    );
+    const probe = { tags: ['probes'], summary: 'Ready: registry, store and broker answer (503 otherwise)' };
+    api.get('/readyz', { config: { access: PUBLIC }, schema: probe }, async (_req, reply) => {
       const checks: Record<string, () => Promise<boolean>> = {
         registry: () => deps.registry.sql.query('SELECT 1').then(() => true),
         store: () => deps.store.ping(),
@@ -108,12 +129,20 @@ export function createApi(deps: ApiDeps): FastifyInstance {
       const ready = Object.values(results).every(Boolean) && (deps.ready?.() ?? true);
       return reply.code(ready ? 200 : 503).send({ ready, ...results });
     });
-    api.get('/metrics', { config: { access: METRICS } }, async (_req, reply) =>
+    const metricsSchema = {
+      tags: ['probes'],
+      summary: 'Prometheus metrics (scrape token, or loopback only)',
+    };
+    api.get('/metrics', { config: { access: METRICS }, schema: metricsSchema }, async (_req, reply) =>
       reply.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics()),
     );
-    // The console has `/`; the counters page lives on beside it.
-    api.get('/status', { config: { access: USER } }, async (_req, reply) =>
-      reply.type('text/html; charset=utf-8').send(await renderDashboard(deps)),
+    api.get(
+      '/status',
+      {
+        config: { access: USER },
+        schema: { tags: ['console'], summary: 'The status page: tenants, device counts and counters' },
+      },
+      async (_req, reply) => reply.type('text/html; charset=utf-8').send(await renderDashboard(deps)),
     );
     registerSessionRoutes(api, deps, failures);
     registerConsoleRoutes(api);

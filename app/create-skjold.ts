@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createConsoleUsers } from '../api/console-users.ts';
 import { createApi } from '../api/server.ts';
@@ -9,10 +10,11 @@ import { createCluster } from '../broker/cluster.ts';
 import { createFleetHealth } from '../fleet/health.ts';
 import { createIngest } from '../ingest/ingest.ts';
 import { createIngestPseudonymizer } from '../ingest/pseudonymizer-adapter.ts';
+import { createRejectionLog } from '../ingest/rejection-log.ts';
 import { type Clock, systemClock } from '../lib/clock.ts';
 import type { Config } from '../lib/config.ts';
 import { SkjoldError } from '../lib/errors.ts';
-import { createLogger, type Logger } from '../lib/log.ts';
+import { createConfiguredLogger, type Logger } from '../lib/log.ts';
 import { createMetrics, type Metrics } from '../lib/metrics.ts';
 import { openKeyStore } from '../pseudonymizer/keystore.ts';
 import { createPseudonymizer } from '../pseudonymizer/pseudonymizer.ts';
@@ -46,6 +48,14 @@ export interface SkjoldOptions {
   clock?: Clock;
   /** Restarts the influxd Skjold manages, to purge erased pseudonyms from its index (store/index-purge.ts). */
   restartInfluxd?: () => Promise<void>;
+}
+
+/** The version package.json names: what the OpenAPI document says it describes. */
+async function skjoldVersion(): Promise<string> {
+  const pkg = JSON.parse(await readFile(join(import.meta.dirname, '../package.json'), 'utf8')) as {
+    version?: string;
+  };
+  return pkg.version ?? '0';
 }
 
 export async function openRegistrySql(config: Config, logger: Logger): Promise<SqlClient> {
@@ -99,7 +109,7 @@ async function createTransport(
  */
 export async function createSkjold(config: Config, options: SkjoldOptions = {}) {
   // Every log line says which instance it came from; /metrics says it once.
-  const logger = (options.logger ?? createLogger(config.SKJOLD_LOG_LEVEL)).child({
+  const logger = (options.logger ?? createConfiguredLogger(config)).child({
     instance: config.SKJOLD_INSTANCE_ID,
   });
   const metrics = createMetrics();
@@ -158,12 +168,20 @@ export async function createSkjold(config: Config, options: SkjoldOptions = {}) 
     spool: config.SKJOLD_TRANSPORT === 'spool',
   });
   let kafkaWriter: KafkaWriter | undefined;
+  const brokerLogger = logger.child({ component: 'broker' });
+  const fullLinesPerInterval = config.SKJOLD_LOG_REJECTIONS_PER_MINUTE; // the interval is a minute
+  const ingestRejections = createRejectionLog({
+    logger: logger.child({ component: 'ingest' }),
+    clock,
+    fullLinesPerInterval,
+  });
+  const brokerRejections = createRejectionLog({ logger: brokerLogger, clock, fullLinesPerInterval });
   const ingest = createIngest({
     pseudonymizer: createIngestPseudonymizer(pseudonymizer),
     transport,
     metrics,
     fleet: fleet.events,
-    logger: logger.child({ component: 'ingest' }),
+    rejections: ingestRejections,
     time: { futureSkewMs: config.SKJOLD_CLOCK_SKEW_FUTURE_MS, pastSkewMs: config.SKJOLD_CLOCK_SKEW_PAST_MS },
     ...(options.now ? { now: options.now } : {}),
   });
@@ -198,7 +216,8 @@ export async function createSkjold(config: Config, options: SkjoldOptions = {}) 
     ingest,
     metrics,
     fleet: fleet.events,
-    logger: logger.child({ component: 'broker' }),
+    logger: brokerLogger,
+    rejections: brokerRejections,
     limits: {
       maxPacketBytes: config.SKJOLD_MQTT_MAX_PACKET_BYTES,
       connectRate: config.SKJOLD_MQTT_CONNECT_RATE,
@@ -236,6 +255,7 @@ export async function createSkjold(config: Config, options: SkjoldOptions = {}) 
     indexPurge,
     transport,
     fleet,
+    version: await skjoldVersion(),
     operatorName: config.SKJOLD_OPERATOR_NAME,
     subProcessors: config.SKJOLD_SUBPROCESSORS.split(';')
       .map((s) => s.trim())
@@ -292,6 +312,9 @@ export async function createSkjold(config: Config, options: SkjoldOptions = {}) 
       // Devices first, so nothing new is accepted; then flush what was.
       await retentionSchedule?.stop();
       await broker.close();
+      // What was counted but not yet summarised is said before the process goes.
+      ingestRejections.close();
+      brokerRejections.close();
       await cluster?.close();
       await fleet.stop();
       stopping = true;

@@ -3,7 +3,7 @@ import type { ConsoleUsers } from '../api/console-users.ts';
 import { createApiClient } from '../cli/api-client.ts';
 import { localApiUrl } from '../lib/api-url.ts';
 import type { Config } from '../lib/config.ts';
-import { createLogger } from '../lib/log.ts';
+import { createConfiguredLogger } from '../lib/log.ts';
 import { createSkjold } from './create-skjold.ts';
 import { ensureInfluxd } from './managed-influxd.ts';
 import { operatorToken, operatorTokenFile } from './operator-token.ts';
@@ -23,7 +23,7 @@ export interface StartOptions {
  * SIGINT/SIGTERM.
  */
 export async function runStart(baseConfig: Config, options: StartOptions): Promise<void> {
-  const logger = createLogger(baseConfig.SKJOLD_LOG_LEVEL);
+  const logger = createConfiguredLogger(baseConfig);
   const influx = await ensureInfluxd(baseConfig, join(baseConfig.SKJOLD_DATA_DIR, 'influxdb'), logger);
   const config = Object.freeze({ ...baseConfig, ...influx.config });
   const skjold = await createSkjold(config, {
@@ -66,7 +66,8 @@ export async function runStart(baseConfig: Config, options: StartOptions): Promi
   let simulation: Promise<unknown> = Promise.resolve();
   if (options.simulate) {
     const client = createApiClient({ url: api, token: await operatorToken(config) });
-    simulation = runSimulation(config, client, {
+    // The port the broker got: with SKJOLD_MQTT_PORT=0 it is chosen when it listens.
+    simulation = runSimulation({ ...config, SKJOLD_MQTT_PORT: mqttPort }, client, {
       devicesPerKind: options.devicesPerKind,
       ratePerDevice: options.ratePerDevice,
       seed: 'skjold-demo',

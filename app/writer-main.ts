@@ -1,6 +1,6 @@
 import type { Config } from '../lib/config.ts';
 import { SkjoldError } from '../lib/errors.ts';
-import { createLogger } from '../lib/log.ts';
+import { createConfiguredLogger } from '../lib/log.ts';
 import { createMetrics } from '../lib/metrics.ts';
 import { createKafkaPipeline } from './kafka.ts';
 import { storeFromConfig, storeWriterFromConfig, untilSignal } from './wiring.ts';
@@ -16,7 +16,7 @@ export async function runWriter(config: Config): Promise<void> {
   if (config.SKJOLD_TRANSPORT !== 'kafka') {
     throw new SkjoldError('SKJOLD_ERR_CONFIG', 'skjold writer needs SKJOLD_TRANSPORT=kafka');
   }
-  const logger = createLogger(config.SKJOLD_LOG_LEVEL);
+  const logger = createConfiguredLogger(config);
   const metrics = createMetrics();
   const store = storeFromConfig(config);
   let stopping = false;

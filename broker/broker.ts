@@ -6,6 +6,7 @@ import { Aedes, type AuthenticateError, type Client } from 'aedes';
 import type { FleetEvents } from '../fleet/events.ts';
 import type { DeviceContext } from '../ingest/device-context.ts';
 import type { Ingest } from '../ingest/ingest.ts';
+import type { RejectionLog } from '../ingest/rejection-log.ts';
 import type { Logger } from '../lib/log.ts';
 import type { Metrics } from '../lib/metrics.ts';
 import type { Authenticator } from './authenticator.ts';
@@ -30,6 +31,8 @@ export interface BrokerDeps {
   ingest: Ingest;
   metrics: Metrics;
   logger: Logger;
+  /** Where refused publishes are logged: the first per device, then summaries. */
+  rejections: RejectionLog;
   limits: BrokerLimits;
   tls?: { cert: Buffer; key: Buffer } | undefined;
   /** aedes' broker id; unique per instance, so takeover across instances can tell them apart. */
@@ -65,7 +68,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * message is acknowledged only after ingest has made it safe.
  */
 export async function createBroker(deps: BrokerDeps) {
-  const { authenticator, ingest, metrics, logger, limits } = deps;
+  const { authenticator, ingest, metrics, logger, rejections, limits } = deps;
   const sessions = new WeakMap<Client, Session>();
   const connectBucket = createTokenBucket(limits.connectRate, limits.connectRate * 2);
   const sourceLimit = createSourceLimit(limits.perSource);
@@ -123,7 +126,12 @@ export async function createBroker(deps: BrokerDeps) {
         metrics.mqttForbidden.inc({ action: 'publish' });
         deps.fleet?.rejected(session.ctx, 'forbidden_topic');
         // The topic is not logged: it may hold another device's identifier.
-        logger.warn({ device: session.ctx.devicePseudonym }, 'publish outside the device topic refused');
+        rejections.rejected({
+          device: session.ctx.devicePseudonym,
+          tenant: session.ctx.tenantId,
+          reason: 'topic',
+          msg: 'publish outside the device topic refused',
+        });
         return done(new Error('topic not allowed'));
       }
       // A retained message would sit in broker memory with raw identifiers in it.

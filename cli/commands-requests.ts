@@ -1,10 +1,8 @@
-import { open } from 'node:fs/promises';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { operatorToken } from '../app/operator-token.ts';
 import { cliApiUrl } from '../lib/api-url.ts';
-import { ApiError, createApiClient } from './api-client.ts';
+import { createApiClient } from './api-client.ts';
 import { apiFor, type Command, type Entry, flag, need, print, str } from './command-kit.ts';
+import { download, exportProgressMode, withProgress } from './long-commands.ts';
 
 export const REQUEST_USAGE = `
 Data-subject requests (docs/subject-requests.md). Operator:
@@ -15,6 +13,8 @@ Data-subject requests (docs/subject-requests.md). Operator:
   tokens revoke --tenant T --id TOKEN_ID
   requests list [--tenant T] [--overdue]        every tenant's requests (or one tenant's)
   statistics fleet [--days N]                   the operator's fleet statistics (restricted/objecting subjects left out)
+  tenants export --tenant T [--format json|csv] [--out FILE]
+                                                a tenant's data as the operator may see it (restricted subjects left out)
 Tenant (--tenant-token TOKEN, or --tenant-token-file FILE):
   subjects export --ref REF [--format json|csv] [--request ID] [--out FILE]
   subjects erase --ref REF [--request ID]       prints the erasure receipt
@@ -44,22 +44,6 @@ async function tenantApi(cmd: Command) {
       code: 'ERR_PARSE_ARGS_MISSING',
     });
   return createApiClient({ url: apiUrl(cmd), token });
-}
-
-/**
- * An export holds the subject's raw identifiers and notes (art. 32(1)): its
- * file is the owner's alone, 0600, also when it already existed with a wider
- * mode (the mode given to open() applies only to a file it creates).
- */
-async function privateFile(path: string) {
-  const handle = await open(path, 'w', 0o600);
-  try {
-    await handle.chmod(0o600);
-  } catch (err) {
-    await handle.close();
-    throw err;
-  }
-  return handle.createWriteStream();
 }
 
 const subject = (cmd: Command) => `/tenant/v1/subjects/${encodeURIComponent(need(cmd, 'ref'))}`;
@@ -129,20 +113,25 @@ export const REQUEST_COMMANDS: Entry[] = [
       const token = (await tenantToken(cmd)) ?? need(cmd, 'tenant-token');
       const params = new URLSearchParams({ format: String(cmd.values.format ?? 'json') });
       if (typeof cmd.values.request === 'string') params.set('request', cmd.values.request);
-      // Streamed to the file (or stdout) as it arrives: an export can be large.
-      const res = await fetch(new URL(`${subject(cmd)}/export?${params}`, apiUrl(cmd)), {
-        headers: { authorization: `Bearer ${token}` },
+      const url = new URL(`${subject(cmd)}/export?${params}`, apiUrl(cmd));
+      const out = typeof cmd.values.out === 'string' ? cmd.values.out : undefined;
+      await withProgress(cmd, 'subjects export', (progress) => download(url, token, out, progress), {
+        mode: exportProgressMode(cmd),
       });
-      if (!res.ok || !res.body) {
-        const err = (await res.json().catch(() => ({}))) as { code?: string; message?: string };
-        throw new ApiError(
-          res.status,
-          err.code ?? 'SKJOLD_ERR_INTERNAL',
-          err.message ?? `HTTP ${res.status}`,
-        );
-      }
-      const out = typeof cmd.values.out === 'string' ? await privateFile(cmd.values.out) : process.stdout;
-      await pipeline(Readable.fromWeb(res.body as WebReadableStream), out);
+    },
+  },
+  {
+    name: 'tenants export',
+    options: { tenant: str, format: str, out: str },
+    async run(cmd) {
+      // The operator's view (art. 18: restricted subjects left out); a tenant's own is /tenant/v1/export.
+      const params = new URLSearchParams({ format: String(cmd.values.format ?? 'json') });
+      const url = new URL(`/v1/tenants/${need(cmd, 'tenant')}/export?${params}`, apiUrl(cmd));
+      const out = typeof cmd.values.out === 'string' ? cmd.values.out : undefined;
+      const token = await operatorToken(cmd.config);
+      await withProgress(cmd, 'tenants export', (progress) => download(url, token, out, progress), {
+        mode: exportProgressMode(cmd),
+      });
     },
   },
   {

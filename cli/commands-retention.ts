@@ -1,5 +1,6 @@
 import type { KindCounts, RetentionReport } from '../retention/retention.ts';
 import { apiFor, type Command, type Entry, flag, need, print, str } from './command-kit.ts';
+import { runRetention, withProgress } from './long-commands.ts';
 
 function counts(c: KindCounts): string {
   const parts = Object.entries(c).map(
@@ -103,12 +104,12 @@ export function retentionCommands(): Entry[] {
       name: 'retention run',
       options: { tenant: str, json: flag },
       async run(cmd) {
-        const res = await (await apiFor(cmd.config)).call<{ receipts: RetentionReport[] }>(
-          'POST',
-          `/v1/retention/run${query(cmd)}`,
-          {},
+        const api = await apiFor(cmd.config);
+        const tenant = typeof cmd.values.tenant === 'string' ? cmd.values.tenant : undefined;
+        reports(
+          cmd,
+          await withProgress(cmd, 'retention run', (progress) => runRetention(api, tenant, progress)),
         );
-        reports(cmd, res.receipts);
       },
     },
     {

@@ -1,11 +1,15 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { DEVICE_IDENTIFIER_TYPES } from '../registry/enrolment.ts';
 import { apiFor, type Entry, need, print, str } from './command-kit.ts';
 import { REQUEST_COMMANDS, REQUEST_USAGE } from './commands-requests.ts';
 import { RETENTION_USAGE, retentionCommands } from './commands-retention.ts';
 import { USER_COMMANDS, USERS_USAGE } from './commands-users.ts';
+import { importDevices, withProgress } from './long-commands.ts';
 
 export const USAGE = `Usage: skjold <command> [options]
 
+  version                                       Skjold's version and the Node.js it runs on
   start [--simulate] [--devices N] [--rate R]   run broker, ingest, API and console (and a simulated fleet)
   writer                                        store writers only (SKJOLD_TRANSPORT=kafka): Kafka → InfluxDB
   simulate [--devices N] [--rate R] [--duration S] [--seed X]
@@ -36,6 +40,17 @@ with SKJOLD_OPERATOR_TOKEN or the token start wrote into the data directory (ten
 `;
 
 export const COMMANDS: Entry[] = [
+  {
+    name: 'version',
+    options: {},
+    async run() {
+      const pkg = JSON.parse(await readFile(join(import.meta.dirname, '../package.json'), 'utf8')) as {
+        version: string;
+      };
+      // The Node.js too: `npx skjold` must run on the Node 24 the packages bring, not the system's.
+      process.stdout.write(`skjold ${pkg.version} on Node.js ${process.version}\n`);
+    },
+  },
   {
     name: 'audit verify',
     options: {},
@@ -201,7 +216,10 @@ export const COMMANDS: Entry[] = [
     async run(cmd) {
       const [file] = cmd.positionals;
       if (!file) throw Object.assign(new Error('a CSV file is required'), { code: 'ERR_PARSE_ARGS_MISSING' });
-      print(await (await apiFor(cmd.config)).importDevices(need(cmd, 'tenant'), await cmd.readFile(file)));
+      const [api, tenant, csv] = [await apiFor(cmd.config), need(cmd, 'tenant'), await cmd.readFile(file)];
+      print(
+        await withProgress(cmd, 'devices import', (progress) => importDevices(api, tenant, csv, progress)),
+      );
     },
   },
   {

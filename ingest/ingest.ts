@@ -1,16 +1,17 @@
 import type { FleetEvents } from '../fleet/events.ts';
 import { isSkjoldError } from '../lib/errors.ts';
-import type { Logger } from '../lib/log.ts';
 import type { Metrics } from '../lib/metrics.ts';
 import type { Transport } from '../transport/transport.ts';
 import type { DeviceContext } from './device-context.ts';
+import type { RejectionLog } from './rejection-log.ts';
 import { type IngestPseudonymizer, type TimePolicy, transformMessage } from './transform.ts';
 
 export interface IngestOptions {
   pseudonymizer: IngestPseudonymizer;
   transport: Transport;
   metrics: Metrics;
-  logger: Logger;
+  /** Where rejections are logged: the first per device and reason, then summaries. */
+  rejections: RejectionLog;
   time: TimePolicy;
   now?: () => number;
   /** Told of every accepted and rejected message (fleet health). */
@@ -26,7 +27,7 @@ export type IngestOutcome = 'stored' | 'rejected';
  * case the device must not be acknowledged.
  */
 export function createIngest(options: IngestOptions) {
-  const { pseudonymizer, transport, metrics, logger, time } = options;
+  const { pseudonymizer, transport, metrics, rejections, time } = options;
   const now = options.now ?? Date.now;
 
   return {
@@ -37,10 +38,13 @@ export function createIngest(options: IngestOptions) {
         metrics.ingestMessages.inc({ kind: ctx.kind, outcome: 'rejected' });
         options.fleet?.rejected(ctx, result.reason);
         // The device pseudonym and zod paths only: the payload is never logged.
-        logger.warn(
-          { device: ctx.devicePseudonym, tenant: ctx.tenantId, reason: result.reason, detail: result.detail },
-          'message rejected',
-        );
+        rejections.rejected({
+          device: ctx.devicePseudonym,
+          tenant: ctx.tenantId,
+          reason: result.reason,
+          msg: 'message rejected',
+          fields: { detail: result.detail },
+        });
         return 'rejected';
       }
       for (const [reason, n] of Object.entries(result.dropped)) {

@@ -26,6 +26,8 @@ const schema = z.object({
   SKJOLD_OPERATOR_NAME: z.string().min(1).default('the Skjold operator'), // named as controller or processor in the art. 30 records
   SKJOLD_SUBPROCESSORS: z.string().default(''), // recipients for the art. 30 records, separated by ';'
   SKJOLD_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  SKJOLD_LOG_FORMAT: z.enum(['auto', 'json', 'pretty']).default('auto'), // auto: pretty when stdout is a terminal, JSON otherwise
+  SKJOLD_LOG_REJECTIONS_PER_MINUTE: int(5), // rejected messages logged in full per minute and log; the rest are counted and summarised
   SKJOLD_INSTANCE_ID: z.string().min(1).max(64).default(hostname()), // names this instance in logs, metrics and the broker id
   SKJOLD_REDIS_URL: z.string().url().optional(), // several instances share MQTT sessions and subscriptions through Redis
 
@@ -50,6 +52,7 @@ const schema = z.object({
   SKJOLD_API_RATE: int(1200), // requests a minute from one address, all routes together (429 past it)
   SKJOLD_API_AUTH_FAILURES: int(10), // failed authentications a minute from one address before it is answered 429
   SKJOLD_METRICS_TOKEN: z.string().min(24).optional(), // Prometheus' Bearer token for /metrics; unset: /metrics answers loopback only
+  SKJOLD_PROGRESS: z.enum(['auto', 'always', 'never']).default('auto'), // CLI progress on stderr; auto: when stderr is a terminal
 
   SKJOLD_INFLUX_URL: z.string().url().default('http://127.0.0.1:8086'),
   SKJOLD_INFLUX_USER: z.string().default('admin'),

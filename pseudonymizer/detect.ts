@@ -90,7 +90,7 @@ const HEX = '[0-9A-Fa-f]';
 // one to three of them in a row ('20 12 - 34 56', '35/209900/176148/1').
 const SEPARATOR_RUN = String.raw`[ \t\r\n\u00a0\u202f.\-/,:_()]{1,3}`;
 const DAY = String.raw`(?:0?[1-9]|[12]\d|3[01])`;
-const MONTH = String.raw`(?:0?[1-9]|1[0-2])`;
+const MONTH = '(?:0?[1-9]|1[0-2])';
 const TIME = String.raw`(?:[01]?\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:[.,]\d{1,9})?)?`;
 // Not followed by another digit group: what makes '20-12-34' of '20-12-34-56'
 // no date and '20.12' of 'tlf 20.12 34 56' no reading. ', ' is a list, not a

@@ -17,7 +17,7 @@ export function runCli(stack: Stack, ...args: string[]): Promise<CliResult> {
   return runCliWithEnv(stack, {}, ...args);
 }
 
-/** `runCli` with more environment variables (e.g. NODE_EXTRA_CA_CERTS for an HTTPS API). */
+/** `runCli` with more environment variables (e.g. NODE_EXTRA_CA_CERTS for an HTTPS API, SKJOLD_PROGRESS). */
 export async function runCliWithEnv(
   stack: Stack,
   extraEnv: NodeJS.ProcessEnv,
