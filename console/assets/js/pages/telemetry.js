@@ -23,6 +23,8 @@ const WINDOWS = [
 const AGGS = ['mean', 'min', 'max', 'sum', 'last'];
 /** Live mode asks again this often: the simulator sends a reading every few seconds. */
 export const LIVE_POLL_MS = 3000;
+/** With nothing picked, a chart shows this many devices at most: more lines are not readable (and the API takes 200). */
+const DEFAULT_SERIES = 20;
 
 const pad = (n) => String(n).padStart(2, '0');
 /** A date as a datetime-local input shows it: the browser's local time, to the minute. */
@@ -136,9 +138,12 @@ export async function render(ctx) {
       ...groups.map((g) => h('option', { value: g, selected: g === state.group }, g)),
     );
     deviceSel.disabled = state.group !== '';
-    deviceNote.textContent = devices.length
-      ? `${devices.length} device${devices.length === 1 ? '' : 's'}; none picked shows all`
-      : '';
+    deviceNote.textContent =
+      devices.length > DEFAULT_SERIES
+        ? `${devices.length} devices; none picked shows the first ${DEFAULT_SERIES}`
+        : devices.length
+          ? `${devices.length} device${devices.length === 1 ? '' : 's'}; none picked shows all`
+          : '';
   }
 
   function saveParams() {
@@ -154,6 +159,11 @@ export async function render(ctx) {
     });
   }
 
+  const chosenDevices = () =>
+    state.devices.length || devices.length <= DEFAULT_SERIES
+      ? state.devices
+      : devices.slice(0, DEFAULT_SERIES).map((d) => d.device);
+
   const unitOf = (name) => (fieldsByKind[state.kind] ?? []).find((f) => f.name === name)?.unit ?? '';
 
   function queryFor(name, format) {
@@ -163,7 +173,7 @@ export async function render(ctx) {
     return {
       kind: state.kind,
       field: name,
-      ...(state.group ? { group: state.group } : { devices: state.devices }),
+      ...(state.group ? { group: state.group } : { devices: chosenDevices() }),
       from: from.toISOString(),
       to: to.toISOString(),
       window: state.window,
