@@ -117,6 +117,7 @@ before(async () => {
   for (const user of [
     { username: 'ops', role: 'operator' },
     { username: 'dpo.nordvarme', role: 'tenant_dpo', tenantId: A },
+    { username: 'admin.nordvarme', role: 'tenant_admin', tenantId: A },
   ]) {
     const created = await op('POST', '/v1/users', { ...user, password: PASSWORD });
     assert.equal(created.status, 201, created.body);
@@ -372,6 +373,24 @@ describe('console', () => {
     );
   });
 
+  test('only the tenant admin takes all of the tenant’s data back, from the privacy desk', async () => {
+    assert.equal(await dpo.locator('button[data-action="tenant-export"]').count(), 0, 'not the DPO');
+    const admin = await signIn('admin.nordvarme');
+    await admin.goto(`${stack.apiUrl}/#/privacy`);
+    const [download] = await Promise.all([
+      admin.waitForEvent('download', WAIT),
+      admin.click('button[data-action="tenant-export"][data-format="json"]'),
+    ]);
+    const file = join(ARTIFACTS, 'tenant-export.json');
+    await download.saveAs(file);
+    const text = readFileSync(file, 'utf8');
+    // Art. 28(3)(g): the controller's own copy, its restricted subject included.
+    for (const d of [seen, other, hidden]) assert.ok(text.includes(d.pseudonym), d.pseudonym);
+    assert.ok(!text.includes(B), 'nothing of another tenant');
+    await screenshot(admin, '13-admin-tenant-export');
+    await admin.context().close();
+  });
+
   test('signing out ends the session: the old cookie opens nothing, the back button shows nothing', async () => {
     const cookie = await sessionCookie(dpo);
     assert.ok(cookie);
@@ -383,7 +402,7 @@ describe('console', () => {
     await dpo.click('#logout');
     await dpo.waitForURL((url) => url.pathname === '/login', WAIT);
     assert.equal(await dpo.isVisible('#login-note'), true, 'the sign-in page says so');
-    await screenshot(dpo, '13-signed-out');
+    await screenshot(dpo, '14-signed-out');
     const afterwards = await fetch(`${stack.apiUrl}/tenant/v1/requests`, {
       headers: { cookie: `skjold_session=${cookie}` },
     });
@@ -399,7 +418,7 @@ describe('console', () => {
     assert.equal(new URL(dpo.url()).pathname, '/login');
     assert.equal(await dpo.locator('#shell:not([hidden])').count(), 0);
     assert.equal(await dpo.locator('#open-requests').count(), 0);
-    await screenshot(dpo, '14-back-after-sign-out');
+    await screenshot(dpo, '15-back-after-sign-out');
     await dpo.context().close();
   });
 });

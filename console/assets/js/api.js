@@ -104,6 +104,7 @@ export function apiFor(user) {
       request('POST', `/tenant/v1/requests/${encodeURIComponent(id)}/complete`, {
         body: outcome ? { outcome } : {},
       }),
+    exportTenant: (format) => request('GET', '/tenant/v1/export', { params: { format }, raw: true }),
     exportSubject: (subjectRef, requestId, format) =>
       request('GET', `/tenant/v1/subjects/${encodeURIComponent(subjectRef)}/export`, {
         params: { request: requestId, format },

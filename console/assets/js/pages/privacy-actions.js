@@ -208,3 +208,36 @@ export function requestActions(r, panelRow, { api, act }) {
   );
   return h('div', { class: 'actions' }, buttons);
 }
+
+/**
+ * Art. 28(3)(g): the tenant admin takes all of the tenant's data back (raw identifiers and restricted
+ * subjects included: it is the controller's own). The DPO's role has no `tenant:export` scope.
+ */
+export function tenantExportCard({ api, act }) {
+  const download = (format) =>
+    h(
+      'button',
+      {
+        type: 'button',
+        class: 'small',
+        dataset: { action: 'tenant-export', format },
+        onclick: () =>
+          act('The export', async () => {
+            const res = await api.exportTenant(format);
+            saveBlob(await res.blob(), `tenant-export.${format}`);
+            return `All of your tenant’s data downloaded (${format.toUpperCase()}).`;
+          }),
+      },
+      format === 'json' ? 'Download JSON' : 'Download CSV',
+    );
+  return card(
+    'All of your data',
+    'art. 28(3)(g)',
+    h(
+      'p',
+      null,
+      'Every reading of every device, with your own identifiers: what you take back when a contract ends. ',
+      h('span', { class: 'actions' }, download('json'), download('csv')),
+    ),
+  );
+}

@@ -1,6 +1,6 @@
 import { card, empty, fill, h, table } from '../dom.js';
 import { fmtDate, fmtDateTime, fmtInt, requestKindLabel, shortPseudonym } from '../format.js';
-import { fileForm, requestActions, shortId } from './privacy-actions.js';
+import { fileForm, requestActions, shortId, tenantExportCard } from './privacy-actions.js';
 import { deskDetails, dueCell, statusPill } from './privacy-cards.js';
 
 /**
@@ -126,6 +126,7 @@ export async function render(ctx) {
           )
         : null,
       desk ? deskDetails(desk, audit, preview, { api, showTenant }) : null,
+      ctx.user.role === 'tenant_admin' ? tenantExportCard({ api, act }) : null,
     );
   }
 
