@@ -127,9 +127,9 @@ before(async () => {
   const restricted = await callAs(stack, token, 'POST', '/tenant/v1/subjects/cust-2002/restrict', {});
   assert.equal(restricted.status, 200, restricted.body);
   for (const device of [seen, hidden, other]) clients.push(await connectDevice(stack.mqttUrl, device));
-  // Ten minutes of history, a reading every 30 s, so the charts have lines before anything arrives live.
+  // A quarter of an hour of history, a reading every 30 s, so the charts have lines before anything arrives live.
   const [s1, s2, s3] = [seen, hidden, other];
-  for (let ago = 20; ago >= 0; ago--) {
+  for (let ago = 29; ago >= 0; ago--) {
     const time = Date.now() - ago * 30_000;
     await publish(s1, clients[0]!, undefined, time);
     await publish(s2, clients[1]!, undefined, time);
