@@ -1,5 +1,6 @@
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { FleetHealth } from '../fleet/health.ts';
+import type { ObjectionGate } from '../ingest/objection-gate.ts';
 import type { Clock } from '../lib/clock.ts';
 import type { Logger } from '../lib/log.ts';
 import type { Metrics } from '../lib/metrics.ts';
@@ -29,6 +30,8 @@ export interface ApiDeps {
   fleet: FleetHealth;
   /** Skjold's version, in the OpenAPI document. */
   version?: string;
+  /** Ingest's view of objections, re-read when a subject's links or objections change. */
+  objections?: Pick<ObjectionGate, 'refresh'>;
   /** Named in the art. 30 records. */
   operatorName: string;
   subProcessors: readonly string[];

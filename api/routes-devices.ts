@@ -172,6 +172,8 @@ export function registerDeviceRoutes(app: FastifyInstance, deps: ApiDeps): void 
         target: createSealer(deps.keyStore).subjectPseudonym(tenant, ref),
         detail: { device: deviceId },
       });
+      // The subject's objections reach the device's points from the next message on.
+      await deps.objections?.refresh();
       return reply.code(204).send();
     },
   );

@@ -28,6 +28,7 @@ const rectifyBody = z.object({
 });
 const actionBody = z.object({ requestId }).default({});
 const purposeBody = z.object({ purpose: z.string().min(1).max(200), requestId });
+const liftBody = z.object({ purpose: z.string().min(1).max(200) });
 const specialBody = z.object({
   category: z.string().min(1).max(100),
   note: z.string().min(1).max(2000),
@@ -286,6 +287,35 @@ export function registerSubjectRoutes(app: FastifyInstance, rights: Rights, metr
             return rights.record(t.actor, t.tenantId, ref, `subject.${kind}`, request.id, {
               purpose: body.purpose,
             });
+          },
+        );
+
+        // The subject withdrew the objection, or consented again: storage for the purpose resumes.
+        scope.post(
+          `/subjects/:ref/${path}/lift`,
+          {
+            config: { access: tenantAccess('subjects:write') },
+            schema: {
+              tags: ['subject requests'],
+              summary: 'Lift an objection or consent withdrawal for a purpose: storage resumes',
+              params: subjectParams,
+              body: liftBody,
+            },
+          },
+          async (req) => {
+            const t = tenantPrincipal(req);
+            const { ref } = subjectParams.parse(req.params);
+            const { purpose } = liftBody.parse(req.body);
+            await rights.subjects.require(t.tenantId, ref);
+            const lifted = await rights.subjects.liftObjection(t.tenantId, ref, purpose, basis);
+            const entry = await rights.deps.audit.append({
+              actor: t.actor,
+              action: `subject.${kind}.lift`,
+              tenantId: t.tenantId,
+              target: rights.sealer.subjectPseudonym(t.tenantId, ref),
+              detail: { purpose, lifted },
+            });
+            return { lifted, audit: { seq: entry.seq, hash: entry.hash } };
           },
         );
       }

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { MAX_GRID_METRES, MIN_GRID_METRES } from '../ingest/gps-grid.ts';
 import { SkjoldError } from '../lib/errors.ts';
 import type { ApiDeps } from './deps.ts';
 
@@ -24,7 +25,12 @@ const contractBody = z.object({
   startsOn: date,
   endsOn: date.nullable().default(null),
   jurisdiction: z.enum(['DK', 'SE']),
-  gpsDecimals: z.number().int().min(0).max(3).nullable().default(null),
+  // Art. 5(1)(c): GPS kept only snapped to a grid of this size (ingest/gps-grid.ts); null drops it.
+  gpsGridMeters: z.number().int().min(MIN_GRID_METRES).max(MAX_GRID_METRES).nullable().default(null),
+  // Refused rather than ignored: a client still sending it would otherwise lose GPS without knowing.
+  gpsDecimals: z
+    .never({ error: 'gpsDecimals is replaced by gpsGridMeters (cell size in metres)' })
+    .optional(),
 });
 const readerBody = z.object({
   username: z.string().regex(/^[a-z][a-z0-9_]{2,62}$/),

@@ -9,6 +9,7 @@ import { createBroker } from '../broker/broker.ts';
 import { createCluster } from '../broker/cluster.ts';
 import { createFleetHealth } from '../fleet/health.ts';
 import { createIngest } from '../ingest/ingest.ts';
+import { createObjectionGate } from '../ingest/objection-gate.ts';
 import { createIngestPseudonymizer } from '../ingest/pseudonymizer-adapter.ts';
 import { createRejectionLog } from '../ingest/rejection-log.ts';
 import { type Clock, systemClock } from '../lib/clock.ts';
@@ -167,6 +168,11 @@ export async function createSkjold(config: Config, options: SkjoldOptions = {}) 
     logger: logger.child({ component: 'fleet' }),
     spool: config.SKJOLD_TRANSPORT === 'spool',
   });
+  const objections = createObjectionGate({
+    sql,
+    logger: logger.child({ component: 'objections' }),
+    refreshMs: config.SKJOLD_OBJECTION_REFRESH_SECONDS * 1000,
+  });
   let kafkaWriter: KafkaWriter | undefined;
   const brokerLogger = logger.child({ component: 'broker' });
   const fullLinesPerInterval = config.SKJOLD_LOG_REJECTIONS_PER_MINUTE; // the interval is a minute
@@ -181,6 +187,7 @@ export async function createSkjold(config: Config, options: SkjoldOptions = {}) 
     transport,
     metrics,
     fleet: fleet.events,
+    gate: objections,
     rejections: ingestRejections,
     time: { futureSkewMs: config.SKJOLD_CLOCK_SKEW_FUTURE_MS, pastSkewMs: config.SKJOLD_CLOCK_SKEW_PAST_MS },
     ...(options.now ? { now: options.now } : {}),
@@ -256,6 +263,7 @@ export async function createSkjold(config: Config, options: SkjoldOptions = {}) 
     transport,
     fleet,
     version: await skjoldVersion(),
+    objections,
     operatorName: config.SKJOLD_OPERATOR_NAME,
     subProcessors: config.SKJOLD_SUBPROCESSORS.split(';')
       .map((s) => s.trim())
@@ -291,11 +299,14 @@ export async function createSkjold(config: Config, options: SkjoldOptions = {}) 
     indexPurge,
     transport,
     fleet,
+    objections,
     broker,
     api,
 
     async start(): Promise<{ mqttPort: number; apiPort: number }> {
       if (kafka && config.SKJOLD_KAFKA_WRITER === 'on') kafkaWriter = await kafka.startWriter(writer);
+      // Before the first message: an objection recorded while Skjold was down holds from its first point.
+      await objections.start();
       const mqtt = await broker.listen(config.SKJOLD_MQTT_PORT, config.SKJOLD_MQTT_HOST);
       await api.listen({ port: config.SKJOLD_API_PORT, host: config.SKJOLD_API_HOST });
       const apiAddress = api.server.address();
@@ -317,6 +328,7 @@ export async function createSkjold(config: Config, options: SkjoldOptions = {}) 
       brokerRejections.close();
       await cluster?.close();
       await fleet.stop();
+      objections.stop();
       stopping = true;
       await transport.close();
       await kafkaWriter?.stop();

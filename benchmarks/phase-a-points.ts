@@ -85,7 +85,7 @@ function contextFor(
       purpose: contract.purpose,
       legal_basis: contract.legalBasis,
     },
-    gpsDecimals: null,
+    gpsGridMeters: null,
   };
 }
 

@@ -71,7 +71,7 @@ async function loadTenant(
     startsOn: '2024-01-01',
     endsOn: contract.endsOn,
     jurisdiction: 'DK',
-    gpsDecimals: null,
+    gpsGridMeters: null,
   });
   const tags = {
     tenant: tenantId,

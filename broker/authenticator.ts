@@ -74,7 +74,7 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
         purpose: contract.purpose,
         legal_basis: contract.legalBasis,
       },
-      gpsDecimals: contract.gpsDecimals,
+      gpsGridMeters: contract.gpsGridMeters,
     };
     return { ctx, disabled: device.disabled, credentialHash: device.credentialHash };
   }

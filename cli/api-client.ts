@@ -59,7 +59,7 @@ export function createApiClient(options: { url: string; token: string }) {
     raw,
     createTenant: (t: { id: string; name: string }) => call('POST', '/v1/tenants', t),
     listTenants: () => call<Array<{ id: string; name: string }>>('GET', '/v1/tenants'),
-    createContract: (tenantId: string, c: ContractInput & { gpsDecimals?: number | null }) =>
+    createContract: (tenantId: string, c: ContractInput & { gpsGridMeters?: number | null }) =>
       call<{ id: string }>('POST', `/v1/tenants/${tenantId}/contracts`, c),
     addDevice: (tenantId: string, d: DeviceInput) =>
       call<{ id: string; secret: string; pseudonym: string }>('POST', `/v1/tenants/${tenantId}/devices`, d),

@@ -12,14 +12,14 @@ Data-subject requests (docs/subject-requests.md). Operator:
   tokens list --tenant T
   tokens revoke --tenant T --id TOKEN_ID
   requests list [--tenant T] [--overdue]        every tenant's requests (or one tenant's)
-  statistics fleet [--days N]                   the operator's fleet statistics (restricted/objecting subjects left out)
+  statistics fleet [--days N]                   the operator's fleet statistics (restricted/objecting subjects left out, groups under 5 devices suppressed)
   tenants export --tenant T [--format json|csv] [--out FILE]
                                                 a tenant's data as the operator may see it (restricted subjects left out)
 Tenant (--tenant-token TOKEN, or --tenant-token-file FILE):
   subjects export --ref REF [--format json|csv] [--request ID] [--out FILE]
   subjects erase --ref REF [--request ID]       prints the erasure receipt
   subjects restrict --ref REF [--lift]
-  subjects object --ref REF --purpose P [--withdraw-consent]
+  subjects object --ref REF --purpose P [--withdraw-consent] [--lift]
   requests file --ref REF --kind access|portability|erasure|restriction|restriction_lift|objection|consent_withdrawal|rectification
                 [--received ISO-8601]
   requests extend --id ID --months 1|2 --reason TEXT
@@ -156,12 +156,12 @@ export const REQUEST_COMMANDS: Entry[] = [
   },
   {
     name: 'subjects object',
-    options: { ref: str, purpose: str, 'withdraw-consent': flag, ...tokenOptions },
+    options: { ref: str, purpose: str, 'withdraw-consent': flag, lift: flag, ...tokenOptions },
     run: async (cmd) =>
       print(
         await (await tenantApi(cmd)).call(
           'POST',
-          `${subject(cmd)}/${cmd.values['withdraw-consent'] === true ? 'withdraw-consent' : 'object'}`,
+          `${subject(cmd)}/${cmd.values['withdraw-consent'] === true ? 'withdraw-consent' : 'object'}${cmd.values.lift === true ? '/lift' : ''}`,
           { purpose: need(cmd, 'purpose') },
         ),
       ),

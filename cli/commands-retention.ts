@@ -34,9 +34,15 @@ export function formatReport(r: RetentionReport): string {
         );
       }
     }
+    if (c.anonymisation) {
+      const n = c.anonymisation.noise;
+      lines.push(
+        `    aggregates publish ${c.anonymisation.published}; ${n ? `Laplace noise, ε = ${n.epsilon} per group` : 'no noise'}`,
+      );
+    }
     for (const [kind, a] of Object.entries(c.anonymised ?? {})) {
       lines.push(
-        `    anonymised ${kind}: ${a.groups} group(s) published (k = ${c.policy.anonymiseK}), ${a.suppressed} suppressed, ${a.devicesWithoutArea} device(s) without an area`,
+        `    anonymised ${kind}: ${a.groups} group(s) published (k = ${c.policy.anonymiseK}), ${a.suppressed} suppressed, ${a.fieldsWithheld} field(s) withheld, ${a.clamped} value(s) clamped, ${a.devicesWithoutArea} device(s) without an area`,
       );
     }
     if (c.billing.keepUntil) {
@@ -51,6 +57,11 @@ export function formatReport(r: RetentionReport): string {
       lines.push(`    resumed: ${c.skippedSteps} step(s) finished by an earlier run were skipped`);
     for (const n of c.notices) lines.push(`    note: ${n}`);
   }
+  const legacy = r.legacyAggregates;
+  if (legacy && legacy.contracts > 0)
+    lines.push(
+      `  older aggregates with minima/maxima (${legacy.contracts} contract(s)): ${legacy.rewritten} group(s) ${r.kind === 'plan' ? 'to keep' : 'kept'} as count and means, ${legacy.removed} group(s) under 5 devices ${r.kind === 'plan' ? 'to remove' : 'removed'}`,
+    );
   if (r.index?.state === 'purged')
     lines.push(`  index: ${r.index.stale} removed pseudonym(s) purged from InfluxDB's index`);
   if (r.index?.state === 'pending')
@@ -73,6 +84,7 @@ const POLICY_OPTIONS = {
   k: ['anonymiseK', Number],
   interval: ['anonymiseInterval', String],
   group: ['anonymiseGroup', String],
+  'noise-epsilon': ['anonymiseNoise', (v: string) => (v === 'off' ? null : { epsilon: Number(v) })],
 } as const;
 
 export const RETENTION_USAGE = `  contracts end --tenant T --id C --on YYYY-MM-DD|none
@@ -81,7 +93,8 @@ export const RETENTION_USAGE = `  contracts end --tenant T --id C --on YYYY-MM-D
   retention run [--tenant T] [--json]           run retention now and print the receipt
   retention policy --tenant T --contract C      show a contract's retention policy; set it with any of
                 [--telemetry delete|anonymise] [--grace-months N] [--billing-period-months 1|2|3|4|6|12]
-                [--fiscal-year-end-month 1-12] [--k N] [--interval 1h|1d|7d] [--group area|contract]
+                [--fiscal-year-end-month 1-12] [--k N (at least 5)] [--interval 1h|1d|7d] [--group area|contract]
+                [--noise-epsilon ε|off]          Laplace noise on published sums and means (docs/retention.md)
   holds add --tenant T --scope tenant|subject|device [--target REF|DEVICE_ID] --reason TEXT [--until YYYY-MM-DD]
   holds list --tenant T
   holds release --tenant T --id HOLD_ID

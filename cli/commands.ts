@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { DEFAULT_GRID_METRES } from '../ingest/gps-grid.ts';
 import { DEVICE_IDENTIFIER_TYPES } from '../registry/enrolment.ts';
-import { apiFor, type Entry, need, print, str } from './command-kit.ts';
+import { apiFor, type Entry, flag, need, print, str } from './command-kit.ts';
 import { REQUEST_COMMANDS, REQUEST_USAGE } from './commands-requests.ts';
 import { RETENTION_USAGE, retentionCommands } from './commands-retention.ts';
 import { USER_COMMANDS, USERS_USAGE } from './commands-users.ts';
@@ -17,7 +18,7 @@ export const USAGE = `Usage: skjold <command> [options]
   tenants add <id> --name NAME                  register a tenant (its own key and database)
   tenants list
   contracts add --tenant T --id C --role controller|processor --purpose TEXT
-                --legal-basis B --starts YYYY-MM-DD [--ends YYYY-MM-DD] --jurisdiction DK|SE [--gps-decimals N]
+                --legal-basis B --starts YYYY-MM-DD [--ends YYYY-MM-DD] --jurisdiction DK|SE [--gps | --gps-grid-meters N]
   contracts list --tenant T
   devices add --tenant T --contract C --kind heat_meter|sim_unit|building_sensor
               [--iccid ..] [--imsi ..] [--imei ..] [--msisdn ..] [--wmbus ..] [--serial ..] [--secret ..]
@@ -157,11 +158,14 @@ export const COMMANDS: Entry[] = [
       starts: str,
       ends: str,
       jurisdiction: str,
-      'gps-decimals': str,
+      gps: flag,
+      'gps-grid-meters': str,
     },
     async run(cmd) {
       const api = await apiFor(cmd.config);
-      const gps = cmd.values['gps-decimals'];
+      const grid = cmd.values['gps-grid-meters'];
+      // --gps alone keeps GPS on the default grid; neither drops it (art. 5(1)(c)).
+      const gps = grid === undefined ? (cmd.values.gps ? DEFAULT_GRID_METRES : null) : Number(grid);
       const body = {
         id: need(cmd, 'id'),
         role: need(cmd, 'role'),
@@ -170,7 +174,7 @@ export const COMMANDS: Entry[] = [
         startsOn: need(cmd, 'starts'),
         endsOn: (cmd.values.ends as string | undefined) ?? null,
         jurisdiction: need(cmd, 'jurisdiction'),
-        gpsDecimals: gps === undefined ? null : Number(gps),
+        gpsGridMeters: gps,
       };
       print(await api.call('POST', `/v1/tenants/${need(cmd, 'tenant')}/contracts`, body));
     },

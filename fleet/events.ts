@@ -17,6 +17,8 @@ export interface FleetEvents {
   accepted(device: DeviceRef, dropped: Readonly<Record<string, number>>): void;
   /** A message (or, with no device, a connection) was refused, for `reason`. */
   rejected(device: DeviceRef | null, reason: string): void;
+  /** A valid message was acknowledged and not stored, for `reason` (a subject's objection). */
+  dropped(device: DeviceRef, reason: string): void;
   connected(device: DeviceRef): void;
   disconnected(device: DeviceRef): void;
 }

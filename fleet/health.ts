@@ -60,6 +60,10 @@ export function createFleetHealth(deps: FleetHealthDeps) {
       counter.rejected(device, reason);
       if (device) presence.seen(device);
     },
+    dropped(device, reason) {
+      counter.dropped(device, reason);
+      presence.seen(device);
+    },
     connected: (device) => presence.connected(device),
     disconnected: (device) => presence.disconnected(device),
   };

@@ -45,7 +45,7 @@ function suite(name: string, open: () => Promise<SqlClient>) {
         startsOn: '2025-01-01',
         endsOn: null,
         jurisdiction: 'DK',
-        gpsDecimals: null,
+        gpsGridMeters: null,
       });
       for (const id of ['d1', 'd2', 'd3']) {
         await registry.createDevice({

@@ -34,7 +34,11 @@ export interface FleetHealthReport {
     devices: Array<{ tenant: string | null; device: string | null; reason: string; count: number }>;
     points: Array<[number, number]>;
   };
-  dropped: { fields: Array<{ reason: string; count: number }> };
+  /** Fields removed from stored messages, and whole messages not stored (a subject's objection), by reason. */
+  dropped: {
+    fields: Array<{ reason: string; count: number }>;
+    points: Array<{ reason: string; count: number }>;
+  };
 }
 
 /** One step of the history every 10 s, kept for an hour: 360 steps. */
@@ -78,11 +82,13 @@ export async function buildReport(input: ReportInput): Promise<FleetHealthReport
 
   const byReason = new Map<string, number>();
   const dropped = new Map<string, number>();
+  const droppedPoints = new Map<string, number>();
   const byDevice = new Map<string, DeviceRejections>();
   for (const s of [...steps, input.current]) {
     for (const c of countsOf(s)) {
       for (const [r, n] of c.rejected) byReason.set(r, (byReason.get(r) ?? 0) + n);
       for (const [r, n] of c.dropped) dropped.set(r, (dropped.get(r) ?? 0) + n);
+      for (const [r, n] of c.droppedPoints) droppedPoints.set(r, (droppedPoints.get(r) ?? 0) + n);
     }
     for (const d of s.devices) {
       if (!wanted(d.tenantId)) continue;
@@ -162,7 +168,7 @@ export async function buildReport(input: ReportInput): Promise<FleetHealthReport
         ),
       ]),
     },
-    dropped: { fields: sorted(dropped) },
+    dropped: { fields: sorted(dropped), points: sorted(droppedPoints) },
   };
 }
 

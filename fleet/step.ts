@@ -4,7 +4,10 @@ import type { DeviceRef } from './events.ts';
 export interface TenantCounts {
   accepted: number;
   rejected: Map<string, number>;
+  /** Fields removed from accepted messages, by reason. */
   dropped: Map<string, number>;
+  /** Whole messages acknowledged and not stored, by reason (objection, consent_withdrawal). */
+  droppedPoints: Map<string, number>;
 }
 
 export interface DeviceRejections {
@@ -41,7 +44,7 @@ export function createStepCounter() {
   const countsOf = (tenantId: string | null): TenantCounts => {
     let c = tenants.get(tenantId);
     if (!c) {
-      c = { accepted: 0, rejected: new Map(), dropped: new Map() };
+      c = { accepted: 0, rejected: new Map(), dropped: new Map(), droppedPoints: new Map() };
       tenants.set(tenantId, c);
     }
     return c;
@@ -52,6 +55,10 @@ export function createStepCounter() {
       const c = countsOf(device.tenantId);
       c.accepted++;
       for (const [reason, n] of Object.entries(dropped)) if (n > 0) bump(c.dropped, reason, n);
+    },
+
+    dropped(device: DeviceRef, reason: string): void {
+      bump(countsOf(device.tenantId).droppedPoints, reason);
     },
 
     rejected(device: DeviceRef | null, reason: string): void {

@@ -16,6 +16,6 @@ export interface DeviceContext {
   ownPseudonyms: ReadonlySet<string>;
   /** tenant, device, contract, role, purpose, legal_basis: art. 30 on every point. */
   tags: Readonly<Record<string, string>>;
-  /** Decimals GPS is kept at, or null: GPS is dropped (art. 5(1)(c)). */
-  gpsDecimals: number | null;
+  /** Size in metres of the grid GPS is snapped to (ingest/gps-grid.ts), or null: GPS is dropped (art. 5(1)(c)). */
+  gpsGridMeters: number | null;
 }

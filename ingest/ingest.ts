@@ -3,6 +3,7 @@ import { isSkjoldError } from '../lib/errors.ts';
 import type { Metrics } from '../lib/metrics.ts';
 import type { Transport } from '../transport/transport.ts';
 import type { DeviceContext } from './device-context.ts';
+import type { ObjectionGate } from './objection-gate.ts';
 import type { RejectionLog } from './rejection-log.ts';
 import { type IngestPseudonymizer, type TimePolicy, transformMessage } from './transform.ts';
 
@@ -14,17 +15,22 @@ export interface IngestOptions {
   rejections: RejectionLog;
   time: TimePolicy;
   now?: () => number;
-  /** Told of every accepted and rejected message (fleet health). */
-  fleet?: Pick<FleetEvents, 'accepted' | 'rejected'>;
+  /** Told of every accepted, rejected and dropped message (fleet health). */
+  fleet?: Pick<FleetEvents, 'accepted' | 'rejected' | 'dropped'>;
+  /** Says which points a subject's objection or consent withdrawal keeps out of storage. */
+  gate?: Pick<ObjectionGate, 'blocked'>;
 }
 
-export type IngestOutcome = 'stored' | 'rejected';
+/** `dropped`: received and acknowledged, lawfully not stored (an objection or a withdrawn consent). */
+export type IngestOutcome = 'stored' | 'rejected' | 'dropped';
 
 /**
  * Validates, minimises, pseudonymises and tags one message, then hands the
  * point to the transport. Resolves when the point is safe (the device may be
  * acknowledged); rejects only when the transport cannot take it, in which
- * case the device must not be acknowledged.
+ * case the device must not be acknowledged. A point whose subject objected to
+ * its purpose is dropped and acknowledged all the same: it was received, and
+ * not storing it is the answer the subject is owed, not a fault to resend.
  */
 export function createIngest(options: IngestOptions) {
   const { pseudonymizer, transport, metrics, rejections, time } = options;
@@ -46,6 +52,14 @@ export function createIngest(options: IngestOptions) {
           fields: { detail: result.detail },
         });
         return 'rejected';
+      }
+      // Art. 21(1), art. 7(3): no storage for a purpose the subject objected to or withdrew consent for.
+      const blocked = options.gate?.blocked(ctx, result.point.timestampMs) ?? null;
+      if (blocked !== null) {
+        metrics.ingestDropped.inc({ kind: ctx.kind, reason: blocked });
+        metrics.ingestMessages.inc({ kind: ctx.kind, outcome: 'dropped' });
+        options.fleet?.dropped(ctx, blocked);
+        return 'dropped';
       }
       for (const [reason, n] of Object.entries(result.dropped)) {
         if (n > 0) metrics.ingestFieldsDropped.inc({ kind: ctx.kind, reason }, n);

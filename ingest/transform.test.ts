@@ -4,6 +4,7 @@ import { openKeyStore } from '../pseudonymizer/keystore.ts';
 import { luhnCheckDigit } from '../pseudonymizer/luhn.ts';
 import { createPseudonymizer } from '../pseudonymizer/pseudonymizer.ts';
 import type { DeviceContext } from './device-context.ts';
+import { snapToGrid } from './gps-grid.ts';
 import { createIngestPseudonymizer } from './pseudonymizer-adapter.ts';
 import { transformMessage } from './transform.ts';
 
@@ -17,7 +18,7 @@ const time = { futureSkewMs: 300_000, pastSkewMs: 86_400_000 };
 const NOW = Date.parse('2026-11-22T12:00:00Z');
 const OWN_IMEI = '490154203237518';
 
-function ctx(kind: DeviceContext['kind'], gpsDecimals: number | null = null): DeviceContext {
+function ctx(kind: DeviceContext['kind'], gpsGridMeters: number | null = null): DeviceContext {
   return {
     tenantId: 'acme',
     deviceId: 'd1',
@@ -26,7 +27,7 @@ function ctx(kind: DeviceContext['kind'], gpsDecimals: number | null = null): De
     keyVersion: 1,
     ownPseudonyms: new Set([pseudonymizer.pseudonym('acme', 'imei', OWN_IMEI)]),
     tags: { tenant: 'acme', device: 'v1.device', role: 'processor' },
-    gpsDecimals,
+    gpsGridMeters,
   };
 }
 
@@ -107,15 +108,21 @@ test('identifiers in free text are replaced by pseudonyms', () => {
   );
 });
 
-test('GPS is dropped unless the contract keeps it, and then only at its precision', () => {
+test('GPS is dropped unless the contract keeps it, and then only as its grid cell centre', () => {
   const reading = { ...sim, gps: { lat: 55.676098, lon: 12.568337 } };
   const dropped = run(ctx('sim_unit'), reading);
   assert.ok(dropped.ok);
   assert.equal(dropped.point.fields.gps_lat, undefined);
-  const kept = run(ctx('sim_unit', 2), reading);
+  assert.equal(dropped.dropped.location, 4, 'MCC, MNC and cell, and the GPS position');
+  const kept = run(ctx('sim_unit', 1000), reading);
   assert.ok(kept.ok);
-  assert.equal(kept.point.fields.gps_lat, 55.68);
-  assert.equal(kept.point.fields.gps_lon, 12.57);
+  // The centre of the 1 km cell, not the position: the same for a neighbour 50 m away.
+  const centre = snapToGrid(55.676098, 12.568337, 1000);
+  assert.deepEqual({ lat: kept.point.fields.gps_lat, lon: kept.point.fields.gps_lon }, centre);
+  assert.notEqual(centre.lat, 55.676098);
+  const neighbour = run(ctx('sim_unit', 1000), { ...sim, gps: { lat: 55.6765, lon: 12.5689 } });
+  assert.ok(neighbour.ok);
+  assert.deepEqual({ lat: neighbour.point.fields.gps_lat, lon: neighbour.point.fields.gps_lon }, centre);
 });
 
 test('implausible or missing device time gives arrival time, flagged', () => {

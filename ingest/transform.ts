@@ -1,5 +1,6 @@
 import type { Point } from '../lib/point.ts';
 import type { DeviceContext } from './device-context.ts';
+import { snapToGrid } from './gps-grid.ts';
 import { SCHEMAS } from './schemas.ts';
 
 /** What ingest needs from the pseudonymizer (pseudonymizer/ implements it). */
@@ -142,12 +143,13 @@ export function transformMessage(
   }
   const gps = data.gps as { lat: number; lon: number } | undefined;
   if (gps) {
-    if (ctx.gpsDecimals === null) {
+    if (ctx.gpsGridMeters === null) {
       dropped.location++;
     } else {
-      const f = 10 ** ctx.gpsDecimals;
-      fields.gps_lat = Math.round(gps.lat * f) / f;
-      fields.gps_lon = Math.round(gps.lon * f) / f;
+      // Art. 5(1)(c): the centre of the position's grid cell, never the position.
+      const cell = snapToGrid(gps.lat, gps.lon, ctx.gpsGridMeters);
+      fields.gps_lat = cell.lat;
+      fields.gps_lon = cell.lon;
     }
   }
 

@@ -43,6 +43,7 @@ const schema = z.object({
   SKJOLD_MQTT_SOURCE_FAILURE_WINDOW_SECONDS: z.coerce.number().int().positive().default(60), // and how long it then stays refused
   SKJOLD_MQTT_SOURCE_TABLE_SIZE: z.coerce.number().int().positive().default(10_000), // source addresses remembered at once (LRU)
   SKJOLD_AUTH_CACHE_SECONDS: int(300), // how long a verified credential is remembered
+  SKJOLD_OBJECTION_REFRESH_SECONDS: z.coerce.number().int().positive().default(30), // ingest re-reads objections from the registry this often (changes made through another instance)
 
   SKJOLD_API_HOST: z.string().default('127.0.0.1'),
   SKJOLD_API_PORT: int(8080),

@@ -69,6 +69,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       labelNames: ['kind', 'reason'] as const,
       registers,
     }),
+    ingestDropped: new Counter({
+      name: 'skjold_ingest_dropped_total',
+      help: 'Valid messages acknowledged and not stored, by reason (objection: art. 21; consent_withdrawal: art. 7(3))',
+      labelNames: ['kind', 'reason'] as const,
+      registers,
+    }),
     ingestFieldsDropped: new Counter({
       name: 'skjold_ingest_fields_dropped_total',
       help: 'Fields removed from accepted messages, by reason (unknown, identifier, location)',

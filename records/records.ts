@@ -54,7 +54,7 @@ const DATA: Record<DeviceKind, string> = {
 /** Art. 32 measures Skjold itself carries out; the same for every record. */
 export const SECURITY_MEASURES = [
   'pseudonymisation at ingest: SIM and meter identifiers replaced by keyed HMAC-SHA-256 pseudonyms, one key per tenant, keys kept apart from registry and telemetry (art. 4(5), 32(1)(a))',
-  'location coarsened to country; GPS dropped unless the contract keeps it at a stated precision (art. 5(1)(c))',
+  'location coarsened to country; GPS dropped unless the contract keeps it on a grid of a stated cell size (art. 5(1)(c))',
   'each tenant in its own database, with read-only per-tenant dashboard credentials',
   'devices authenticate with per-device secrets stored as scrypt hashes; MQTT over TLS when a certificate is configured; per-device publish and subscribe rights',
   'API access by operator token and hashed, scoped tenant tokens',
@@ -131,7 +131,9 @@ export async function processingRecords(ctx: RecordsContext, tenantId?: string):
         categoriesOfData: [
           ...kinds.map((k) => `${DATA[k]} (${Object.keys(STORED_FIELDS[k]).join(', ')})`),
           'pseudonymised device identifiers (ICCID, IMSI, IMEI, MSISDN, meter number): keyed pseudonyms only',
-          ...(c.gpsDecimals !== null ? [`GPS position rounded to ${c.gpsDecimals} decimals`] : []),
+          ...(c.gpsGridMeters !== null
+            ? [`GPS position snapped to the centre of its ${c.gpsGridMeters} m grid cell`]
+            : []),
           ...special.map(
             (r) =>
               `special category (art. 9): ${r.category}, only with explicit consent (art. 9(2)(a)), encrypted at rest`,

@@ -14,7 +14,7 @@ const contract = (tenantId: string, id: string) => ({
   startsOn: '2025-01-01',
   endsOn: '2026-12-31',
   jurisdiction: 'DK' as const,
-  gpsDecimals: null,
+  gpsGridMeters: null,
 });
 
 const device = (tenantId: string, id: string, loginHash: string) => ({

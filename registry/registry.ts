@@ -27,7 +27,8 @@ export interface Contract {
   startsOn: string;
   endsOn: string | null;
   jurisdiction: Jurisdiction;
-  gpsDecimals: number | null;
+  /** Art. 5(1)(c): GPS is kept only snapped to a grid of this many metres (ingest/gps-grid.ts); null: dropped. */
+  gpsGridMeters: number | null;
 }
 
 export interface Device {
@@ -49,7 +50,7 @@ export interface PseudonymRow {
 }
 
 const CONTRACT_COLUMNS = `tenant_id AS "tenantId", id, role, purpose, legal_basis AS "legalBasis",
-  starts_on::text AS "startsOn", ends_on::text AS "endsOn", jurisdiction, gps_decimals AS "gpsDecimals"`;
+  starts_on::text AS "startsOn", ends_on::text AS "endsOn", jurisdiction, gps_grid_m AS "gpsGridMeters"`;
 const DEVICE_COLUMNS = `d.id, d.tenant_id AS "tenantId", d.contract_id AS "contractId", d.kind,
   d.login_type AS "loginType", d.credential_hash AS "credentialHash", (d.disabled_at IS NOT NULL) AS disabled,
   d.area`;
@@ -92,7 +93,7 @@ export function createRegistry(sql: SqlClient) {
     async createContract(c: Contract): Promise<Contract> {
       await sql
         .query(
-          `INSERT INTO contracts (tenant_id, id, role, purpose, legal_basis, starts_on, ends_on, jurisdiction, gps_decimals)
+          `INSERT INTO contracts (tenant_id, id, role, purpose, legal_basis, starts_on, ends_on, jurisdiction, gps_grid_m)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
           [
             c.tenantId,
@@ -103,7 +104,7 @@ export function createRegistry(sql: SqlClient) {
             c.startsOn,
             c.endsOn,
             c.jurisdiction,
-            c.gpsDecimals,
+            c.gpsGridMeters,
           ],
         )
         .catch((e) => translate(e, `contract ${c.id}`));

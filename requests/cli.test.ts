@@ -109,3 +109,70 @@ test('tokens issue, subjects export and erase, requests list from the command li
   assert.match(refused.stderr, /SKJOLD_ERR_AUTH/);
   assert.match((await skjold('help')).stdout, /subjects export --ref REF/);
 });
+
+test('contracts add keeps GPS on a grid; subjects object and its lift from the command line', async () => {
+  const T = 'gpsvarme';
+  await stack.api.createTenant({ id: T, name: 'GPS-værket' });
+  const contract = (id: string, ...gps: string[]) =>
+    skjold(
+      ...[
+        'contracts',
+        'add',
+        '--tenant',
+        T,
+        '--id',
+        id,
+        '--role',
+        'processor',
+        '--purpose',
+        'fleet tracking',
+      ],
+      ...['--legal-basis', 'contract', '--starts', '2024-01-01', '--jurisdiction', 'DK', ...gps],
+    );
+  const grids: Array<[string, string[], number | null]> = [
+    ['plain', [], null],
+    ['default', ['--gps'], 1000],
+    ['fine', ['--gps-grid-meters', '250'], 250],
+  ];
+  for (const [id, flags, grid] of grids) {
+    const added = await contract(id, ...flags);
+    assert.equal(added.code, 0, added.stderr);
+    assert.equal((JSON.parse(added.stdout) as { gpsGridMeters: number | null }).gpsGridMeters, grid, id);
+  }
+  const tooFine = await contract('too-fine', '--gps-grid-meters', '50');
+  assert.equal(tooFine.code, 1);
+  assert.match(tooFine.stderr, /SKJOLD_ERR_VALIDATION/);
+
+  const meter = await addDevice(stack.api, identifierSource('cli-objection'), T, 'sim_unit', 'plain');
+  assert.equal(
+    (await skjold('subjects', 'link', '--tenant', T, '--ref', 'kunde-9', '--device', meter.id)).code,
+    0,
+  );
+  const issued = await skjold('tokens', 'issue', '--tenant', T, '--scopes', 'subjects:write,subjects:export');
+  const { token } = JSON.parse(issued.stdout) as { token: string };
+  const object = (...extra: string[]) =>
+    skjold(
+      'subjects',
+      'object',
+      '--tenant-token',
+      token,
+      '--ref',
+      'kunde-9',
+      '--purpose',
+      'fleet tracking',
+      ...extra,
+    );
+  assert.equal((await object()).code, 0);
+  assert.equal(
+    stack.skjold.objections.blocked({ deviceId: meter.id, tags: { purpose: 'fleet tracking' } }, Date.now()),
+    'objection',
+  );
+  const lifted = await object('--lift');
+  assert.equal(lifted.code, 0, lifted.stderr);
+  assert.equal((JSON.parse(lifted.stdout) as { lifted: boolean }).lifted, true);
+  assert.equal(
+    stack.skjold.objections.blocked({ deviceId: meter.id, tags: { purpose: 'fleet tracking' } }, Date.now()),
+    null,
+  );
+  assert.match((await skjold('help')).stdout, /--gps-grid-meters N/);
+});

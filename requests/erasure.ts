@@ -181,6 +181,8 @@ export async function eraseWith(
       subject: gone.length > 0,
     };
   });
+  // The subject's links and objections may be gone: ingest's view of them follows.
+  await deps.objections?.refresh();
   if (heldDevices.length > 0 && subjectHolds.length === 0) {
     kept.push({
       what: 'the subject record and its links to held devices',

@@ -1,4 +1,5 @@
 import type { AuditLog } from '../audit/audit-log.ts';
+import type { ObjectionGate } from '../ingest/objection-gate.ts';
 import type { Clock } from '../lib/clock.ts';
 import type { KeyStore } from '../pseudonymizer/keystore.ts';
 import { createPseudonymizer } from '../pseudonymizer/pseudonymizer.ts';
@@ -25,6 +26,8 @@ export interface RightsDeps {
   indexPurge: IndexPurge;
   /** Points still on their way to the store; erasure waits for them before it drops series. */
   transport?: Pick<Transport, 'drained'>;
+  /** Re-reads which devices' points ingest drops (ingest/objection-gate.ts) once links or objections change. */
+  objections?: Pick<ObjectionGate, 'refresh'>;
   /** Named as recipients in the art. 15 information (SKJOLD_OPERATOR_NAME, SKJOLD_SUBPROCESSORS). */
   operatorName?: string;
   subProcessors?: readonly string[];
@@ -41,7 +44,12 @@ export type Actor = string;
 export function createRights(deps: RightsDeps) {
   const sealer = createSealer(deps.keyStore);
   const pseudonymizer = createPseudonymizer(deps.keyStore, { cacheSize: 0 });
-  const subjects = createSubjects({ registry: deps.registry, pseudonymizer, sealer });
+  const subjects = createSubjects({
+    registry: deps.registry,
+    pseudonymizer,
+    sealer,
+    changed: async () => deps.objections?.refresh(),
+  });
   const requests = createRequestLog(deps.registry.sql, deps.clock);
   const tokens = createTenantTokens(deps.registry.sql);
 

@@ -31,8 +31,15 @@ export interface DeviceSeries {
  * tenant gave, sealed), restriction, objections, special-category notes, and
  * which devices every non-tenant view must leave out.
  */
-export function createSubjects(deps: { registry: Registry; pseudonymizer: Pseudonymizer; sealer: Sealer }) {
+export function createSubjects(deps: {
+  registry: Registry;
+  pseudonymizer: Pseudonymizer;
+  sealer: Sealer;
+  /** Told after links or objections change, so ingest stops (or resumes) storing at once. */
+  changed?: () => Promise<void>;
+}) {
   const { registry, pseudonymizer, sealer } = deps;
+  const changed = deps.changed ?? (() => Promise.resolve());
   const sql = registry.sql;
 
   /** Not found and another tenant's look the same (no existence oracle). */
@@ -122,6 +129,8 @@ export function createSubjects(deps: { registry: Registry; pseudonymizer: Pseudo
           [tenantId, device.id, type, sealer.seal(tenantId, `device:${device.id}:${type}`, value)],
         );
       }
+      // The subject's objections now reach this device's points too.
+      await changed();
       return device;
     },
 
@@ -132,6 +141,7 @@ export function createSubjects(deps: { registry: Registry; pseudonymizer: Pseudo
         [tenantId, ref, deviceId],
       );
       if (rows.length === 0) throw new SkjoldError('SKJOLD_ERR_NOT_FOUND', 'device');
+      await changed();
     },
 
     /** The raw identifiers the tenant gave for a device, unsealed: only for that tenant's own export. */
@@ -169,9 +179,30 @@ export function createSubjects(deps: { registry: Registry; pseudonymizer: Pseudo
     ): Promise<void> {
       await sql.query(
         `INSERT INTO subject_objections (tenant_id, subject_ref, purpose, basis, since) VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (tenant_id, subject_ref, purpose) DO NOTHING`,
+         ON CONFLICT (tenant_id, subject_ref, purpose, basis) DO NOTHING`,
         [tenantId, ref, purpose, basis, at.toISOString()],
       );
+      // Art. 21(1), art. 7(3): ingest stops storing for the purpose before the tenant is answered.
+      await changed();
+    },
+
+    /**
+     * The subject withdrew its objection, or gave consent again, for the
+     * purpose: storage resumes for points received from now on.
+     */
+    async liftObjection(
+      tenantId: string,
+      ref: string,
+      purpose: string,
+      basis: 'objection' | 'consent_withdrawal',
+    ): Promise<boolean> {
+      const rows = await sql.query(
+        `DELETE FROM subject_objections WHERE tenant_id = $1 AND subject_ref = $2 AND purpose = $3 AND basis = $4
+         RETURNING purpose`,
+        [tenantId, ref, purpose, basis],
+      );
+      await changed();
+      return rows.length > 0;
     },
 
     async status(tenantId: string, ref: string) {
@@ -181,7 +212,7 @@ export function createSubjects(deps: { registry: Registry; pseudonymizer: Pseudo
       );
       const objections = await sql.query<{ purpose: string; basis: string; since: string }>(
         `SELECT purpose, basis, since::text FROM subject_objections WHERE tenant_id = $1 AND subject_ref = $2
-         ORDER BY purpose`,
+         ORDER BY purpose, basis`,
         [tenantId, ref],
       );
       return { restricted: restricted ? { since: restricted.since } : null, objections };

@@ -110,7 +110,7 @@ before(async () => {
         startsOn: '2025-01-01',
         endsOn: null,
         jurisdiction: 'DK',
-        gpsDecimals: null,
+        gpsGridMeters: null,
       });
   }
   await addDevice('rotated', A, 'heat_meter', 'north', 2);

@@ -38,17 +38,12 @@ test('migration 008 seals the holds stored in clear; they keep covering their su
   const sealer = createSealer(keys);
   const registry = createRegistry(sql);
   await registry.createTenant({ id: T, name: 'Gammelvarme' });
-  await registry.createContract({
-    id: 'heat',
-    tenantId: T,
-    role: 'processor',
-    purpose: 'billing',
-    legalBasis: 'contract',
-    startsOn: '2020-01-01',
-    endsOn: null,
-    jurisdiction: 'DK',
-    gpsDecimals: null,
-  });
+  // In SQL: the registry's own insert writes columns of later migrations.
+  await sql.query(
+    `INSERT INTO contracts (tenant_id, id, role, purpose, legal_basis, starts_on, jurisdiction)
+     VALUES ($1, 'heat', 'processor', 'billing', 'contract', '2020-01-01', 'DK')`,
+    [T],
+  );
   const device = async () => {
     const id = randomUUID();
     await registry.createDevice({

@@ -120,6 +120,19 @@ test('a contract has the default policy until the operator sets one', async () =
   );
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /SKJOLD_ERR_VALIDATION/);
+  const small = await skjold('retention', 'policy', '--tenant', TENANT, '--contract', 'heat', '--k', '4');
+  assert.equal(small.code, 1);
+  assert.match(small.stderr, /SKJOLD_ERR_VALIDATION.*anonymiseK must be at least 5/);
+  const policyOf = (r: { stdout: string }) => JSON.parse(r.stdout).policy;
+  const noisy = await skjold(
+    ...['retention', 'policy', '--tenant', TENANT, '--contract', 'heat', '--noise-epsilon', '1'],
+  );
+  assert.equal(noisy.code, 0, noisy.stderr);
+  assert.deepEqual([policyOf(noisy).anonymiseNoise, policyOf(noisy).anonymiseK], [{ epsilon: 1 }, 7]);
+  const quiet = await skjold(
+    ...['retention', 'policy', '--tenant', TENANT, '--contract', 'heat', '--noise-epsilon', 'off'],
+  );
+  assert.equal(policyOf(quiet).anonymiseNoise, null);
   await assert.rejects(
     stack.api.call('PUT', `/v1/tenants/${TENANT}/contracts/nope/retention`, { anonymiseK: 5 }),
     (err: unknown) => err instanceof ApiError && err.code === 'SKJOLD_ERR_NOT_FOUND',

@@ -17,6 +17,24 @@ export function createRetentionProgress(sql: SqlClient, tenantId: string) {
       return new Set(rows.map((r) => `${r.deviceId}/${r.step}`));
     },
 
+    /** Contracts for which a whole-contract step is recorded. */
+    async contractsWith(step: string): Promise<string[]> {
+      const rows = await sql.query<{ contractId: string }>(
+        `SELECT contract_id AS "contractId" FROM retention_progress WHERE tenant_id = $1 AND device_id = '' AND step = $2`,
+        [tenantId, step],
+      );
+      return rows.map((r) => r.contractId);
+    },
+
+    /** The detail a finished step recorded, or undefined when it is not done. */
+    async detail(contractId: string, deviceId: string, step: string): Promise<unknown> {
+      const [row] = await sql.query<{ detail: string }>(
+        `SELECT detail FROM retention_progress WHERE tenant_id = $1 AND contract_id = $2 AND device_id = $3 AND step = $4`,
+        [tenantId, contractId, deviceId, step],
+      );
+      return row ? JSON.parse(row.detail) : undefined;
+    },
+
     /** One step finished for many devices at once (one statement). */
     async recordMany(
       contractId: string,

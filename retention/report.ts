@@ -6,8 +6,9 @@
 import type { DeviceKind } from '../lib/device-kinds.ts';
 import type { Contract } from '../registry/registry.ts';
 import type { IndexState } from '../store/index-purge.ts';
-import type { AnonymiseResult } from './anonymise.ts';
+import type { AnonymisationTerms, AnonymiseResult } from './anonymise.ts';
 import type { LegalHold } from './holds.ts';
+import type { LegacyAggregates } from './legacy-aggregates.ts';
 import type { RetentionPolicy } from './policy.ts';
 import type { SeriesCount } from './telemetry.ts';
 
@@ -47,6 +48,8 @@ export interface ContractRetention {
     /** What a legal hold keeps. */
     held: KindCounts;
   };
+  /** When the policy anonymises: k, the groups, what a group publishes and the noise. */
+  anonymisation?: AnonymisationTerms;
   /** Per kind: aggregate groups written and groups suppressed (fewer than k devices). Receipts only. */
   anonymised?: Partial<Record<DeviceKind, AnonymiseResult>>;
   billing: {
@@ -80,6 +83,11 @@ export interface RetentionReport {
    * listed by right and not counted.
    */
   index?: IndexState;
+  /**
+   * Aggregates an older Skjold published with minima, maxima and groups under
+   * five devices: to rewrite (plan) or rewritten (receipt).
+   */
+  legacyAggregates?: LegacyAggregates;
 }
 
 export const BOOKKEEPING = {

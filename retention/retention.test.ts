@@ -64,7 +64,7 @@ async function addContract(
     startsOn: '2025-01-01',
     endsOn: c.endsOn,
     jurisdiction: c.jurisdiction,
-    gpsDecimals: null,
+    gpsGridMeters: null,
   });
 }
 
@@ -320,7 +320,20 @@ describe('retention over time', () => {
       [[hold.id]],
     );
     assert.equal(dk.billing.devicesReduced, 2);
-    assert.equal(contractOf(plan, 'sensors').telemetry.action, 'anonymise');
+    const sensors = contractOf(plan, 'sensors');
+    assert.equal(sensors.telemetry.action, 'anonymise');
+    assert.match(sensors.rule, /k = 5; count, sum and mean only\)/);
+    assert.equal(sensors.anonymisation?.k, 5);
+    assert.equal(sensors.anonymisation?.noise, null);
+    assert.match(
+      sensors.anonymisation?.published ?? '',
+      /`<field>_sum` and `<field>_mean`.*no minimum, maximum/,
+    );
+    assert.equal(
+      contractOf(plan, 'heat-dk').anonymisation,
+      undefined,
+      'a deleting contract publishes nothing',
+    );
     assert.equal(contractOf(plan, 'late').status, 'not_due');
     assert.equal(await countPoints('heat_meter', 'energy_kwh'), 3 * 960 + 192);
     assert.equal(await countPoints('billing_reading', 'energy_kwh'), 0);
@@ -405,22 +418,41 @@ describe('retention over time', () => {
   test('anonymised sensors: area × day groups of at least k devices, no device tag; smaller groups suppressed', async () => {
     const tagKeys = await rows(store, TENANT, 'SHOW TAG KEYS FROM building_sensor_anonymised');
     assert.deepEqual(tagKeys.map((k) => k.tagKey).sort(), ['area', 'contract', 'kind']);
+    const fieldKeys = await rows(store, TENANT, 'SHOW FIELD KEYS FROM building_sensor_anonymised');
+    assert.deepEqual(
+      fieldKeys.map((k) => k.fieldKey).sort(),
+      [
+        'co2_ppm_mean',
+        'co2_ppm_sum',
+        'devices',
+        'humidity_pct_mean',
+        'humidity_pct_sum',
+        'occupancy_mean',
+        'occupancy_sum',
+        'temperature_c_mean',
+        'temperature_c_sum',
+      ],
+      'count, sum and mean: no minimum, maximum or reading count',
+    );
     const groups = await rows(store, TENANT, 'SELECT * FROM building_sensor_anonymised');
     assert.equal(groups.length, 3);
     for (const g of groups) {
       assert.equal(g.area, 'Bygning A');
       assert.equal(g.devices, 6);
-      assert.equal(g.readings, 6 * 96);
-      assert.equal(g.temperature_c_min, 20);
-      assert.equal(g.temperature_c_max, 23);
+      // Each device's day reads 20, 21, 22, 23 in turn: its mean is 21.5.
       assert.equal(g.temperature_c_mean, 21.5);
+      assert.equal(g.temperature_c_sum, 6 * 21.5);
     }
     const audit = await sql.query<{ action: string; detail: string }>(
       `SELECT action, detail FROM audit_log WHERE action = 'retention.anonymise' AND target = 'sensors'`,
     );
     assert.equal(audit.length, 1);
-    assert.deepEqual(JSON.parse(audit[0]?.detail ?? '{}').suppressed, 3);
-    assert.equal(JSON.parse(audit[0]?.detail ?? '{}').devicesWithoutArea, 1);
+    const detail = JSON.parse(audit[0]?.detail ?? '{}');
+    assert.equal(detail.suppressed, 3);
+    assert.equal(detail.devicesWithoutArea, 1);
+    assert.equal(detail.k, 5);
+    assert.equal(detail.noise, null);
+    assert.match(detail.published, /no minimum, maximum/);
   });
 
   test('a contract anonymised as one group: all its devices together, without areas', async () => {
@@ -429,8 +461,8 @@ describe('retention over time', () => {
     const groups = await rows(store, TENANT, 'SELECT * FROM sim_unit_anonymised');
     // 2025-02-03 and -04 fall in one 7-day bucket (InfluxDB's buckets start on Thursdays).
     assert.deepEqual(
-      groups.map((g) => [g.area, g.contract, g.devices, g.readings, g.rssi_dbm_mean]),
-      [['*', 'fleet', 5, 5 * 192, -70]],
+      groups.map((g) => [g.area, g.contract, g.devices, g.rssi_dbm_mean, g.rssi_dbm_sum]),
+      [['*', 'fleet', 5, -70, -350]],
     );
     assert.equal(await countPoints('sim_unit', 'rssi_dbm', "contract = 'fleet'"), 0);
   });
@@ -440,6 +472,11 @@ describe('retention over time', () => {
     const { receipt, ms } = await runRetentionForTenant({ ...deps, store: again.store }, TENANT);
     assert.ok(ms >= 0);
     assert.equal(again.log.writes.length, 0);
+    assert.deepEqual(
+      receipt.legacyAggregates,
+      { contracts: 0, rewritten: 0, removed: 0 },
+      'current aggregates stay',
+    );
     assert.equal(again.log.statements.filter((q) => q.includes('WHERE device')).length, 0);
     assert.deepEqual(contractOf(receipt, 'heat-dk').telemetry.affected.heat_meter, {
       devices: 2,

@@ -16,8 +16,11 @@ import type { Contract, Registry } from '../registry/registry.ts';
 import type { IndexPurge } from '../store/index-purge.ts';
 import type { TelemetryStore } from '../store/telemetry-store.ts';
 import { drainedWithin, type Transport } from '../transport/transport.ts';
+import { anonymisationTerms } from './anonymise.ts';
 import { BILLING_MEASUREMENT, billingKeepUntil } from './billing.ts';
 import type { LegalHolds } from './holds.ts';
+import { legacyAggregates } from './legacy-aggregates.ts';
+import type { UniformSource } from './noise.ts';
 import { addMonths, createRetentionPolicies, dueOn, type RetentionPolicy } from './policy.ts';
 import { createRetentionProgress } from './progress.ts';
 import {
@@ -54,6 +57,8 @@ export interface RetentionDeps {
   indexPurge?: IndexPurge;
   /** Points still on their way to the store; a run waits for them before it drops series. */
   transport?: Pick<Transport, 'drained'>;
+  /** Randomness for anonymisation noise; node:crypto's unless a test injects a seeded source. */
+  uniform?: UniformSource;
 }
 
 // One run at a time per registry: the API and the schedule share it.
@@ -177,6 +182,17 @@ export function createRetention(deps: RetentionDeps) {
       contracts: [],
     };
 
+    // Aggregates an older Skjold published with min, max and small groups: rewritten first.
+    report.legacyAggregates = await legacyAggregates(store, tenantId, progress, mode, runId);
+    if (mode === 'run' && report.legacyAggregates.contracts > 0) {
+      await audit.append({
+        actor: 'retention',
+        action: 'retention.aggregates_rewrite',
+        tenantId,
+        detail: { runId, ...report.legacyAggregates },
+      });
+    }
+
     for (const contract of contracts) {
       const policy = await policies.get(tenantId, contract.id);
       const devices = devicesByContract.get(contract.id) ?? [];
@@ -204,7 +220,7 @@ export function createRetention(deps: RetentionDeps) {
         status,
         dueOn: due ? isoDay(due) : null,
         rule: due
-          ? `telemetry ${policy.telemetryAction === 'anonymise' ? `anonymised (${policy.anonymiseGroup === 'area' ? 'areas' : 'the whole contract'} × ${policy.anonymiseInterval}, k = ${policy.anonymiseK})` : 'deleted'} ${policy.graceMonths} months after the contract's end (${contract.endsOn}): on ${isoDay(due)}`
+          ? `telemetry ${policy.telemetryAction === 'anonymise' ? `anonymised (${policy.anonymiseGroup === 'area' ? 'areas' : 'the whole contract'} × ${policy.anonymiseInterval}, k = ${policy.anonymiseK}; count, sum and mean only${policy.anonymiseNoise ? `, Laplace noise ε = ${policy.anonymiseNoise.epsilon}` : ''})` : 'deleted'} ${policy.graceMonths} months after the contract's end (${contract.endsOn}): on ${isoDay(due)}`
           : `kept while the contract runs; telemetry is ${policy.telemetryAction === 'anonymise' ? 'anonymised' : 'deleted'} ${policy.graceMonths} months after it ends`,
         telemetry: { action: status === 'due' ? policy.telemetryAction : 'keep', affected: {}, held: {} },
         billing: {
@@ -217,6 +233,7 @@ export function createRetention(deps: RetentionDeps) {
         held: [],
         tenantHolds: status === 'held' ? tenantHolds : [],
         notices: [],
+        ...(policy.telemetryAction === 'anonymise' ? { anonymisation: anonymisationTerms(policy) } : {}),
       };
       report.contracts.push(entry);
       if (contract.role === 'processor' && due && now < due) {
@@ -270,6 +287,7 @@ export function createRetention(deps: RetentionDeps) {
         entry,
         progress,
         now,
+        uniform: deps.uniform,
       });
       removed.push(...free.flatMap((d) => d.pseudonyms));
     }

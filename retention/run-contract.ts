@@ -7,8 +7,9 @@
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { Contract } from '../registry/registry.ts';
 import type { TelemetryStore } from '../store/telemetry-store.ts';
-import { anonymise } from './anonymise.ts';
+import { anonymise, PUBLISHED_STATISTICS } from './anonymise.ts';
 import { BILLING_MEASUREMENT, deviceCondition, keepBillingReadings } from './billing.ts';
+import type { UniformSource } from './noise.ts';
 import type { RetentionPolicy } from './policy.ts';
 import type { RetentionProgress } from './progress.ts';
 import {
@@ -37,6 +38,8 @@ export interface ContractRun {
   entry: ContractRetention;
   progress: RetentionProgress;
   now: Date;
+  /** Randomness for the policy's noise; node:crypto unless a test injects a seeded source. */
+  uniform?: UniformSource;
 }
 
 export async function runContract(r: ContractRun): Promise<void> {
@@ -53,6 +56,7 @@ export async function runContract(r: ContractRun): Promise<void> {
     entry,
     progress,
     now,
+    uniform,
   } = r;
   const done = await progress.done(contract.id);
   let skipped = 0;
@@ -106,7 +110,7 @@ export async function runContract(r: ContractRun): Promise<void> {
       for (const d of devices.filter((x) => x.kind === kind)) {
         for (const p of d.pseudonyms) owners.set(p, { deviceId: d.deviceId, area: d.area });
       }
-      const result = await anonymise(store, tenantId, contract.id, kind, owners, policy);
+      const result = await anonymise(store, tenantId, contract.id, kind, owners, policy, uniform);
       await progress.record(contract.id, '', step, runId, { ...result });
       entry.anonymised[kind] = result;
       await audit.append({
@@ -120,6 +124,7 @@ export async function runContract(r: ContractRun): Promise<void> {
           k: policy.anonymiseK,
           interval: policy.anonymiseInterval,
           group: policy.anonymiseGroup,
+          published: PUBLISHED_STATISTICS,
           ...result,
         },
       });

@@ -70,12 +70,13 @@ export async function addTenantFleet(
   return devices;
 }
 
-/** Registers a device of `kind` with fresh identifiers from `ids`. */
+/** Registers a device of `kind` with fresh identifiers from `ids`, under the kind's contract or `contractId`. */
 export async function addDevice(
   api: ApiClient,
   ids: IdentifierSource,
   tenantId: string,
   kind: DeviceKind,
+  contractId: string = contractIdFor(tenantId, kind),
 ): Promise<TestDevice> {
   const identifiers: DeviceIdentifiers =
     kind === 'sim_unit'
@@ -92,7 +93,7 @@ export async function addDevice(
   const secret = randomBytes(16).toString('hex');
   const res = await api.addDevice(tenantId, {
     kind,
-    contractId: contractIdFor(tenantId, kind),
+    contractId,
     identifiers,
     secret,
   });
