@@ -37,6 +37,8 @@ let seen: TestDevice;
 let hidden: TestDevice;
 /** The tenant's second, unrestricted sensor. */
 let other: TestDevice;
+/** The sensor of the subject the DPO erases. */
+let gone: TestDevice;
 const clients: MqttClient[] = [];
 let seq = 0;
 /** Uncaught errors in the console's scripts: each test ends with none. */
@@ -105,11 +107,13 @@ before(async () => {
   seen = fleetA[0]!;
   other = fleetA[1]!;
   hidden = await addDevice(stack.api, identifierSource(`${A}-restricted`), A, 'building_sensor');
+  gone = await addDevice(stack.api, identifierSource(`${A}-erased`), A, 'building_sensor');
   const op = (method: string, path: string, body?: unknown) =>
     callAs(stack, operator(stack), method, path, body);
   for (const [ref, device] of [
     ['cust-1001', seen],
     ['cust-2002', hidden],
+    ['cust-3003', gone],
   ] as const) {
     const linked = await op('PUT', `/v1/tenants/${A}/subjects/${ref}/devices`, { deviceId: device.id });
     assert.ok(linked.status < 300, linked.body);
@@ -126,7 +130,7 @@ before(async () => {
   const token = (await issueToken(stack, A, [...ALL_SCOPES])).token;
   const restricted = await callAs(stack, token, 'POST', '/tenant/v1/subjects/cust-2002/restrict', {});
   assert.equal(restricted.status, 200, restricted.body);
-  for (const device of [seen, hidden, other]) clients.push(await connectDevice(stack.mqttUrl, device));
+  for (const device of [seen, hidden, other, gone]) clients.push(await connectDevice(stack.mqttUrl, device));
   // A quarter of an hour of history, a reading every 30 s, so the charts have lines before anything arrives live.
   const [s1, s2, s3] = [seen, hidden, other];
   for (let ago = 29; ago >= 0; ago--) {
@@ -134,6 +138,7 @@ before(async () => {
     await publish(s1, clients[0]!, undefined, time);
     await publish(s2, clients[1]!, undefined, time);
     await publish(s3, clients[2]!, undefined, time);
+    await publish(gone, clients[3]!, undefined, time);
   }
   await stack.settled();
 });
@@ -257,7 +262,7 @@ describe('console', () => {
     const own = await Promise.all(
       (await dpo.locator('#devices option').all()).map((o) => o.getAttribute('value')),
     );
-    assert.deepEqual(own.sort(), [seen.pseudonym, other.pseudonym].sort());
+    assert.deepEqual(own.sort(), [seen.pseudonym, other.pseudonym, gone.pseudonym].sort());
     await screenshot(dpo, '08-dpo-telemetry');
     const asked: string[] = [];
     dpo.on('request', (req) => asked.push(req.url()));
@@ -373,6 +378,43 @@ describe('console', () => {
     );
   });
 
+  test('the DPO carries out an erasure request from the desk: the readings are gone, the receipt downloaded', async () => {
+    await dpo.fill('#request-subject', 'cust-3003');
+    await dpo.selectOption('#request-kind', 'erasure');
+    await dpo.click('#file-request button[type=submit]');
+    const row = await dpo.waitForSelector('#open-requests tr[data-request]', WAIT);
+    const id = (await row.getAttribute('data-request')) ?? '';
+    await dpo.click(`button[data-action="carry-out"][data-request="${id}"]`);
+    assert.equal(await dpo.inputValue('form[data-form="carry-out"] input[name="subjectRef"]'), 'cust-3003');
+    await screenshot(dpo, '13-dpo-erasure');
+    const [download] = await Promise.all([
+      dpo.waitForEvent('download', WAIT),
+      dpo.click('form[data-form="carry-out"] button[type=submit]'),
+    ]);
+    const file = join(ARTIFACTS, 'erasure-receipt.json');
+    await download.saveAs(file);
+    const receipt = JSON.parse(readFileSync(file, 'utf8')) as {
+      request: string;
+      deleted: { devices: string[]; before: { points: number }; after: { points: number } };
+    };
+    assert.equal(receipt.request, id);
+    assert.deepEqual(receipt.deleted.devices, [gone.id]);
+    assert.equal(receipt.deleted.before.points, 30);
+    assert.equal(receipt.deleted.after.points, 0);
+    await dpo.waitForSelector(`tr.closed-request:has-text("${id.slice(0, 8)}")`, WAIT);
+    assert.match((await dpo.textContent('#flash')) ?? '', /Erased 30 readings of 1 device/);
+    const count = async (d: TestDevice) =>
+      (
+        await stack.skjold.store.query(
+          A,
+          `SELECT count(seq) FROM building_sensor WHERE device = '${d.pseudonym}'`,
+        )
+      )[0]?.series?.[0]?.values[0]?.[1];
+    assert.equal(await count(gone), undefined, 'no reading of the erased subject’s sensor is left');
+    assert.ok(Number(await count(other)) >= 30, 'another subject’s readings stay');
+    await screenshot(dpo, '14-dpo-erased');
+  });
+
   test('only the tenant admin takes all of the tenant’s data back, from the privacy desk', async () => {
     assert.equal(await dpo.locator('button[data-action="tenant-export"]').count(), 0, 'not the DPO');
     const admin = await signIn('admin.nordvarme');
@@ -387,7 +429,7 @@ describe('console', () => {
     // Art. 28(3)(g): the controller's own copy, its restricted subject included.
     for (const d of [seen, other, hidden]) assert.ok(text.includes(d.pseudonym), d.pseudonym);
     assert.ok(!text.includes(B), 'nothing of another tenant');
-    await screenshot(admin, '13-admin-tenant-export');
+    await screenshot(admin, '15-admin-tenant-export');
     await admin.context().close();
   });
 
@@ -402,7 +444,7 @@ describe('console', () => {
     await dpo.click('#logout');
     await dpo.waitForURL((url) => url.pathname === '/login', WAIT);
     assert.equal(await dpo.isVisible('#login-note'), true, 'the sign-in page says so');
-    await screenshot(dpo, '14-signed-out');
+    await screenshot(dpo, '16-signed-out');
     const afterwards = await fetch(`${stack.apiUrl}/tenant/v1/requests`, {
       headers: { cookie: `skjold_session=${cookie}` },
     });
@@ -418,7 +460,7 @@ describe('console', () => {
     assert.equal(new URL(dpo.url()).pathname, '/login');
     assert.equal(await dpo.locator('#shell:not([hidden])').count(), 0);
     assert.equal(await dpo.locator('#open-requests').count(), 0);
-    await screenshot(dpo, '15-back-after-sign-out');
+    await screenshot(dpo, '17-back-after-sign-out');
     await dpo.context().close();
   });
 });

@@ -104,6 +104,9 @@ export function apiFor(user) {
       request('POST', `/tenant/v1/requests/${encodeURIComponent(id)}/complete`, {
         body: outcome ? { outcome } : {},
       }),
+    // Art. 17, 18, 21, 7(3): the subject's endpoint, answering the request it names.
+    carryOut: (subjectRef, path, body) =>
+      request('POST', `/tenant/v1/subjects/${encodeURIComponent(subjectRef)}/${path}`, { body }),
     exportTenant: (format) => request('GET', '/tenant/v1/export', { params: { format }, raw: true }),
     exportSubject: (subjectRef, requestId, format) =>
       request('GET', `/tenant/v1/subjects/${encodeURIComponent(subjectRef)}/export`, {

@@ -13,6 +13,41 @@ export const FILEABLE = [
 ];
 const EXPORTABLE = new Set(['access', 'portability']);
 
+/**
+ * Requests the desk carries out itself, by the subject's endpoint with the request's id: the request is then
+ * answered and closed by the same step that did the work.
+ */
+const CARRY_OUT = {
+  erasure: {
+    label: 'Erase',
+    path: 'erase',
+    danger: true,
+    note: 'Deletes the subject’s telemetry, device links and identifiers; billing readings the law requires are kept (art. 17(3)(b)). This cannot be undone. The receipt is downloaded.',
+  },
+  restriction: {
+    label: 'Restrict',
+    path: 'restrict',
+    note: 'Keeps the data but takes the subject’s devices out of every chart, list, statistic and operator export (art. 18).',
+  },
+  restriction_lift: {
+    label: 'Lift restriction',
+    path: 'restrict/lift',
+    note: 'The subject’s devices return to charts, lists and statistics (art. 18(3)).',
+  },
+  objection: {
+    label: 'Record objection',
+    path: 'object',
+    purpose: true,
+    note: 'Readings stop being stored for the purpose objected to, from now on (art. 21).',
+  },
+  consent_withdrawal: {
+    label: 'Record withdrawal',
+    path: 'withdraw-consent',
+    purpose: true,
+    note: 'Readings stop being stored for the purpose the consent was for, from now on (art. 7(3)).',
+  },
+};
+
 /** Request ids are `req-<uuid>`: the first twelve characters tell them apart on screen, the title holds the rest. */
 export const shortId = (id) => id.slice(0, 12);
 
@@ -83,6 +118,65 @@ export function requestActions(r, panelRow, { api, act }) {
     panelRow.querySelector('input')?.focus();
   };
   const buttons = [];
+  const how = CARRY_OUT[r.kind];
+  if (how) {
+    buttons.push(
+      h(
+        'button',
+        {
+          type: 'button',
+          class: `small ${how.danger ? 'danger' : 'primary'}`,
+          dataset: { action: 'carry-out', request: r.id },
+          onclick: () => {
+            const ref = h('input', {
+              name: 'subjectRef',
+              value: refsByRequest.get(r.id) ?? '',
+              required: true,
+              placeholder: 'subject reference',
+              autocomplete: 'off',
+            });
+            const purpose = h('input', {
+              name: 'purpose',
+              required: true,
+              placeholder: 'e.g. operator_statistics',
+            });
+            open(
+              h(
+                'form',
+                {
+                  class: 'inline-form',
+                  dataset: { form: 'carry-out' },
+                  onsubmit: (e) => {
+                    e.preventDefault();
+                    act(how.label, async () => {
+                      const body = {
+                        requestId: r.id,
+                        ...(how.purpose ? { purpose: purpose.value.trim() } : {}),
+                      };
+                      const result = await api.carryOut(ref.value.trim(), how.path, body);
+                      if (r.kind !== 'erasure')
+                        return `${how.label}: done; request ${shortId(r.id)} is answered.`;
+                      saveBlob(
+                        new Blob([JSON.stringify(result, null, 2)], { type: 'application/json' }),
+                        `erasure-receipt-${r.id}.json`,
+                      );
+                      const d = result.deleted ?? {};
+                      return `Erased ${d.before?.points ?? 0} readings of ${d.devices?.length ?? 0} device(s); ${result.kept?.length ?? 0} item(s) kept by law. Receipt downloaded.`;
+                    });
+                  },
+                },
+                h('label', { class: 'field' }, h('span', null, 'Subject reference'), ref),
+                how.purpose ? h('label', { class: 'field' }, h('span', null, 'Purpose'), purpose) : null,
+                h('button', { type: 'submit', class: how.danger ? 'danger' : 'primary' }, how.label),
+                h('p', { class: 'fine-print' }, how.note),
+              ),
+            );
+          },
+        },
+        how.label,
+      ),
+    );
+  }
   if (EXPORTABLE.has(r.kind)) {
     buttons.push(
       h(
