@@ -4,7 +4,9 @@ import type { AuditInput } from '../audit/audit-log.ts';
 import { DEVICE_KINDS } from '../lib/device-kinds.ts';
 import { isSkjoldError, SkjoldError } from '../lib/errors.ts';
 import { DEVICE_IDENTIFIER_TYPES, type DeviceInput } from '../registry/enrolment.ts';
-import { createSealer } from '../requests/sealing.ts';
+import { moveOut } from '../requests/occupancy.ts';
+import { periodBound, periodFields, toInstant, toPeriod } from '../requests/periods.ts';
+import { createRights } from '../requests/rights.ts';
 import { parseCsv } from './csv.ts';
 import type { ApiDeps } from './deps.ts';
 import { requireTenant, tenantParams } from './routes-tenants.ts';
@@ -20,7 +22,9 @@ const deviceBody = z.object({
   area: z.string().min(1).max(100).optional(),
 });
 const subjectParams = tenantParams.extend({ ref: z.string().min(1).max(128) });
-const linkBody = z.object({ deviceId: z.string().uuid() });
+const linkBody = z.object({ deviceId: z.string().uuid(), ...periodFields });
+const moveOutParams = subjectParams.extend({ deviceId: z.string().uuid() });
+const moveOutBody = z.object({ at: periodBound });
 
 /** CSV columns: kind, contract, then any identifier columns, an optional secret and an optional area. */
 function rowToDevice(row: Record<string, string>): DeviceInput {
@@ -61,6 +65,7 @@ function registered(
 }
 
 export function registerDeviceRoutes(app: FastifyInstance, deps: ApiDeps): void {
+  const rights = createRights(deps);
   app.post(
     '/v1/tenants/:tenant/devices',
     {
@@ -146,35 +151,56 @@ export function registerDeviceRoutes(app: FastifyInstance, deps: ApiDeps): void 
     },
   );
 
+  // Links a subject to a device for an occupancy period [from, to); one occupant at a time.
   app.put(
     '/v1/tenants/:tenant/subjects/:ref/devices',
     {
       schema: {
         tags: ['devices'],
-        summary: 'Link a subject to a device',
+        summary: 'Link a subject to a device for an occupancy period',
         params: subjectParams,
         body: linkBody,
       },
     },
     async (req, reply) => {
       const { tenant, ref } = subjectParams.parse(req.params);
-      const { deviceId } = linkBody.parse(req.body);
+      const body = linkBody.parse(req.body);
       // Not found and not yours look the same: no other tenant's device is revealed.
-      if (!(await deps.registry.getDevice(tenant, deviceId)))
+      if (!(await deps.registry.getDevice(tenant, body.deviceId)))
         throw new SkjoldError('SKJOLD_ERR_NOT_FOUND', 'device');
-      await deps.registry.createSubject(tenant, ref);
-      await deps.registry.linkSubjectDevice(tenant, ref, deviceId);
+      const period = toPeriod(body);
+      await deps.registry.linkSubjectDevice(tenant, ref, body.deviceId, period, (other) =>
+        rights.sealer.subjectPseudonym(tenant, other),
+      );
       // The subject by its keyed pseudonym, never by the tenant's own reference (art. 4(5)).
       await deps.audit.append({
-        actor: 'operator',
+        actor: req.principal?.actor ?? 'operator',
         action: 'subject.link',
         tenantId: tenant,
-        target: createSealer(deps.keyStore).subjectPseudonym(tenant, ref),
-        detail: { device: deviceId },
+        target: rights.sealer.subjectPseudonym(tenant, ref),
+        detail: { device: body.deviceId, from: body.from ?? null, to: body.to ?? null },
       });
       // The subject's objections reach the device's points from the next message on.
       await deps.objections?.refresh();
       return reply.code(204).send();
+    },
+  );
+
+  app.post(
+    '/v1/tenants/:tenant/subjects/:ref/devices/:deviceId/move-out',
+    {
+      schema: {
+        tags: ['devices'],
+        summary: "Close a subject's open period on a device; a heat meter's register is kept for billing",
+        params: moveOutParams,
+        body: moveOutBody,
+      },
+    },
+    async (req) => {
+      const { tenant, ref, deviceId } = moveOutParams.parse(req.params);
+      const { at } = moveOutBody.parse(req.body);
+      await requireTenant(deps, tenant);
+      return moveOut(rights, req.principal?.actor ?? 'operator', tenant, ref, deviceId, toInstant(at));
     },
   );
 }

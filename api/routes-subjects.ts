@@ -6,6 +6,8 @@ import { eraseWith } from '../requests/erasure.ts';
 import type { ExportFormat } from '../requests/export.ts';
 import { subjectExport, tenantExport } from '../requests/export-views.ts';
 import type { RequestMetrics } from '../requests/metrics.ts';
+import { moveOut } from '../requests/occupancy.ts';
+import { periodBound, periodFields, toInstant, toPeriod } from '../requests/periods.ts';
 import { REQUEST_KINDS } from '../requests/request-log.ts';
 import type { Rights } from '../requests/rights.ts';
 import { tenantAccess, tenantPrincipal } from './access.ts';
@@ -17,7 +19,11 @@ const identifiers = z.strictObject(
   Object.fromEntries(DEVICE_IDENTIFIER_TYPES.map((t) => [t, z.string().min(1).max(64).optional()])),
 );
 const linkInput = z
-  .object({ deviceId: z.string().min(1).max(64).optional(), identifiers: identifiers.optional() })
+  .object({
+    deviceId: z.string().min(1).max(64).optional(),
+    identifiers: identifiers.optional(),
+    ...periodFields,
+  })
   .refine((v) => v.deviceId || (v.identifiers && Object.keys(v.identifiers).length > 0), {
     message: 'name the device by deviceId or identifiers',
   });
@@ -27,6 +33,8 @@ const rectifyBody = z.object({
   requestId,
 });
 const actionBody = z.object({ requestId }).default({});
+const deviceParams = subjectParams.extend({ deviceId: z.string().min(1).max(64) });
+const moveOutBody = z.object({ at: periodBound });
 const purposeBody = z.object({ purpose: z.string().min(1).max(200), requestId });
 const liftBody = z.object({ purpose: z.string().min(1).max(200) });
 const specialBody = z.object({
@@ -100,13 +108,14 @@ export function registerSubjectRoutes(app: FastifyInstance, rights: Rights, metr
               id: d.device.id,
               kind: d.device.kind,
               contract: d.device.contractId,
+              periods: d.periods,
             })),
             ...(await rights.subjects.status(t.tenantId, ref)),
           };
         },
       );
 
-      // Links a subject to a device named by its identifiers (kept only sealed) or id.
+      // Links a subject to a device named by its identifiers (kept only sealed) or id, for an occupancy period.
       scope.put(
         '/subjects/:ref/devices',
         {
@@ -121,15 +130,39 @@ export function registerSubjectRoutes(app: FastifyInstance, rights: Rights, metr
         async (req) => {
           const t = tenantPrincipal(req);
           const { ref } = subjectParams.parse(req.params);
-          const device = await rights.subjects.link(t.tenantId, ref, linkInput.parse(req.body));
+          const body = linkInput.parse(req.body);
+          const period = toPeriod(body);
+          const device = await rights.subjects.link(t.tenantId, ref, body, period);
+          const shown = { from: period.from?.toISOString() ?? null, to: period.to?.toISOString() ?? null };
           await rights.deps.audit.append({
             actor: t.actor,
             action: 'subject.link',
             tenantId: t.tenantId,
             target: rights.sealer.subjectPseudonym(t.tenantId, ref),
-            detail: { device: device.id },
+            detail: { device: device.id, ...shown },
           });
-          return { subject: rights.sealer.subjectPseudonym(t.tenantId, ref), device: device.id };
+          return { subject: rights.sealer.subjectPseudonym(t.tenantId, ref), device: device.id, ...shown };
+        },
+      );
+
+      // A move-out closes the subject's open period of the device (and keeps a heat meter's register at the move).
+      scope.post(
+        '/subjects/:ref/devices/:deviceId/move-out',
+        {
+          config: { access: tenantAccess('subjects:write') },
+          schema: {
+            tags: ['subject requests'],
+            summary:
+              "Close the subject's open period on a device; a heat meter's register is kept for billing",
+            params: deviceParams,
+            body: moveOutBody,
+          },
+        },
+        async (req) => {
+          const t = tenantPrincipal(req);
+          const { ref, deviceId } = deviceParams.parse(req.params);
+          const { at } = moveOutBody.parse(req.body);
+          return moveOut(rights, t.actor, t.tenantId, ref, deviceId, toInstant(at));
         },
       );
 
@@ -158,7 +191,8 @@ export function registerSubjectRoutes(app: FastifyInstance, rights: Rights, metr
           const request = await rights.requestFor(t.tenantId, ref, ['rectification'], body.requestId);
           for (const id of body.remove) await rights.subjects.unlink(t.tenantId, ref, id);
           const added = [];
-          for (const a of body.add) added.push((await rights.subjects.link(t.tenantId, ref, a)).id);
+          for (const a of body.add)
+            added.push((await rights.subjects.link(t.tenantId, ref, a, toPeriod(a))).id);
           done('rectification');
           return rights.record(t.actor, t.tenantId, ref, 'subject.rectify', request.id, {
             removed: body.remove,

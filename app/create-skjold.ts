@@ -33,6 +33,7 @@ import { createIndexPurge } from '../store/index-purge.ts';
 import { createInProcessTransport } from '../transport/in-process.ts';
 import type { KafkaWriter } from '../transport/kafka-writer.ts';
 import { createSpoolTransport } from '../transport/spool.ts';
+import type { SpoolFiles } from '../transport/spool-files.ts';
 import type { StoreWriter } from '../transport/store-writer.ts';
 import type { Transport } from '../transport/transport.ts';
 import { createKafkaPipeline, type KafkaPipeline } from './kafka.ts';
@@ -49,6 +50,8 @@ export interface SkjoldOptions {
   clock?: Clock;
   /** Restarts the influxd Skjold manages, to purge erased pseudonyms from its index (store/index-purge.ts). */
   restartInfluxd?: () => Promise<void>;
+  /** How the spool opens its segment files (tests make fdatasync hang or fail). */
+  spoolFiles?: SpoolFiles;
 }
 
 /** The version package.json names: what the OpenAPI document says it describes. */
@@ -75,6 +78,7 @@ async function createTransport(
   metrics: Metrics,
   logger: Logger,
   kafka: KafkaPipeline | undefined,
+  spoolFiles: SpoolFiles | undefined,
 ): Promise<Transport> {
   if (kafka) return kafka.createTransport();
   switch (config.SKJOLD_TRANSPORT) {
@@ -88,6 +92,7 @@ async function createTransport(
         maxWaitMs: config.SKJOLD_BATCH_MAX_WAIT_MS,
         maxBytes: config.SKJOLD_SPOOL_MAX_BYTES,
         segmentBytes: config.SKJOLD_SPOOL_SEGMENT_BYTES,
+        ...(spoolFiles ? { files: spoolFiles } : {}),
       });
     case 'kafka':
       throw new SkjoldError('SKJOLD_ERR_CONFIG', 'SKJOLD_TRANSPORT=kafka needs the Kafka pipeline');
@@ -159,7 +164,7 @@ export async function createSkjold(config: Config, options: SkjoldOptions = {}) 
   const writer = storeWriterFromConfig(config, { store, metrics, logger, stopping: () => stopping });
   const kafka =
     config.SKJOLD_TRANSPORT === 'kafka' ? await createKafkaPipeline(config, { metrics, logger }) : undefined;
-  const transport = await createTransport(config, writer, metrics, logger, kafka);
+  const transport = await createTransport(config, writer, metrics, logger, kafka, options.spoolFiles);
   const fleet = createFleetHealth({
     sql,
     clock,

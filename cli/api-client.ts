@@ -75,8 +75,17 @@ export function createApiClient(options: { url: string; token: string }) {
       call<{ version: number }>('POST', `/v1/tenants/${tenantId}/keys/rotate`, {}),
     dashboardCredential: (tenantId: string, username: string, password: string) =>
       call('PUT', `/v1/tenants/${tenantId}/dashboard-credential`, { username, password }),
-    linkSubject: (tenantId: string, ref: string, deviceId: string) =>
-      call('PUT', `/v1/tenants/${tenantId}/subjects/${encodeURIComponent(ref)}/devices`, { deviceId }),
+    /** Links a subject to a device for [from, to) (ISO dates or date-times; omitted: open-ended). */
+    linkSubject: (
+      tenantId: string,
+      ref: string,
+      deviceId: string,
+      period: { from?: string | undefined; to?: string | undefined } = {},
+    ) =>
+      call('PUT', `/v1/tenants/${tenantId}/subjects/${encodeURIComponent(ref)}/devices`, {
+        deviceId,
+        ...period,
+      }),
   };
 
   const registrar: Registrar = {

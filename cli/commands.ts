@@ -25,7 +25,11 @@ export const USAGE = `Usage: skjold <command> [options]
               [--area AREA]                     building or postcode area: the group retention anonymises by
   devices import --tenant T FILE.csv            columns: kind,contract,iccid,imsi,imei,msisdn,wmbus,serial,secret[,area]
   devices list --tenant T
-  subjects link --tenant T --ref REF --device DEVICE_ID
+  subjects link --tenant T --ref REF --device DEVICE_ID [--from DATE] [--to DATE]
+                                                the subject occupies the device from --from (default: always)
+                                                until --to (default: still); DATE is YYYY-MM-DD or ISO date-time
+  subjects move-out --tenant T --ref REF --device DEVICE_ID --at DATE
+                                                close the open period; a heat meter's register is kept for billing
   keys rotate --tenant T                        new key version; older data stays findable
   dashboard-credential --tenant T --username U --password P
                                                 read-only InfluxDB login for one tenant's database
@@ -233,14 +237,27 @@ export const COMMANDS: Entry[] = [
   },
   {
     name: 'subjects link',
-    options: { tenant: str, ref: str, device: str },
+    options: { tenant: str, ref: str, device: str, from: str, to: str },
     async run(cmd) {
+      const period = {
+        from: cmd.values.from as string | undefined,
+        to: cmd.values.to as string | undefined,
+      };
       await (await apiFor(cmd.config)).linkSubject(
         need(cmd, 'tenant'),
         need(cmd, 'ref'),
         need(cmd, 'device'),
+        period,
       );
-      print({ linked: true });
+      print({ linked: true, from: period.from ?? null, to: period.to ?? null });
+    },
+  },
+  {
+    name: 'subjects move-out',
+    options: { tenant: str, ref: str, device: str, at: str },
+    async run(cmd) {
+      const path = `/v1/tenants/${need(cmd, 'tenant')}/subjects/${encodeURIComponent(need(cmd, 'ref'))}/devices/${need(cmd, 'device')}/move-out`;
+      print(await (await apiFor(cmd.config)).call('POST', path, { at: need(cmd, 'at') }));
     },
   },
   {

@@ -7,9 +7,9 @@ export type DropReason = 'objection' | 'consent_withdrawal';
 export const DROP_REASONS: readonly DropReason[] = ['objection', 'consent_withdrawal'];
 
 /**
- * The time a subject is linked to a device. Links have no period yet: every
- * link covers all time. Occupancy periods (a tenant moving in and out) will
- * fill these in.
+ * The time a subject is linked to a device: its occupancy period
+ * (subject_devices.valid_from / valid_to); a link from before periods covers
+ * all time.
  */
 export interface LinkPeriod {
   /** Epoch ms from which the subject is the device's, or null: since always. */
@@ -59,8 +59,17 @@ export function createObjectionGate(deps: ObjectionGateDeps) {
 
   async function load(): Promise<void> {
     // Only objections to the purpose of the device's own contract can stop its points.
-    const rows = await sql.query<{ deviceId: string; purpose: string; basis: DropReason }>(
-      `SELECT sd.device_id AS "deviceId", o.purpose, o.basis
+    // Art. 21 reaches the subject's own occupancy periods only: the next occupant's readings are theirs.
+    const rows = await sql.query<{
+      deviceId: string;
+      purpose: string;
+      basis: DropReason;
+      fromMs: string | number | null;
+      toMs: string | number | null;
+    }>(
+      `SELECT sd.device_id AS "deviceId", o.purpose, o.basis,
+         (extract(epoch FROM sd.valid_from) * 1000)::bigint AS "fromMs",
+         (extract(epoch FROM sd.valid_to) * 1000)::bigint AS "toMs"
        FROM subject_objections o
        JOIN subject_devices sd ON sd.tenant_id = o.tenant_id AND sd.subject_ref = o.subject_ref
        JOIN devices d ON d.id = sd.device_id
@@ -70,7 +79,14 @@ export function createObjectionGate(deps: ObjectionGateDeps) {
     const next = new Map<string, Block[]>();
     for (const r of rows) {
       const list = next.get(r.deviceId) ?? [];
-      list.push({ purpose: r.purpose, basis: r.basis, link: { fromMs: null, toMs: null } });
+      list.push({
+        purpose: r.purpose,
+        basis: r.basis,
+        link: {
+          fromMs: r.fromMs === null ? null : Number(r.fromMs),
+          toMs: r.toMs === null ? null : Number(r.toMs),
+        },
+      });
       next.set(r.deviceId, list);
     }
     blocks = next;

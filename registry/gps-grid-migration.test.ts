@@ -27,7 +27,7 @@ test('migration 009 turns gps_decimals into a grid cell size; no GPS stays no GP
       [id, decimals],
     );
   }
-  assert.deepEqual(await migrate(sql), [9]);
+  assert.deepEqual(await migrate(sql, { upTo: 9 }), [9]);
   const contracts = await createRegistry(sql).listContracts('gammel');
   assert.deepEqual(Object.fromEntries(contracts.map((c) => [c.id, c.gpsGridMeters])), {
     none: null,

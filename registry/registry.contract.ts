@@ -125,5 +125,51 @@ export function runRegistryContract(name: string, open: () => Promise<SqlClient>
       await registry.linkSubjectDevice('other', 'customer-42', 'd1');
       assert.deepEqual(await registry.subjectDevices('other', 'customer-42'), []);
     });
+
+    test('a device has one occupant at a time: overlapping periods are refused, also when linked at once', async () => {
+      const day = (d: string) => new Date(`${d}T00:00:00Z`);
+      // customer-42's link above is open at both ends; a move-out closes it.
+      const closed = await registry.closeSubjectPeriod('acme', 'customer-42', 'd1', day('2026-03-01'));
+      assert.deepEqual(closed, { deviceId: 'd1', from: null, to: '2026-03-01T00:00:00.000Z' });
+      for (const ref of ['customer-43', 'customer-44', 'customer-45'])
+        await registry.createSubject('acme', ref);
+      await registry.linkSubjectDevice('acme', 'customer-43', 'd1', {
+        from: day('2026-03-01'),
+        to: day('2026-06-01'),
+      });
+      await assert.rejects(
+        registry.linkSubjectDevice(
+          'acme',
+          'customer-44',
+          'd1',
+          { from: day('2026-02-01'), to: day('2026-04-01') },
+          (r) => `pseudonym-of-${r}`,
+        ),
+        (err: Error & { code?: string }) =>
+          err.code === 'SKJOLD_ERR_CONFLICT' &&
+          /pseudonym-of-customer-4[23]/.test(err.message) &&
+          !/customer-4[23] /.test(err.message),
+      );
+      // Linking the same period again is a no-op.
+      await registry.linkSubjectDevice('acme', 'customer-43', 'd1', {
+        from: day('2026-03-01'),
+        to: day('2026-06-01'),
+      });
+      const results = await Promise.allSettled(
+        ['customer-44', 'customer-45'].map((ref) =>
+          registry.linkSubjectDevice('acme', ref, 'd1', { from: day('2026-06-01'), to: null }),
+        ),
+      );
+      assert.deepEqual(results.map((r) => r.status).sort(), ['fulfilled', 'rejected']);
+      const periods = await registry.devicePeriods('acme', 'd1');
+      assert.deepEqual(
+        periods.map((p) => [p.from, p.to]),
+        [
+          [null, '2026-03-01T00:00:00.000Z'],
+          ['2026-03-01T00:00:00.000Z', '2026-06-01T00:00:00.000Z'],
+          ['2026-06-01T00:00:00.000Z', null],
+        ],
+      );
+    });
   });
 }

@@ -1,5 +1,5 @@
 import type { DeviceKind } from '../lib/device-kinds.ts';
-import { SkjoldError } from '../lib/errors.ts';
+import { isSkjoldError, SkjoldError } from '../lib/errors.ts';
 import type { LoginType } from './enrolment.ts';
 import type { SqlClient } from './sql.ts';
 
@@ -41,6 +41,25 @@ export interface Device {
   disabled: boolean;
   /** Building or postcode area the tenant chose: the group retention anonymises by. */
   area: string | null;
+}
+
+/** A subject's occupancy of a device: [from, to), ISO instants; null is open-ended. */
+export interface OccupancyPeriod {
+  deviceId: string;
+  from: string | null;
+  to: string | null;
+}
+
+export interface PeriodInput {
+  from: Date | null;
+  to: Date | null;
+}
+
+const iso = (v: Date | string | null): string | null => (v === null ? null : new Date(v).toISOString());
+
+/** "from 2026-01-01T00:00:00.000Z to 2026-03-15T00:00:00.000Z", open ends named as such. */
+export function describePeriod(p: { from: string | null; to: string | null }): string {
+  return `from ${p.from ?? 'the beginning'} ${p.to ? `to ${p.to}` : 'onwards'}`;
 }
 
 export interface PseudonymRow {
@@ -241,20 +260,121 @@ export function createRegistry(sql: SqlClient) {
         .catch((e) => translate(e, 'subject'));
     },
 
-    async linkSubjectDevice(tenantId: string, ref: string, deviceId: string): Promise<void> {
+    /**
+     * Links a subject to one of the tenant's devices for a period [from, to)
+     * (null: from the beginning of time / still occupying). A device has one
+     * occupant at a time: a period that overlaps another subject's is refused,
+     * naming that period and the subject only as `nameSubject` gives it (a
+     * pseudonym, never the ref). The same link made again is a no-op.
+     */
+    async linkSubjectDevice(
+      tenantId: string,
+      ref: string,
+      deviceId: string,
+      period: PeriodInput = { from: null, to: null },
+      nameSubject: (ref: string) => string = () => 'another subject',
+    ): Promise<void> {
+      const from = period.from?.toISOString() ?? null;
+      const to = period.to?.toISOString() ?? null;
+      if (from !== null && to !== null && to <= from)
+        throw new SkjoldError('SKJOLD_ERR_VALIDATION', 'a period ends after it starts');
+      await sql
+        .transaction(async (tx) => {
+          // The device row's lock orders concurrent links to one device: the check and the insert are one step.
+          const [device] = await tx.query(
+            'SELECT id FROM devices WHERE id = $1 AND tenant_id = $2 FOR UPDATE',
+            [deviceId, tenantId],
+          );
+          if (!device) return;
+          const overlapping = await tx.query<{ subjectRef: string; from: Date | null; to: Date | null }>(
+            `SELECT subject_ref AS "subjectRef", valid_from AS "from", valid_to AS "to" FROM subject_devices
+             WHERE device_id = $1 AND tstzrange(valid_from, valid_to) && tstzrange($2::timestamptz, $3::timestamptz)
+             ORDER BY valid_from NULLS FIRST`,
+            [deviceId, from, to],
+          );
+          const [other] = overlapping;
+          if (other) {
+            const same =
+              overlapping.length === 1 &&
+              other.subjectRef === ref &&
+              iso(other.from) === from &&
+              iso(other.to) === to;
+            if (same) return;
+            throw new SkjoldError(
+              'SKJOLD_ERR_CONFLICT',
+              `device ${deviceId} is occupied ${describePeriod({ from: iso(other.from), to: iso(other.to) })} by ${nameSubject(other.subjectRef)}`,
+            );
+          }
+          // The subject is created with its first link, so a refused link leaves no empty subject behind.
+          await tx.query('INSERT INTO subjects (tenant_id, ref) VALUES ($1, $2) ON CONFLICT DO NOTHING', [
+            tenantId,
+            ref,
+          ]);
+          await tx.query(
+            `INSERT INTO subject_devices (tenant_id, subject_ref, device_id, valid_from, valid_to)
+             VALUES ($1, $2, $3, $4, $5)`,
+            [tenantId, ref, deviceId, from, to],
+          );
+        })
+        .catch((e) => (isSkjoldError(e) ? Promise.reject(e) : translate(e, 'subject link')));
+    },
+
+    /**
+     * A move-out: closes the subject's open period on the device at `at`.
+     * Undefined when the subject has no open period there.
+     */
+    async closeSubjectPeriod(
+      tenantId: string,
+      ref: string,
+      deviceId: string,
+      at: Date,
+    ): Promise<OccupancyPeriod | undefined> {
+      const [open] = await sql.query<{ from: Date | null }>(
+        `SELECT valid_from AS "from" FROM subject_devices
+         WHERE tenant_id = $1 AND subject_ref = $2 AND device_id = $3 AND valid_to IS NULL`,
+        [tenantId, ref, deviceId],
+      );
+      if (!open) return undefined;
+      if (open.from !== null && at.getTime() <= new Date(open.from).getTime())
+        throw new SkjoldError('SKJOLD_ERR_VALIDATION', 'a move-out comes after the move-in');
       await sql
         .query(
-          `INSERT INTO subject_devices (tenant_id, subject_ref, device_id)
-           SELECT $1, $2, id FROM devices WHERE id = $3 AND tenant_id = $1 ON CONFLICT DO NOTHING`,
-          [tenantId, ref, deviceId],
+          `UPDATE subject_devices SET valid_to = $4
+           WHERE tenant_id = $1 AND subject_ref = $2 AND device_id = $3 AND valid_to IS NULL`,
+          [tenantId, ref, deviceId, at.toISOString()],
         )
         .catch((e) => translate(e, 'subject link'));
+      return { deviceId, from: iso(open.from), to: at.toISOString() };
+    },
+
+    /** The subject's periods on the tenant's devices, by device and start. */
+    async subjectPeriods(tenantId: string, ref: string): Promise<OccupancyPeriod[]> {
+      const rows = await sql.query<{ deviceId: string; from: Date | null; to: Date | null }>(
+        `SELECT device_id AS "deviceId", valid_from AS "from", valid_to AS "to" FROM subject_devices
+         WHERE tenant_id = $1 AND subject_ref = $2 ORDER BY device_id, valid_from NULLS FIRST`,
+        [tenantId, ref],
+      );
+      return rows.map((r) => ({ deviceId: r.deviceId, from: iso(r.from), to: iso(r.to) }));
+    },
+
+    /** Every subject's periods on one of the tenant's devices, oldest first. */
+    async devicePeriods(
+      tenantId: string,
+      deviceId: string,
+    ): Promise<Array<OccupancyPeriod & { subjectRef: string }>> {
+      const rows = await sql.query<{ subjectRef: string; from: Date | null; to: Date | null }>(
+        `SELECT subject_ref AS "subjectRef", valid_from AS "from", valid_to AS "to" FROM subject_devices
+         WHERE tenant_id = $1 AND device_id = $2 ORDER BY valid_from NULLS FIRST`,
+        [tenantId, deviceId],
+      );
+      return rows.map((r) => ({ subjectRef: r.subjectRef, deviceId, from: iso(r.from), to: iso(r.to) }));
     },
 
     subjectDevices(tenantId: string, ref: string): Promise<Device[]> {
       return sql.query<Device>(
-        `SELECT ${DEVICE_COLUMNS} FROM devices d JOIN subject_devices s ON s.device_id = d.id
-         WHERE s.tenant_id = $1 AND s.subject_ref = $2 ORDER BY d.id`,
+        `SELECT ${DEVICE_COLUMNS} FROM devices d
+         WHERE d.tenant_id = $1 AND d.id IN (SELECT device_id FROM subject_devices WHERE tenant_id = $1 AND subject_ref = $2)
+         ORDER BY d.id`,
         [tenantId, ref],
       );
     },

@@ -35,6 +35,7 @@ test('tokens issue, subjects export and erase, requests list from the command li
       JSON.stringify(validReading(meter, seq, Date.now() - 60_000 + seq)),
     );
   await client.endAsync();
+  await stack.settled();
 
   const issued = await skjold(
     ...[
@@ -175,4 +176,44 @@ test('contracts add keeps GPS on a grid; subjects object and its lift from the c
     null,
   );
   assert.match((await skjold('help')).stdout, /--gps-grid-meters N/);
+});
+
+test('subjects link with --from/--to and subjects move-out from the command line', async () => {
+  await addTenant(stack.api, 'boligvarme');
+  const meter = await addDevice(stack.api, identifierSource('cli-occupancy'), 'boligvarme', 'heat_meter');
+  const t0 = Math.floor((Date.now() - 4 * 3_600_000) / 900_000) * 900_000;
+  const client = await connectDevice(stack.mqttUrl, meter);
+  for (let seq = 0; seq < 8; seq++)
+    await publishAcked(client, meter.telemetry, JSON.stringify(validReading(meter, seq, t0 + seq * 900_000)));
+  await client.endAsync();
+  const day = new Date(t0 - 86_400_000).toISOString().slice(0, 10);
+  const moveAt = new Date(t0 + 4 * 900_000).toISOString();
+  const link = (ref: string, ...period: string[]) =>
+    skjold('subjects', 'link', '--tenant', 'boligvarme', '--ref', ref, '--device', meter.id, ...period);
+
+  const first = await link('lejer-1', '--from', day);
+  assert.equal(first.code, 0, first.stderr);
+  assert.deepEqual(JSON.parse(first.stdout), { linked: true, from: day, to: null });
+  const overlap = await link('lejer-2', '--from', moveAt);
+  assert.notEqual(overlap.code, 0);
+  assert.match(overlap.stderr, /SKJOLD_ERR_CONFLICT/);
+  assert.ok(!overlap.stderr.includes('lejer-1'), 'the occupant is named by pseudonym only');
+
+  const out = await skjold(
+    ...['subjects', 'move-out', '--tenant', 'boligvarme', '--ref', 'lejer-1', '--device', meter.id],
+    ...['--at', moveAt],
+  );
+  assert.equal(out.code, 0, out.stderr);
+  const moved = JSON.parse(out.stdout) as { period: { to: string }; billingReading: { time: string } | null };
+  assert.equal(moved.period.to, moveAt);
+  assert.equal(moved.billingReading?.time, new Date(t0 + 3 * 900_000).toISOString());
+  const second = await link('lejer-2', '--from', moveAt);
+  assert.equal(second.code, 0, second.stderr);
+  assert.deepEqual(
+    (await stack.skjold.registry.devicePeriods('boligvarme', meter.id)).map((p) => [p.subjectRef, p.to]),
+    [
+      ['lejer-1', moveAt],
+      ['lejer-2', null],
+    ],
+  );
 });

@@ -2,13 +2,16 @@ import type { Readable } from 'node:stream';
 import { excludedDevices } from './exclusions.ts';
 import { type ExportDevice, type ExportFormat, exportStream } from './export.ts';
 import { subjectInformation } from './information.ts';
+import { windowsByPseudonym } from './periods.ts';
 import type { Rights } from './rights.ts';
 
 /**
  * A subject's export (art. 15, 20), for the tenant only: its devices' raw
  * identifiers unsealed, the art. 15 information, special-category notes,
  * restriction and objections, the subject's requests, and every point of
- * its devices under every key version.
+ * its devices under every key version — inside the subject's occupancy
+ * periods only: a meter's earlier and later occupants' readings are theirs
+ * (art. 15(4)).
  */
 export async function subjectExport(
   rights: Rights,
@@ -39,6 +42,7 @@ export async function subjectExport(
       devices.map((d) => d.device),
       contracts,
       { operatorName: rights.deps.operatorName, subProcessors: rights.deps.subProcessors },
+      devices.flatMap((d) => d.periods.map((p) => ({ deviceId: d.device.id, ...p }))),
     ),
     status: await rights.subjects.status(tenantId, ref),
     specialCategory: await rights.subjects.specialCategory(tenantId, ref),
@@ -49,7 +53,7 @@ export async function subjectExport(
   };
   return exportStream(
     rights.pages(tenantId),
-    { deviceIn: devices.flatMap((d) => d.pseudonyms) },
+    { deviceIn: devices.flatMap((d) => d.pseudonyms), windows: windowsByPseudonym(devices) },
     header,
     exported,
     format,

@@ -1,6 +1,6 @@
 import { COMMON_STORED_FIELDS, STORED_FIELDS } from '../ingest/schemas.ts';
 import type { DeviceKind } from '../lib/device-kinds.ts';
-import type { Contract, Device } from '../registry/registry.ts';
+import type { Contract, Device, OccupancyPeriod } from '../registry/registry.ts';
 
 const CATEGORIES: Record<DeviceKind, string> = {
   heat_meter: 'heat consumption: energy, volume, flow and return temperature, power, flow, meter status',
@@ -21,6 +21,7 @@ export function subjectInformation(
   devices: readonly Device[],
   contracts: ReadonlyMap<string, Contract>,
   processors: { operatorName?: string | undefined; subProcessors?: readonly string[] | undefined } = {},
+  periods: readonly OccupancyPeriod[] = [],
 ) {
   const used = [...new Set(devices.map((d) => d.contractId))]
     .map((id) => contracts.get(id))
@@ -56,6 +57,8 @@ export function subjectInformation(
     })),
     source:
       'the devices linked to the subject, over MQTT; identifiers are pseudonymised on arrival (art. 4(5))',
+    // Art. 15(1): the data "concerning him or her" — of a device others occupied too, its periods only.
+    periods: periods.map((p) => ({ device: p.deviceId, from: p.from, to: p.to })),
     automatedDecisions: 'none (art. 22)',
     rights:
       'access and portability (art. 15, 20), rectification (art. 16), erasure (art. 17), restriction (art. 18), ' +

@@ -6,7 +6,7 @@ import {
   type DeviceIdentifierType,
   normaliseIdentifier,
 } from '../registry/enrolment.ts';
-import type { Device, Registry } from '../registry/registry.ts';
+import type { Device, PeriodInput, Registry } from '../registry/registry.ts';
 import type { Sealer } from './sealing.ts';
 
 /** The purpose the operator's own fleet statistics serve (art. 6(1)(f)); objections name it. */
@@ -20,10 +20,14 @@ export interface SpecialCategoryNote {
   createdAt: string;
 }
 
-/** A device of the tenant's with its login pseudonyms under every key version (the `device` tag values). */
+/**
+ * A device of the tenant's with its login pseudonyms under every key version
+ * (the `device` tag values) and the subject's occupancy periods of it.
+ */
 export interface DeviceSeries {
   device: Device;
   pseudonyms: string[];
+  periods: Array<{ from: string | null; to: string | null }>;
 }
 
 /**
@@ -102,14 +106,21 @@ export function createSubjects(deps: {
 
     async devicesOf(tenantId: string, ref: string): Promise<DeviceSeries[]> {
       const devices = await registry.subjectDevices(tenantId, ref);
+      const periods = await registry.subjectPeriods(tenantId, ref);
       return Promise.all(
-        devices.map(async (device) => ({ device, pseudonyms: await loginPseudonyms(device) })),
+        devices.map(async (device) => ({
+          device,
+          pseudonyms: await loginPseudonyms(device),
+          periods: periods.filter((p) => p.deviceId === device.id).map(({ from, to }) => ({ from, to })),
+        })),
       );
     },
 
     /**
-     * Links a subject to a device named by its identifiers (or id). The
-     * identifiers are kept only sealed, for the tenant's own exports.
+     * Links a subject to a device named by its identifiers (or id), for the
+     * period [from, to) (open-ended without them). One occupant at a time: an
+     * overlapping period is refused, naming the occupant by pseudonym only.
+     * The identifiers are kept only sealed, for the tenant's own exports.
      */
     async link(
       tenantId: string,
@@ -118,10 +129,12 @@ export function createSubjects(deps: {
         deviceId?: string | undefined;
         identifiers?: Partial<Record<DeviceIdentifierType, string>> | undefined;
       },
+      period: PeriodInput = { from: null, to: null },
     ): Promise<Device> {
       const { device, given } = await findDevice(tenantId, input);
-      await registry.createSubject(tenantId, ref);
-      await registry.linkSubjectDevice(tenantId, ref, device.id);
+      await registry.linkSubjectDevice(tenantId, ref, device.id, period, (other) =>
+        sealer.subjectPseudonym(tenantId, other),
+      );
       for (const [type, value] of given) {
         await sql.query(
           `INSERT INTO sealed_identifiers (tenant_id, device_id, id_type, sealed) VALUES ($1, $2, $3, $4)

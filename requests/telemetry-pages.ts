@@ -2,6 +2,7 @@ import { SkjoldError } from '../lib/errors.ts';
 import { deviceCondition } from '../retention/billing.ts';
 import { quoteIdentifier, quoteString } from '../store/influxql.ts';
 import type { QueryResult, QueryValue, TelemetryStore } from '../store/telemetry-store.ts';
+import { type TimeWindow, timeCondition } from './periods.ts';
 
 /** One stored point: its series' tags and its fields. */
 export interface StoredPoint {
@@ -19,7 +20,14 @@ export interface SeriesFilter {
   deviceNotIn?: ReadonlySet<string>;
   /** Leave out these measurements (e.g. the billing readings an erasure keeps). */
   measurementsNot?: ReadonlySet<string>;
+  /**
+   * Only these time windows of a series, by its `device` tag: a subject's
+   * occupancy periods of that device. A series whose device has no entry is read whole.
+   */
+  windows?: ReadonlyMap<string, readonly TimeWindow[]>;
 }
+
+const WHOLE: readonly TimeWindow[] = [{ from: null, to: null }];
 
 export const DEFAULT_PAGE = 5000;
 
@@ -63,14 +71,25 @@ export function createTelemetryPages(store: TelemetryStore, tenantId: string, pa
       );
   }
 
-  /** Every point of one series, oldest first, a page per query. */
-  async function* pointsOf(measurement: string, tags: Record<string, string>, keys: readonly string[]) {
-    // A series is its exact tag set: a tag it lacks must be empty, or a wider series would match too.
-    const exact = keys.map((k) => `${quoteIdentifier(k)} = ${quoteString(tags[k] ?? '')}`).join(' AND ');
+  /** A series is its exact tag set: a tag it lacks must be empty, or a wider series would match too. */
+  const exactly = (tags: Record<string, string>, keys: readonly string[]) =>
+    keys.map((k) => `${quoteIdentifier(k)} = ${quoteString(tags[k] ?? '')}`);
+
+  const windowsOf = (filter: SeriesFilter, tags: Record<string, string>) =>
+    (tags.device === undefined ? undefined : filter.windows?.get(tags.device)) ?? WHOLE;
+
+  /** Every point of one series within one time window, oldest first, a page per query. */
+  async function* pointsOf(
+    measurement: string,
+    tags: Record<string, string>,
+    keys: readonly string[],
+    window: TimeWindow,
+  ) {
+    const fixed = [...exactly(tags, keys), ...(timeCondition(window) ? [timeCondition(window)] : [])];
     let after: number | undefined;
     for (;;) {
-      const time = after === undefined ? '' : `${exact ? ' AND' : ''} time > ${after}ms`;
-      const where = exact || time ? ` WHERE ${exact}${time}` : '';
+      const conditions = [...fixed, ...(after === undefined ? [] : [`time > ${after}ms`])];
+      const where = conditions.length > 0 ? ` WHERE ${conditions.join(' AND ')}` : '';
       const results = await q(
         `SELECT * FROM ${quoteIdentifier(measurement)}${where} GROUP BY * ORDER BY time ASC LIMIT ${pageSize}`,
       );
@@ -101,28 +120,33 @@ export function createTelemetryPages(store: TelemetryStore, tenantId: string, pa
     async *points(filter: SeriesFilter = {}): AsyncGenerator<StoredPoint> {
       for (const m of await measurementsFor(filter)) {
         const keys = await tagKeys(m);
-        for (const tags of await seriesOf(m, filter)) yield* pointsOf(m, tags, keys);
+        for (const tags of await seriesOf(m, filter)) {
+          for (const w of windowsOf(filter, tags)) yield* pointsOf(m, tags, keys, w);
+        }
       }
     },
 
-    /** Series and points that pass the filter, counted in InfluxDB (for receipts). */
+    /** Series with points that pass the filter, and those points, counted in InfluxDB (for receipts). */
     async count(filter: SeriesFilter = {}): Promise<{ series: number; points: number }> {
       let series = 0;
       let points = 0;
       for (const m of await measurementsFor(filter)) {
         const keys = await tagKeys(m);
         for (const tags of await seriesOf(m, filter)) {
-          series += 1;
-          const exact = keys
-            .map((k) => `${quoteIdentifier(k)} = ${quoteString(tags[k] ?? '')}`)
-            .join(' AND ');
           const fields = await fieldKeys(m);
-          // A point has at least one field; the largest per-field count is exact when some field is on every point.
-          const results = await q(
-            `SELECT ${fields.map((f) => `count(${quoteIdentifier(f)})`).join(', ')} FROM ${quoteIdentifier(m)}${exact ? ` WHERE ${exact}` : ''}`,
-          );
-          const row = results[0]?.series?.[0]?.values[0] ?? [];
-          points += Math.max(0, ...row.slice(1).map((v) => Number(v ?? 0)));
+          let inWindows = 0;
+          for (const w of windowsOf(filter, tags)) {
+            const conditions = [...exactly(tags, keys), ...(timeCondition(w) ? [timeCondition(w)] : [])];
+            // A point has at least one field; the largest per-field count is exact when some field is on every point.
+            const results = await q(
+              `SELECT ${fields.map((f) => `count(${quoteIdentifier(f)})`).join(', ')} FROM ${quoteIdentifier(m)}${conditions.length ? ` WHERE ${conditions.join(' AND ')}` : ''}`,
+            );
+            const row = results[0]?.series?.[0]?.values[0] ?? [];
+            inWindows += Math.max(0, ...row.slice(1).map((v) => Number(v ?? 0)));
+          }
+          // A series counts when it has points inside the windows (all of it, without windows).
+          if (inWindows > 0) series += 1;
+          points += inWindows;
         }
       }
       return { series, points };

@@ -84,6 +84,64 @@ const regexAlternation = (values: readonly string[]): string =>
 
 const ns = (d: Date): string => `${BigInt(d.getTime()) * 1_000_000n}`;
 
+type Owners = ReadonlyMap<string, { device: number; contractId: string }>;
+interface Latest {
+  pseudonym: string;
+  time: number;
+  fields: Record<string, number>;
+}
+
+/** Per device (all its pseudonyms) among `chunk`: the latest energy register in [start, end) and the volume beside it. */
+async function latestRegisters(
+  store: TelemetryStore,
+  tenantId: string,
+  owners: Owners,
+  chunk: readonly string[],
+  range: { start: Date; end: Date },
+): Promise<Latest[]> {
+  const where = `device =~ ${regexAlternation(chunk)} AND time >= ${ns(range.start)} AND time < ${ns(range.end)}`;
+  const results = await store.query(
+    tenantId,
+    BILLING_FIELDS.map((f) => `SELECT last(${f}) AS v FROM heat_meter WHERE ${where} GROUP BY device`).join(
+      '; ',
+    ),
+  );
+  const latest = new Map<number, Latest>();
+  BILLING_FIELDS.forEach((field, statement) => {
+    for (const series of results[statement]?.series ?? []) {
+      const pseudonym = series.tags?.device;
+      const row = series.values[0];
+      const owner = pseudonym === undefined ? undefined : owners.get(pseudonym);
+      if (!owner || !pseudonym || !row || typeof row[0] !== 'number' || typeof row[1] !== 'number') continue;
+      const current = latest.get(owner.device);
+      if (field === 'energy_kwh') {
+        if (!current || row[0] > current.time) {
+          latest.set(owner.device, { pseudonym, time: row[0], fields: { energy_kwh: row[1] } });
+        }
+      } else if (current?.pseudonym === pseudonym) {
+        // The volume register of the same series the energy reading came from.
+        current.fields.volume_m3 = row[1];
+      }
+    }
+  });
+  return [...latest.values()];
+}
+
+function ownersOf(devices: { devicePseudonyms: string[]; contractId: string }[]): Owners {
+  const owners = new Map<string, { device: number; contractId: string }>();
+  devices.forEach((d, i) => {
+    for (const p of d.devicePseudonyms) owners.set(p, { device: i, contractId: d.contractId });
+  });
+  return owners;
+}
+
+const billingPoint = (r: Latest, owners: Owners, period: string) => ({
+  measurement: BILLING_MEASUREMENT,
+  tags: { device: r.pseudonym, contract: owners.get(r.pseudonym)?.contractId ?? '', period },
+  fields: r.fields,
+  timestampMs: r.time,
+});
+
 /**
  * Writes, for each heat meter, the last energy and volume register of every
  * billing period in `range` as a `billing_reading` point (tags device,
@@ -97,57 +155,45 @@ export async function keepBillingReadings(
   range: { from: Date; to: Date },
   periodMonths = 1,
 ): Promise<{ readings: number }> {
-  const contractOf = new Map<string, { device: number; contractId: string }>();
-  devices.forEach((d, i) => {
-    for (const p of d.devicePseudonyms) contractOf.set(p, { device: i, contractId: d.contractId });
-  });
-  const pseudonyms = [...contractOf.keys()];
+  const owners = ownersOf(devices);
+  const pseudonyms = [...owners.keys()];
   let readings = 0;
   for (const period of billingPeriods(range, periodMonths)) {
     for (let i = 0; i < pseudonyms.length; i += DEVICES_PER_QUERY) {
       const chunk = pseudonyms.slice(i, i + DEVICES_PER_QUERY);
-      const where = `device =~ ${regexAlternation(chunk)} AND time >= ${ns(period.start)} AND time < ${ns(period.end)}`;
-      const results = await store.query(
-        tenantId,
-        BILLING_FIELDS.map(
-          (f) => `SELECT last(${f}) AS v FROM heat_meter WHERE ${where} GROUP BY device`,
-        ).join('; '),
-      );
-      // Per device (all its pseudonyms): the latest reading of each register.
-      const latest = new Map<number, { pseudonym: string; time: number; fields: Record<string, number> }>();
-      BILLING_FIELDS.forEach((field, statement) => {
-        for (const series of results[statement]?.series ?? []) {
-          const pseudonym = series.tags?.device;
-          const row = series.values[0];
-          const owner = pseudonym === undefined ? undefined : contractOf.get(pseudonym);
-          if (!owner || !pseudonym || !row || typeof row[0] !== 'number' || typeof row[1] !== 'number')
-            continue;
-          const current = latest.get(owner.device);
-          if (field === 'energy_kwh') {
-            if (!current || row[0] > current.time) {
-              latest.set(owner.device, { pseudonym, time: row[0], fields: { energy_kwh: row[1] } });
-            }
-          } else if (current?.pseudonym === pseudonym) {
-            // The volume register of the same series the energy reading came from.
-            current.fields.volume_m3 = row[1];
-          }
-        }
-      });
-      const points = [...latest.values()].map((r) => ({
-        measurement: BILLING_MEASUREMENT,
-        tags: {
-          device: r.pseudonym,
-          contract: contractOf.get(r.pseudonym)?.contractId ?? '',
-          period: period.label,
-        },
-        fields: r.fields,
-        timestampMs: r.time,
-      }));
+      const latest = await latestRegisters(store, tenantId, owners, chunk, period);
+      const points = latest.map((r) => billingPoint(r, owners, period.label));
       if (points.length > 0) await store.write(tenantId, points);
       readings += points.length;
     }
   }
   return { readings };
+}
+
+/** The `period` tag of the reading a move-out records: `move-out:YYYY-MM-DD`. */
+export const moveOutLabel = (at: Date): string => `move-out:${at.toISOString().slice(0, 10)}`;
+
+/**
+ * A move-out ends one occupant's billing period mid-month: the meter's last
+ * energy and volume register before the move (since the occupant moved in,
+ * when that is known) is kept as a `billing_reading`, so the leaving and the
+ * next occupant's bills can both be made up, and kept for the bookkeeping
+ * period after either is erased (art. 17(3)(b)).
+ */
+export async function keepMoveOutReading(
+  store: TelemetryStore,
+  tenantId: string,
+  device: { devicePseudonyms: string[]; contractId: string },
+  range: { from: Date | null; at: Date },
+): Promise<{ time: string; energy_kwh?: number; volume_m3?: number } | null> {
+  const owners = ownersOf([device]);
+  const [latest] = await latestRegisters(store, tenantId, owners, device.devicePseudonyms, {
+    start: range.from ?? new Date(0),
+    end: range.at,
+  });
+  if (!latest) return null;
+  await store.write(tenantId, [billingPoint(latest, owners, moveOutLabel(range.at))]);
+  return { time: new Date(latest.time).toISOString(), ...latest.fields };
 }
 
 /** InfluxQL condition selecting a set of device pseudonyms (for DROP SERIES / DELETE / SELECT). */

@@ -60,7 +60,12 @@ test('migration 008 seals the holds stored in clear; they keep covering their su
   };
   const [linked, held, free] = [await device(), await device(), await device()];
   await registry.createSubject(T, REF);
-  await registry.linkSubjectDevice(T, REF, linked);
+  // As the registry stood then: a link without an occupancy period (migration 012 adds those).
+  await sql.query('INSERT INTO subject_devices (tenant_id, subject_ref, device_id) VALUES ($1, $2, $3)', [
+    T,
+    REF,
+    linked,
+  ]);
   // The rows as migration 003 stored them, before 008 sealed them.
   await sql.query(
     `INSERT INTO legal_holds (id, tenant_id, scope, target, reason) VALUES

@@ -1,7 +1,8 @@
-import { type FileHandle, mkdir, open, readdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { syncDir } from './spool-checkpoint.ts';
+import { nodeSpoolFiles, type SpoolFile, type SpoolFiles } from './spool-files.ts';
 import { decodePayload, readFrame, type SpoolRecord } from './spool-frame.ts';
 
 /**
@@ -21,6 +22,8 @@ export interface SpoolLogOptions {
   segmentBytes: number;
   /** Called after each commit: how long the sync took and how many frames it made durable. */
   onCommit?: (seconds: number, frames: number) => void;
+  /** How segment files are opened; node:fs unless a test brings its own. */
+  files?: SpoolFiles;
 }
 
 export interface Recovery {
@@ -49,6 +52,8 @@ const READ_CHUNK_BYTES = 1024 * 1024;
 
 export async function openSpoolLog(options: SpoolLogOptions, checkpoint: number) {
   const { dir, segmentBytes } = options;
+  const files = options.files ?? nodeSpoolFiles;
+  const open = (path: string, flags: 'r' | 'r+' | 'w+') => files.open(path, flags);
   await mkdir(dir, { recursive: true });
   const bases = (await readdir(dir))
     .filter((f) => /^\d{20}\.seg$/.test(f))
@@ -63,7 +68,7 @@ export async function openSpoolLog(options: SpoolLogOptions, checkpoint: number)
       await rm(join(dir, nameOf(base))); // drained before the last stop
       continue;
     }
-    const { size, records, fileSize } = await scanSegment(join(dir, nameOf(base)), base, checkpoint);
+    const { size, records, fileSize } = await scanSegment(files, join(dir, nameOf(base)), base, checkpoint);
     if (size < fileSize) {
       // A torn tail (the process died mid-write) or damage: cut it off so no
       // later append lands behind bytes that can never be read.
@@ -85,7 +90,7 @@ export async function openSpoolLog(options: SpoolLogOptions, checkpoint: number)
   if (tail.size === 0) await syncDir(dir);
 
   const queue: QueuedAppend[] = [];
-  let reader: { base: number; handle: FileHandle } | undefined;
+  let reader: { base: number; handle: SpoolFile } | undefined;
   let committing: Promise<void> | undefined;
   let closed = false;
 
@@ -257,11 +262,12 @@ export type SpoolLog = Awaited<ReturnType<typeof openSpoolLog>>;
 
 /** Valid bytes at the start of a segment, and how many records from `checkpoint` on. */
 async function scanSegment(
+  files: SpoolFiles,
   file: string,
   base: number,
   checkpoint: number,
 ): Promise<{ size: number; records: number; fileSize: number }> {
-  const handle: FileHandle = await open(file, 'r');
+  const handle = await files.open(file, 'r');
   try {
     const fileSize = (await handle.stat()).size;
     let at = 0;

@@ -4,6 +4,7 @@ import type { Logger } from '../lib/log.ts';
 import type { Metrics } from '../lib/metrics.ts';
 import type { Point } from '../lib/point.ts';
 import { readCheckpoint, writeCheckpoint } from './spool-checkpoint.ts';
+import type { SpoolFiles } from './spool-files.ts';
 import { encodeFrame, type SpoolRecord } from './spool-frame.ts';
 import { lockSpoolDir } from './spool-lock.ts';
 import { openSpoolLog } from './spool-log.ts';
@@ -26,6 +27,8 @@ export interface SpoolOptions {
   segmentBytes: number;
   /** Batches written to the store at once. */
   concurrency?: number;
+  /** How segment files are opened (node:fs by default; tests make fdatasync hang or fail). */
+  files?: SpoolFiles;
 }
 
 interface Drain {
@@ -64,6 +67,7 @@ export async function createSpoolTransport(options: SpoolOptions): Promise<Trans
     {
       dir,
       segmentBytes: options.segmentBytes,
+      ...(options.files ? { files: options.files } : {}),
       onCommit(seconds, frames) {
         metrics.spoolFsyncSeconds.observe(seconds);
         metrics.spoolCommitRecords.observe(frames);

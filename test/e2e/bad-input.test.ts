@@ -266,6 +266,7 @@ describe('after the generated payloads', () => {
     const d = device('building_sensor');
     const obj = base('building_sensor');
     await publish('building_sensor', JSON.stringify(obj));
+    await stack.settled();
     const stored = await rows(
       stack.skjold.store,
       TENANT,

@@ -224,6 +224,35 @@ function countRegistryQueries(): { stop(): number } {
   };
 }
 
+test("an objection reaches the objecting occupant's own period only: the next occupant's readings are stored", async () => {
+  const meter = await addDevice(stack.api, identifierSource('objection-period'), T, 'heat_meter');
+  const client = await online(meter);
+  const now = Date.now();
+  const moveAt = now - 10 * 60_000;
+  const first = await callAs(stack, token, 'PUT', '/tenant/v1/subjects/lejer-a/devices', {
+    deviceId: meter.id,
+    from: new Date(now - 3_600_000).toISOString(),
+  });
+  assert.equal(first.status, 200, first.body);
+  await tenantPost('lejer-a/object', { purpose: HEAT });
+  await tenantPost(`lejer-a/devices/${meter.id}/move-out`, { at: new Date(moveAt).toISOString() });
+  const second = await callAs(stack, token, 'PUT', '/tenant/v1/subjects/lejer-b/devices', {
+    deviceId: meter.id,
+    from: new Date(moveAt).toISOString(),
+  });
+  assert.equal(second.status, 200, second.body);
+  // Stamped while lejer-a lived there (late, say after a lost connection): not stored. After the move: lejer-b's.
+  for (const [seq, time] of [
+    [1, moveAt - 20 * 60_000],
+    [2, moveAt + 60_000],
+    [3, moveAt - 60_000],
+    [4, now],
+  ] as const)
+    await publishAcked(client, meter.telemetry, JSON.stringify(validReading(meter, seq, time)));
+  await stack.settled();
+  assert.deepEqual(await storedSeqs(meter), [2, 4]);
+});
+
 test('GPS is stored as the centre of the contract grid cell, and not at all without one', async () => {
   await stack.api.createContract(T, {
     id: 'fleet-gps',

@@ -60,6 +60,7 @@ before(async () => {
   rotatedTo = (await stack.api.rotateKey(TENANT)).version;
   await publishReadings(device, range(5, 10));
   await publishReadings(other, range(3, 6));
+  await stack.settled();
 });
 after(() => stack.stop());
 

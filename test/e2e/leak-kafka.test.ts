@@ -6,7 +6,6 @@ import { Kafka, logLevel } from 'kafkajs';
 import { waitUntil } from '../../lib/process/server-process.ts';
 import { startKafkaStack } from '../harness/kafka-stack.ts';
 import { defineLeakTests, type LeakStack } from './leak-suite.ts';
-import { metricValue, scrape } from './metrics.ts';
 
 /** Every record on the topic, key and value as text, read with a group of its own from the beginning. */
 async function topicRecords(bootstrap: string[], topic: string): Promise<string[]> {
@@ -36,16 +35,6 @@ defineLeakTests(async (): Promise<LeakStack> => {
   const stack = await startKafkaStack();
   return {
     ...stack,
-    async settle() {
-      await waitUntil(
-        async () => {
-          const text = await scrape(stack.apiUrl);
-          const produced = metricValue(text, 'skjold_kafka_points_produced_total', { outcome: 'ok' });
-          return metricValue(text, 'skjold_kafka_points_consumed_total', { outcome: 'stored' }) >= produced;
-        },
-        { what: 'the writer stored all the topic holds', timeoutMs: 60_000 },
-      );
-    },
     async extraPlaces() {
       const records = await topicRecords(stack.kafka.brokers, stack.topic);
       if (records.length === 0) throw new Error('the topic is empty: nothing went through Kafka');

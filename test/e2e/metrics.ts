@@ -37,12 +37,35 @@ export function parseMetrics(text: string): Sample[] {
 }
 
 /**
+ * Metric names the exposition declares (`# TYPE` lines). prom-client declares
+ * every registered metric, even a labelled counter no one has incremented yet.
+ */
+export function declaredMetrics(text: string): Set<string> {
+  const out = new Set<string>();
+  for (const line of text.split('\n')) {
+    const m = /^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (\w+)/.exec(line);
+    if (!m) continue;
+    const [, name, type] = m as unknown as [string, string, string];
+    out.add(name);
+    // A histogram's or summary's samples carry suffixes of the declared name.
+    if (type === 'histogram') for (const s of ['_bucket', '_sum', '_count']) out.add(name + s);
+    if (type === 'summary') for (const s of ['_sum', '_count']) out.add(name + s);
+  }
+  return out;
+}
+
+/**
  * Sum of the samples of `name` whose labels include all of `labels`: the
  * value of one series when the labels name it fully, the total over the rest
- * otherwise. 0 when there is none (a labelled counter appears only once
- * incremented).
+ * otherwise. 0 when the metric is declared but has no such sample (a labelled
+ * counter appears only once incremented). Throws when the exposition does not
+ * declare `name` at all: a misspelt or removed metric must fail the test that
+ * reads it, not read as a silent 0.
  */
 export function metricValue(text: string, name: string, labels: Record<string, string> = {}): number {
+  if (!declaredMetrics(text).has(name)) {
+    throw new Error(`/metrics has no metric named ${name}`);
+  }
   let sum = 0;
   for (const s of parseMetrics(text)) {
     if (s.name !== name) continue;

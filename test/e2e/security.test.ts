@@ -95,9 +95,10 @@ describe('MQTT topic ACL', () => {
         (await metric(stack.apiUrl, 'skjold_mqtt_forbidden_total', { action: 'publish' })) === forbidden + 1,
     );
 
-    // A later reading from B, acknowledged (= stored), orders the check after the refused one.
+    // A later reading from B, acknowledged and then stored, orders the check after the refused one.
     const b = await connect(deviceB);
     await publishAcked(b, deviceB.telemetry, JSON.stringify(validReading(deviceB, marker + 1)));
+    await stack.settled();
     for (const tenant of [A, B]) {
       const stored = await rows(stack.skjold.store, tenant, `SELECT * FROM /.*/ WHERE seq = ${marker}`);
       assert.deepEqual(stored, [], `nothing from the refused publish in ${tenant}’s database`);
@@ -170,6 +171,7 @@ describe('InfluxDB tenant isolation', () => {
     await publishAcked(a, deviceA.telemetry, JSON.stringify(validReading(deviceA, 930_000)));
     const b = await connect(deviceB);
     await publishAcked(b, deviceB.telemetry, JSON.stringify(validReading(deviceB, 930_001)));
+    await stack.settled();
     const res = await stack.api.call<{ database: string }>(
       'PUT',
       `/v1/tenants/${A}/dashboard-credential`,

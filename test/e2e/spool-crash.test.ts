@@ -6,7 +6,7 @@
  * again on the same data dir. The devices reconnect and resend what was not
  * acknowledged. Once, InfluxDB is down when Skjold dies, so acknowledged
  * points exist only in the spool and must be replayed from it. At the end
- * every acknowledged number is in InfluxDB, each once.
+ * every acknowledged number is in InfluxDB, and nothing never published.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -133,9 +133,12 @@ test('SIGKILL mid-stream, twice (once with InfluxDB down): every acknowledged me
       password: influx.adminPassword,
     });
     try {
+      // No points-written count: a restart replays from the last saved
+      // checkpoint and writes some points again by design (they overwrite
+      // themselves), and each process counts from zero.
       const checked = await assertAllAckedStored(store, pub.streams);
       t.diagnostic(
-        `${checked} acknowledged messages, ${spooledOnly} of them acknowledged while InfluxDB was down, ${replayed} replayed from the spool after the second kill; all in InfluxDB, each once`,
+        `${checked} acknowledged messages, ${spooledOnly} of them acknowledged while InfluxDB was down, ${replayed} replayed from the spool after the second kill; all in InfluxDB`,
       );
     } finally {
       await store.close();

@@ -84,6 +84,7 @@ test('a device trusting the CA connects with MQTT over TLS and its reading is st
   });
   await publishAcked(client, device.telemetry, JSON.stringify(validReading(device, 1)));
   await client.endAsync();
+  await stack.settled();
   const stored = await rows(stack.skjold.store, TENANT, 'SELECT seq FROM heat_meter');
   assert.deepEqual(
     stored.map((r) => r.seq),

@@ -2,14 +2,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { setTimeout as delay } from 'node:timers/promises';
 import { createSkjold, type Skjold, type SkjoldOptions } from '../../app/create-skjold.ts';
 import { type ApiClient, createApiClient } from '../../cli/api-client.ts';
 import { apiTlsOn } from '../../lib/api-url.ts';
 import { type Config, loadConfig } from '../../lib/config.ts';
 import { createLogger } from '../../lib/log.ts';
+import { waitUntil } from '../../lib/process/server-process.ts';
 import { type InfluxdServer, startInfluxd } from './influxd.ts';
-import { freshPglite } from './registry.ts';
+import { openTestRegistry, type RegistryKind } from './registries.ts';
 
 export interface Stack {
   skjold: Skjold;
@@ -20,19 +20,25 @@ export interface Stack {
   api: ApiClient;
   /** Every log line Skjold wrote, as written. */
   logs: string[];
-  /** Resolves once the transport holds no point (all acknowledged points are in InfluxDB), or after `timeoutMs`. */
+  /** Resolves once the transport holds no point (all acknowledged points are in InfluxDB); fails after `timeoutMs`. */
   settled(timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
 /**
  * A whole Skjold for one test file: a private influxd (auth on), a fresh
- * PGlite registry from the shared template, a temp data dir, broker and API on
- * free ports, and the logs captured so tests can search them.
+ * registry (PGlite from the shared template, or a private PostgreSQL), a temp
+ * data dir, broker and API on free ports, and the logs captured so tests can
+ * search them.
  */
 export async function startStack(
   overrides: Partial<Config> = {},
-  options: { influx?: InfluxdServer; skjold?: SkjoldOptions } = {},
+  options: {
+    influx?: InfluxdServer;
+    skjold?: SkjoldOptions;
+    /** The registry backend when the test brings no `skjold.sql`: PGlite unless it asks for PostgreSQL. */
+    registry?: RegistryKind;
+  } = {},
 ): Promise<Stack> {
   const skjoldOptions = options.skjold ?? {};
   const influx = options.influx ?? (await startInfluxd());
@@ -65,26 +71,26 @@ export async function startStack(
       cb();
     },
   });
+  // Only when the test brings no registry: an unused one would keep the process alive.
+  const registry = skjoldOptions.sql ? undefined : await openTestRegistry(options.registry ?? 'pglite');
   const skjold = await createSkjold(config, {
     logger: createLogger('debug', sink),
     restartInfluxd: () => influx.restart(),
     ...skjoldOptions,
-    // Only when the test brings no registry: an unused PGlite would keep the process alive.
-    sql: skjoldOptions.sql ?? (await freshPglite()),
+    sql: skjoldOptions.sql ?? (registry as NonNullable<typeof registry>).sql,
   });
   const { mqttPort, apiPort } = await skjold.start();
-  const settled = async (timeoutMs = 15_000): Promise<void> => {
-    const end = Date.now() + timeoutMs;
-    while (skjold.transport.buffered() > 0 && Date.now() < end) await delay(10);
-  };
   // With the spool (the default transport) a PUBACK means "durable on local
-  // disk"; the point reaches InfluxDB moments later. Tests read back what they
-  // published, so every store query first waits until the transport is empty.
-  const query = skjold.store.query.bind(skjold.store);
-  skjold.store.query = async (tenantId, influxql) => {
-    await settled();
-    return query(tenantId, influxql);
-  };
+  // disk"; the point reaches InfluxDB moments later. A test that reads back
+  // what it published says so with `settled()`; store queries are not made to
+  // wait, so erasure and retention meet readings in transit as they would in
+  // production, and their own wait (Transport.drained) is what is tested.
+  const settled = (timeoutMs = 15_000): Promise<void> =>
+    waitUntil(async () => skjold.transport.buffered() === 0, {
+      what: 'the transport handed every point it took to the store',
+      timeoutMs,
+      intervalMs: 10,
+    });
   const apiUrl = `${apiTlsOn(config) ? 'https' : 'http'}://127.0.0.1:${apiPort}`;
   return {
     skjold,
@@ -97,7 +103,8 @@ export async function startStack(
     settled,
     async stop() {
       await skjold.stop();
-      await skjold.registry.close();
+      if (registry) await registry.close();
+      else await skjold.registry.close();
       if (!options.influx) await influx.stop();
       rmSync(dataDir, { recursive: true, force: true });
     },
