@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { screenshot } from '../harness/browser.ts';
+import { callAs, operator } from '../harness/tenant-api.ts';
 import { A, B, type ConsoleWorld, startConsoleWorld, WAIT, waitForAttr } from './console-world.ts';
 
 /** A CO₂ value no simulated sensor reaches: when the chart's maximum is this, the chart shows the new reading. */
@@ -38,6 +39,27 @@ describe('console: the operator', () => {
     const script = await fetch(`${w.stack.apiUrl}/`, { redirect: 'manual' });
     assert.equal(script.status, 401);
     assert.equal(((await script.json()) as { code: string }).code, 'SKJOLD_ERR_AUTH');
+  });
+
+  test('a one-time sign-in link signs in once, and leaves no code in the address bar', async () => {
+    const issued = await callAs(w.stack, operator(w.stack), 'POST', '/v1/users/ops/sign-in-code', {});
+    assert.equal(issued.status, 201, issued.body);
+    const { path } = issued.json<{ path: string }>();
+    const context = await w.browser.newContext({ locale: 'en-GB' });
+    const page = w.watch(await context.newPage());
+    await page.goto(`${w.stack.apiUrl}${path}`);
+    await page.waitForSelector('#shell:not([hidden])', WAIT);
+    assert.equal(new URL(page.url()).pathname, '/');
+    assert.doesNotMatch(page.url(), /code=/);
+    assert.match((await page.textContent('#who')) ?? '', /ops/);
+    // Used: the same link again only says so.
+    const again = w.watch(await (await w.browser.newContext()).newPage());
+    await again.goto(`${w.stack.apiUrl}${path}`);
+    await again.waitForSelector('#login-error:not([hidden])', WAIT);
+    assert.match((await again.textContent('#login-error')) ?? '', /used already or has expired/);
+    await screenshot(again, '01-sign-in-link-used');
+    await context.close();
+    await again.context().close();
   });
 
   test('an operator signs in and sees a reading published after the page loaded arrive in the chart, without reload', async () => {
