@@ -192,7 +192,7 @@ describe('console: a tenant’s DPO and admin', () => {
     assert.equal(receipt.deleted.before.points, 30);
     assert.equal(receipt.deleted.after.points, 0);
     await dpo.waitForSelector(`tr.closed-request:has-text("${id.slice(0, 8)}")`, WAIT);
-    assert.match((await dpo.textContent('#flash')) ?? '', /Erased 30 readings of 1 device/);
+    assert.match((await dpo.textContent('#flash')) ?? '', /Erased 30 readings of 1 device; nothing kept/);
     const count = async (d: TestDevice) =>
       (
         await w.stack.skjold.store.query(

@@ -77,6 +77,9 @@ export const requestKindLabel = (kind) =>
     rectification: 'Rectification (art. 16)',
   })[kind] ?? kind;
 
+/** "1 device", "3 devices". */
+export const plural = (n, word) => `${integer.format(n)} ${word}${n === 1 ? '' : 's'}`;
+
 /** Why a message was refused, in words (broker/broker.ts and ingest/ingest.ts name the reasons). */
 export const rejectionLabel = (reason) =>
   ({

@@ -1,5 +1,5 @@
 import { card, h, select } from '../dom.js';
-import { fmtDate, requestKindLabel } from '../format.js';
+import { fmtDate, plural, requestKindLabel } from '../format.js';
 
 export const FILEABLE = [
   'access',
@@ -161,7 +161,8 @@ export function requestActions(r, panelRow, { api, act }) {
                         `erasure-receipt-${r.id}.json`,
                       );
                       const d = result.deleted ?? {};
-                      return `Erased ${d.before?.points ?? 0} readings of ${d.devices?.length ?? 0} device(s); ${result.kept?.length ?? 0} item(s) kept by law. Receipt downloaded.`;
+                      const kept = result.kept?.length ?? 0;
+                      return `Erased ${plural(d.before?.points ?? 0, 'reading')} of ${plural(d.devices?.length ?? 0, 'device')}; ${kept ? `${plural(kept, 'item')} kept by law` : 'nothing kept'}. Receipt downloaded.`;
                     });
                   },
                 },
