@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
@@ -8,7 +9,8 @@ import { PUBLIC, USER } from './access.ts';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const CONSOLE_DIR = join(root, 'console');
 const ASSETS_DIR = join(CONSOLE_DIR, 'assets');
-const UPLOT_DIR = join(root, 'node_modules', 'uplot', 'dist');
+// Wherever npm put it (hoisted or not): uPlot's own `main` lives in its dist folder.
+const UPLOT_DIR = dirname(createRequire(import.meta.url).resolve('uplot'));
 
 /**
  * The console's pages: the sign-in page and the console itself. The console
