@@ -5,7 +5,7 @@ import { ZodError } from 'zod';
 import { isSkjoldError, SkjoldError } from '../lib/errors.ts';
 import { requestMetrics } from '../requests/metrics.ts';
 import { createRights } from '../requests/rights.ts';
-import { METRICS, OPERATOR, PUBLIC, USER } from './access.ts';
+import { METRICS, OPERATOR, PUBLIC } from './access.ts';
 import { renderDashboard } from './dashboard.ts';
 import type { ApiDeps } from './deps.ts';
 import { createFailureLimiter } from './failure-limit.ts';
@@ -139,7 +139,8 @@ export function createApi(deps: ApiDeps): FastifyInstance {
     api.get(
       '/status',
       {
-        config: { access: USER },
+        // Every tenant's name and device counts: the operator's, not a tenant user's.
+        config: { access: OPERATOR },
         schema: { tags: ['console'], summary: 'The status page: tenants, device counts and counters' },
       },
       async (_req, reply) => reply.type('text/html; charset=utf-8').send(await renderDashboard(deps)),

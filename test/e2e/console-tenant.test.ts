@@ -70,6 +70,8 @@ describe('console: a tenant’s DPO and admin', () => {
         .map(async (u) => (await fetch(u, { credentials: 'same-origin' })).status))`,
     );
     assert.deepEqual(statuses, [401, 401, 401]);
+    // Nor the status page, which lists every tenant.
+    assert.equal(await dpo.evaluate(`fetch('/status').then((r) => r.status)`), 401);
     // And typed into the address bar.
     const typed = await (await w.browser.newContext()).newPage();
     await typed.context().addCookies(await dpo.context().cookies());
