@@ -54,6 +54,13 @@ describe('console: a tenant’s DPO and admin', () => {
     );
     assert.deepEqual(own.sort(), [w.seen.pseudonym, w.other.pseudonym, w.gone.pseudonym].sort());
     await screenshot(dpo, '08-dpo-telemetry');
+    // Its own fleet: no other tenant, no spool internals.
+    await dpo.goto(`${w.stack.apiUrl}/#/fleet`);
+    await dpo.waitForSelector('#fleet-kpis .pill.ok', WAIT);
+    const fleet = (await dpo.textContent('#page')) ?? '';
+    assert.match(fleet, /Building sensors/);
+    assert.doesNotMatch(fleet, new RegExp(`${B}|Spool backlog`));
+    await screenshot(dpo, '08-dpo-fleet-health');
     const asked: string[] = [];
     dpo.on('request', (req) => asked.push(req.url()));
     await dpo.goto(`${w.stack.apiUrl}/#/tenants/${B}/telemetry`);
