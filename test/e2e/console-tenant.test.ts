@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { ARTIFACTS, type Page, screenshot } from '../harness/browser.ts';
-import { callAs, operator } from '../harness/tenant-api.ts';
+import { callAs, issueToken, operator } from '../harness/tenant-api.ts';
 import {
   A,
   B,
@@ -86,6 +86,36 @@ describe('console: a tenant’s DPO and admin', () => {
     assert.equal(answer?.status(), 401);
     assert.doesNotMatch((await answer?.text()) ?? '', /v1\./, 'no pseudonym in the answer');
     await typed.context().close();
+  });
+
+  test('an overdue request is at the top of the desk, in red, with its days overdue', async () => {
+    const token = (await issueToken(w.stack, A, ['requests'])).token;
+    const api = (method: string, path: string, body?: unknown) => callAs(w.stack, token, method, path, body);
+    // Received 40 days ago (art. 12(3): one month), and one received today.
+    const late = await api('POST', '/tenant/v1/requests', {
+      subjectRef: 'cust-1001',
+      kind: 'rectification',
+      receivedAt: new Date(Date.now() - 40 * 86_400_000).toISOString(),
+    });
+    const fresh = await api('POST', '/tenant/v1/requests', { subjectRef: 'cust-1001', kind: 'objection' });
+    assert.equal(late.status, 201, late.body);
+    const [lateId, freshId] = [late.json<{ id: string }>().id, fresh.json<{ id: string }>().id];
+    await dpo.goto(`${w.stack.apiUrl}/#/privacy`);
+    await dpo.waitForSelector(`#open-requests tr[data-request="${freshId}"]`, WAIT);
+    const rows = await Promise.all(
+      (await dpo.locator('#open-requests tr[data-request]').all()).map((r) => r.getAttribute('data-request')),
+    );
+    assert.deepEqual(rows, [lateId, freshId], 'overdue first');
+    const lateRow = dpo.locator(`#open-requests tr[data-request="${lateId}"]`);
+    assert.equal(await lateRow.getAttribute('class'), 'overdue');
+    assert.match((await lateRow.textContent()) ?? '', /\d+ days overdue/);
+    await screenshot(dpo, '09-dpo-overdue-first');
+    // Answered by other means, so the next steps start from an empty desk.
+    for (const id of [lateId, freshId])
+      assert.equal((await api('POST', `/tenant/v1/requests/${id}/complete`, {})).status, 200);
+    await dpo.reload();
+    await dpo.waitForSelector('#open-requests-empty, #open-requests', WAIT);
+    assert.equal(await dpo.locator('#open-requests tr[data-request]').count(), 0);
   });
 
   test('the DPO files an access request, downloads the export with its receipt, and sees the request done', async () => {

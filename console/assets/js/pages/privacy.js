@@ -28,13 +28,16 @@ export async function render(ctx) {
   }
 
   function requestsTable(requests) {
-    if (!requests?.length)
-      return empty(
+    if (!requests?.length) {
+      const none = empty(
         'No open requests.',
         tenantUser
           ? 'File one above when a data subject asks.'
           : 'Requests tenants file appear here with their due dates.',
       );
+      none.id = 'open-requests-empty';
+      return none;
+    }
     const rows = [];
     for (const r of requests) {
       const panelRow = h('tr', { class: 'panel-row', hidden: true }, h('td', { colspan: 8 }));
