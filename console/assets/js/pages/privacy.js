@@ -46,8 +46,8 @@ export async function render(ctx) {
         showTenant ? h('td', null, r.tenant) : null,
         h('td', null, h('code', { title: r.subject }, shortPseudonym(r.subject))),
         h('td', null, requestKindLabel(r.kind)),
-        h('td', null, fmtDate(r.receivedAt)),
-        h('td', null, dueCell(r)),
+        h('td', { class: 'nowrap' }, fmtDate(r.receivedAt)),
+        h('td', { class: 'nowrap' }, dueCell(r)),
         h('td', null, statusPill(r.overdue ? 'overdue' : r.status)),
         tenantUser ? h('td', null, requestActions(r, panelRow, { api, act })) : null,
       ];
