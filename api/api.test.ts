@@ -121,9 +121,9 @@ test('a device linked to a subject must be the tenant’s own; another tenant’
   assert.deepEqual(cross.json(), missing.json());
 });
 
-test('the dashboard page needs a login, then shows tenants and counters, and no device or pseudonym', async () => {
-  assert.equal((await stack.skjold.api.inject({ url: '/' })).statusCode, 401);
-  const res = await call('GET', '/');
+test('the status page needs a login, then shows tenants and counters, and no device or pseudonym', async () => {
+  assert.equal((await stack.skjold.api.inject({ url: '/status' })).statusCode, 401);
+  const res = await call('GET', '/status');
   assert.equal(res.statusCode, 200);
   assert.match(res.body, /Aarhus Varme/);
   assert.match(res.body, /<td>aarhus-varme<\/td><td>Aarhus Varme<\/td><td>heat_meter: 1<\/td>/);

@@ -5,7 +5,7 @@ import { ZodError } from 'zod';
 import { isSkjoldError, SkjoldError } from '../lib/errors.ts';
 import { requestMetrics } from '../requests/metrics.ts';
 import { createRights } from '../requests/rights.ts';
-import { METRICS, OPERATOR, PUBLIC, USER } from './access.ts';
+import { METRICS, OPERATOR, PUBLIC } from './access.ts';
 import { renderDashboard } from './dashboard.ts';
 import type { ApiDeps } from './deps.ts';
 import { createFailureLimiter } from './failure-limit.ts';
@@ -13,6 +13,7 @@ import { addGuard, withAccess } from './guard.ts';
 import { addOpenApi } from './openapi.ts';
 import './secure-cookies.ts';
 import { registerAuditRoutes } from './routes-audit.ts';
+import { registerConsoleRoutes } from './routes-console.ts';
 import { registerDeskRoutes } from './routes-desk.ts';
 import { registerDeviceRoutes } from './routes-devices.ts';
 import { registerFleetRoutes } from './routes-fleet.ts';
@@ -136,11 +137,16 @@ export function createApi(deps: ApiDeps): FastifyInstance {
       reply.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics()),
     );
     api.get(
-      '/',
-      { config: { access: USER }, schema: { tags: ['console'], summary: 'The status page' } },
+      '/status',
+      {
+        // Every tenant's name and device counts: the operator's, not a tenant user's.
+        config: { access: OPERATOR },
+        schema: { tags: ['console'], summary: 'The status page: tenants, device counts and counters' },
+      },
       async (_req, reply) => reply.type('text/html; charset=utf-8').send(await renderDashboard(deps)),
     );
     registerSessionRoutes(api, deps, failures);
+    registerConsoleRoutes(api);
 
     // The operator's API: every route registered here is the operator's unless it says otherwise.
     api.register(async (operator) => {

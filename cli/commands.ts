@@ -11,7 +11,7 @@ import { importDevices, withProgress } from './long-commands.ts';
 export const USAGE = `Usage: skjold <command> [options]
 
   version                                       Skjold's version and the Node.js it runs on
-  start [--simulate] [--devices N] [--rate R]   run broker, ingest, API and dashboard (and a simulated fleet)
+  start [--simulate] [--devices N] [--rate R]   run broker, ingest, API and console (and a simulated fleet)
   writer                                        store writers only (SKJOLD_TRANSPORT=kafka): Kafka → InfluxDB
   simulate [--devices N] [--rate R] [--duration S] [--seed X]
                                                 register a simulated fleet through the API and run it

@@ -100,7 +100,7 @@ forEachRegistry((registry) => {
 
   test('before any request every subject counts everywhere', async () => {
     assert.deepEqual(await buildingStats(), { devices: 3, reporting: 3 });
-    const html = (await callAs(stack, operator(stack), 'GET', '/')).body;
+    const html = (await callAs(stack, operator(stack), 'GET', '/status')).body;
     assert.match(html, /building_sensor: 3/);
   });
 
@@ -110,7 +110,7 @@ forEachRegistry((registry) => {
     assert.equal(res.json<{ request: Req }>().request.status, 'completed');
 
     assert.deepEqual(await buildingStats(), { devices: 2, reporting: 2 });
-    assert.match((await callAs(stack, operator(stack), 'GET', '/')).body, /building_sensor: 2/);
+    assert.match((await callAs(stack, operator(stack), 'GET', '/status')).body, /building_sensor: 2/);
 
     const hidden = pseudonymOf(sensors.restricted);
     const opExport = await op('GET', `/v1/tenants/${A}/export`);
@@ -163,7 +163,7 @@ forEachRegistry((registry) => {
     const res = await tenant('POST', '/tenant/v1/subjects/restricted/restrict/lift', {});
     assert.equal(res.status, 200, res.body);
     assert.deepEqual(await buildingStats(), { devices: 2, reporting: 2 });
-    assert.match((await callAs(stack, operator(stack), 'GET', '/')).body, /building_sensor: 3/);
+    assert.match((await callAs(stack, operator(stack), 'GET', '/status')).body, /building_sensor: 3/);
   });
 
   test('rectification replaces a wrong link with the right one', async () => {

@@ -219,7 +219,11 @@ export function defineLeakTests(start: () => Promise<LeakStack>): void {
     });
     places.set('/metrics', await scrape(stack.apiUrl));
     for (const [where, text] of (await stack.extraPlaces?.()) ?? []) places.set(where, text);
-    places.set('dashboard page /', await (await fetch(new URL('/', stack.apiUrl))).text());
+    const status = await fetch(new URL('/status', stack.apiUrl), {
+      headers: { authorization: `Bearer ${stack.config.SKJOLD_OPERATOR_TOKEN}` },
+    });
+    assert.equal(status.status, 200, 'the status page answers the operator');
+    places.set('status page /status', await status.text());
     for (const tenant of TENANTS) {
       places.set(`API device list of ${tenant.id}`, JSON.stringify(await stack.api.listDevices(tenant.id)));
     }
