@@ -8,6 +8,8 @@ import type { FailureLimiter } from './failure-limit.ts';
 
 export const SESSION_COOKIE = 'skjold_session';
 const SAFE_METHODS = new Set(['GET', 'HEAD']);
+/** Refusals that are no failed authentication: they do not count towards SKJOLD_API_AUTH_FAILURES. */
+const UNGUESSED = new Set(['missing', 'kind', 'not_loopback']);
 const digest = (s: string) => createHash('sha256').update(s).digest();
 const sameSecret = (given: string, expected: Buffer) => timingSafeEqual(digest(given), expected);
 
@@ -128,7 +130,9 @@ export function addGuard(app: FastifyInstance, deps: GuardDeps): void {
   }
 
   function refuse(req: FastifyRequest, reason: string): never {
-    deps.failures.fail(req.ip);
+    // A guess is a credential that is wrong. Coming without one (a signed-out
+    // browser, a probe) or with a valid one on the wrong route guesses nothing.
+    if (!UNGUESSED.has(reason)) deps.failures.fail(req.ip);
     deps.refused(reason, req.routeOptions.config.access);
     throw refusal();
   }

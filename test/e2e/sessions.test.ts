@@ -139,6 +139,12 @@ test('failed sign-ins from one address are answered 429 after the limit, while a
   assert.equal((await signIn({ username: 'dpo', password: PASSWORD }, '127.0.0.7')).res.status, 200);
 });
 
+test('requests without any credential are refused but are no failed sign-ins: the address is not locked out', async () => {
+  const from = '127.0.0.10';
+  for (let i = 0; i < 25; i++) assert.equal((await http('GET', '/v1/tenants', { from })).status, 401);
+  assert.equal((await signIn({ username: 'dpo', password: PASSWORD }, from)).res.status, 200);
+});
+
 test('more requests a minute than SKJOLD_API_RATE from one address get 429 SKJOLD_ERR_RATE_LIMITED', async () => {
   const statuses: number[] = [];
   for (let i = 0; i < 105; i++) statuses.push((await http('GET', '/healthz', { from: '127.0.0.8' })).status);
