@@ -4,15 +4,14 @@ import { SkjoldError } from '../lib/errors.ts';
 import { DEVICE_IDENTIFIER_TYPES } from '../registry/enrolment.ts';
 import { eraseWith } from '../requests/erasure.ts';
 import type { ExportFormat } from '../requests/export.ts';
-import { subjectExport, tenantExport } from '../requests/export-views.ts';
+import { subjectExport } from '../requests/export-views.ts';
 import type { RequestMetrics } from '../requests/metrics.ts';
 import { moveOut } from '../requests/occupancy.ts';
 import { periodBound, periodFields, toInstant, toPeriod } from '../requests/periods.ts';
-import { REQUEST_KINDS } from '../requests/request-log.ts';
 import type { Rights } from '../requests/rights.ts';
 import { tenantAccess, tenantPrincipal } from './access.ts';
 
-const ref = z.string().min(1).max(128);
+export const ref = z.string().min(1).max(128);
 const subjectParams = z.object({ ref });
 const requestId = z.string().min(1).max(64).optional();
 const identifiers = z.strictObject(
@@ -44,18 +43,10 @@ const specialBody = z.object({
     .object({ givenAt: z.iso.datetime({ offset: true }), text: z.string().min(1).max(2000) })
     .optional(),
 });
-const exportQuery = z.object({
+export const exportQuery = z.object({
   format: z.enum(['json', 'csv']).default('json'),
   request: requestId,
 });
-const fileBody = z.object({
-  subjectRef: ref,
-  kind: z.enum(REQUEST_KINDS),
-  receivedAt: z.iso.datetime({ offset: true }).optional(),
-});
-const listQuery = z.object({ overdue: z.enum(['true', 'false']).optional() });
-export const requestIdParams = z.object({ id: z.string().min(1).max(64) });
-const extendBody = z.object({ months: z.number().int().min(1).max(2), reason: z.string().min(1).max(1000) });
 
 export function sendExport(
   reply: FastifyReply,
@@ -380,136 +371,6 @@ export function registerSubjectRoutes(app: FastifyInstance, rights: Rights, metr
             detail: { id, category: body.category },
           });
           return reply.code(201).send({ id });
-        },
-      );
-
-      scope.post(
-        '/requests',
-        {
-          config: { access: tenantAccess('requests') },
-          schema: {
-            tags: ['subject requests'],
-            summary: 'File a data-subject request; due one month after receipt',
-            body: fileBody,
-          },
-        },
-        async (req, reply) => {
-          const t = tenantPrincipal(req);
-          const body = fileBody.parse(req.body);
-          await rights.subjects.require(t.tenantId, body.subjectRef);
-          const subject = rights.sealer.subjectPseudonym(t.tenantId, body.subjectRef);
-          const r = await rights.requests.file(
-            t.tenantId,
-            subject,
-            body.kind,
-            body.receivedAt ? new Date(body.receivedAt) : undefined,
-          );
-          await rights.deps.audit.append({
-            actor: t.actor,
-            action: 'request.file',
-            tenantId: t.tenantId,
-            target: subject,
-            detail: { request: r.id, kind: r.kind, receivedAt: r.receivedAt, dueAt: r.dueAt },
-          });
-          return reply.code(201).send(r);
-        },
-      );
-
-      scope.get(
-        '/requests',
-        {
-          config: { access: tenantAccess('requests') },
-          schema: {
-            tags: ['subject requests'],
-            summary: "The tenant's requests, optionally overdue only",
-            querystring: listQuery,
-          },
-        },
-        async (req) => {
-          const t = tenantPrincipal(req);
-          const q = listQuery.parse(req.query);
-          const list = await rights.requests.list({ tenantId: t.tenantId, overdue: q.overdue === 'true' });
-          await rights.deps.audit.append({
-            actor: t.actor,
-            action: 'requests.list',
-            tenantId: t.tenantId,
-            detail: { overdue: q.overdue === 'true', count: list.length },
-          });
-          return list;
-        },
-      );
-
-      scope.get(
-        '/requests/:id',
-        {
-          config: { access: tenantAccess('requests') },
-          schema: { tags: ['subject requests'], summary: 'One request', params: requestIdParams },
-        },
-        async (req) => {
-          const t = tenantPrincipal(req);
-          const { id } = requestIdParams.parse(req.params);
-          const r = await rights.requests.get(t.tenantId, id);
-          await rights.deps.audit.append({
-            actor: t.actor,
-            action: 'request.view',
-            tenantId: t.tenantId,
-            target: r.subject,
-            detail: { request: r.id },
-          });
-          return r;
-        },
-      );
-
-      // Art. 12(3): up to two further months, with the reason the subject is told.
-      scope.post(
-        '/requests/:id/extend',
-        {
-          config: { access: tenantAccess('requests') },
-          schema: {
-            tags: ['subject requests'],
-            summary: 'Art. 12(3): extend a request by up to two months',
-            params: requestIdParams,
-            body: extendBody,
-          },
-        },
-        async (req) => {
-          const t = tenantPrincipal(req);
-          const { id } = requestIdParams.parse(req.params);
-          const body = extendBody.parse(req.body);
-          const r = await rights.requests.extend(t.tenantId, id, body.months, body.reason);
-          await rights.deps.audit.append({
-            actor: t.actor,
-            action: 'request.extend',
-            tenantId: t.tenantId,
-            target: r.subject,
-            detail: { request: r.id, months: body.months, dueAt: r.dueAt },
-          });
-          return r;
-        },
-      );
-
-      // Art. 28(3)(g): the tenant's data back, all of it, restricted subjects included.
-      scope.get(
-        '/export',
-        {
-          config: { access: tenantAccess('tenant:export') },
-          schema: {
-            tags: ['tenants'],
-            summary: "Art. 28(3)(g): all of the tenant's data",
-            querystring: exportQuery,
-          },
-        },
-        async (req, reply) => {
-          const t = tenantPrincipal(req);
-          const q = exportQuery.parse(req.query);
-          const stream = await tenantExport(rights, t.tenantId, q.format, 'tenant');
-          await rights.deps.audit.append({
-            actor: t.actor,
-            action: 'tenant.export',
-            tenantId: t.tenantId,
-            detail: { format: q.format, view: 'tenant' },
-          });
-          return sendExport(reply, stream, q.format, `tenant-${t.tenantId}`);
         },
       );
     },

@@ -22,6 +22,7 @@ import { registerRetentionRoutes } from './routes-retention.ts';
 import { registerSessionRoutes } from './routes-sessions.ts';
 import { registerSubjectRoutes } from './routes-subjects.ts';
 import { registerTelemetryRoutes } from './routes-telemetry.ts';
+import { registerTenantRequestRoutes } from './routes-tenant-requests.ts';
 import { registerTenantRoutes } from './routes-tenants.ts';
 import { registerUserRoutes } from './routes-users.ts';
 
@@ -160,6 +161,7 @@ export function createApi(deps: ApiDeps): FastifyInstance {
     });
     // Data-subject requests: tenants under /tenant/v1, each route with its scope.
     registerSubjectRoutes(api, rights, subjectMetrics);
+    registerTenantRequestRoutes(api, rights);
     registerFleetRoutes(api, deps);
     registerDeskRoutes(api, deps, rights);
     // Telemetry for charts: each route declares its access (operator, or tenant with telemetry:read).
