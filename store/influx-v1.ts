@@ -157,6 +157,12 @@ export function createInfluxV1Store(options: InfluxV1StoreOptions): TelemetrySto
       await admin([...revokes, `GRANT READ ON ${quoteIdentifier(db)} TO ${user}`].join('; '));
     },
 
+    async revokeReader(username) {
+      const existing = rows((await admin('SHOW USERS'))[0]).find((row) => row[0] === username);
+      // An admin is not a dashboard credential: leave it to whoever made it.
+      if (existing && existing[1] !== true) await admin(`DROP USER ${quoteIdentifier(username)}`);
+    },
+
     async ping() {
       try {
         const res = await http.request('GET', '/ping', new URLSearchParams());
