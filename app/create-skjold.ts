@@ -31,6 +31,7 @@ import { createLegalHolds } from '../retention/holds.ts';
 import { createRetention } from '../retention/retention.ts';
 import { createRetentionSchedule } from '../retention/schedule.ts';
 import { createIndexPurge } from '../store/index-purge.ts';
+import { DEFAULT_STORE } from '../store/store-list.ts';
 import { createTenantMover } from '../store/tenant-move.ts';
 import { createInProcessTransport } from '../transport/in-process.ts';
 import type { KafkaWriter } from '../transport/kafka-writer.ts';
@@ -175,7 +176,18 @@ export async function createSkjold(config: Config, options: SkjoldOptions = {}) 
     batchPoints: config.SKJOLD_STORE_MOVE_BATCH_POINTS,
   });
 
-  const indexPurge = createIndexPurge(store, options.restartInfluxd);
+  const restartInfluxd = options.restartInfluxd;
+  // Skjold runs only the `default` store's influxd; a tenant elsewhere is reported as on an external one.
+  const indexPurge = createIndexPurge(
+    store,
+    restartInfluxd
+      ? async (tenantId) => {
+          if ((await store.placementOf(tenantId)).store !== DEFAULT_STORE) return false;
+          await restartInfluxd();
+          return true;
+        }
+      : undefined,
+  );
 
   let stopping = false;
   const writer = storeWriterFromConfig(config, { store, metrics, logger, stopping: () => stopping });
