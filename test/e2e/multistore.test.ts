@@ -126,7 +126,7 @@ test('ingest writes each tenant to its own store', async () => {
   assert.equal(await storedOn(stack.skjold.store, south), READINGS);
 });
 
-test('telemetry queries, a subject export, an erasure and a retention run reach the tenant’s store', async () => {
+test('telemetry queries, fleet statistics, a subject export, an erasure and a retention run reach the tenant’s store', async () => {
   const ids = identifierSource(`${NORTH}-rights`);
   const meter = await addDevice(stack.api, ids, NORTH, 'heat_meter');
   await stack.api.createContract(NORTH, {
@@ -160,6 +160,15 @@ test('telemetry queries, a subject export, an erasure and a retention run reach 
     series.map((s) => [s.device, s.points.length]),
     [[meter.pseudonym, 1]],
   );
+
+  // The operator's fleet statistics read every tenant, each on its own store.
+  const stats = await stack.api.call<{
+    tenants: Array<{ tenant: string; kinds: Array<{ kind: string; reporting: number }> }>;
+  }>('GET', '/v1/statistics/fleet?days=1');
+  const reporting = (tenant: string) =>
+    stats.tenants.find((x) => x.tenant === tenant)?.kinds.find((k) => k.kind === 'heat_meter')?.reporting;
+  assert.equal(reporting(NORTH), 3, 'the three meters on second');
+  assert.equal(reporting(SOUTH), 1, 'the meter on default');
 
   const { token } = await issueToken(stack, NORTH, ALL_SCOPES);
   const link = await callAs(stack, token, 'PUT', '/tenant/v1/subjects/kunde-7/devices', {
