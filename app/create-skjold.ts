@@ -31,6 +31,7 @@ import { createLegalHolds } from '../retention/holds.ts';
 import { createRetention } from '../retention/retention.ts';
 import { createRetentionSchedule } from '../retention/schedule.ts';
 import { createIndexPurge } from '../store/index-purge.ts';
+import { DEFAULT_TIMEOUT_MS } from '../store/influx-v1.ts';
 import { DEFAULT_STORE } from '../store/store-list.ts';
 import { createTenantMover } from '../store/tenant-move.ts';
 import { createInProcessTransport } from '../transport/in-process.ts';
@@ -168,10 +169,10 @@ export async function createSkjold(config: Config, options: SkjoldOptions = {}) 
     clock,
     logger: logger.child({ component: 'stores' }),
     // Other instances see a changed placement within their refresh interval, and a write one of
-    // them began just before may take its whole deadline (10 s, store/influx-v1.ts) (docs/stores.md).
+    // them began just before may take its whole deadline (docs/stores.md).
     settleMs:
       config.SKJOLD_STORE_PLACEMENT_REFRESH_SECONDS > 0
-        ? config.SKJOLD_STORE_PLACEMENT_REFRESH_SECONDS * 1000 + 10_000
+        ? config.SKJOLD_STORE_PLACEMENT_REFRESH_SECONDS * 1000 + DEFAULT_TIMEOUT_MS
         : 0,
     batchPoints: config.SKJOLD_STORE_MOVE_BATCH_POINTS,
   });

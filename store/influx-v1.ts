@@ -10,6 +10,9 @@ import { encodePoints } from './line-protocol.ts';
 import { StoreError } from './store-error.ts';
 import type { QueryResult, QuerySeries, TelemetryStore } from './telemetry-store.ts';
 
+/** Deadline of one request when none is given: how long a write may still be on its way. */
+export const DEFAULT_TIMEOUT_MS = 10_000;
+
 export interface InfluxV1StoreOptions {
   /** Base URL, e.g. http://127.0.0.1:8086 */
   url: string;
@@ -76,7 +79,7 @@ export function createInfluxV1Store(options: InfluxV1StoreOptions): TelemetrySto
     username: options.username,
     password: options.password,
     maxSockets: options.maxSockets ?? 4,
-    timeoutMs: options.timeoutMs ?? 10_000,
+    timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
   });
 
   const databaseFor = (tenantId: string): string => {
