@@ -105,10 +105,14 @@ test('placement is kept in the registry: a tenant stays on its store across a re
   }
   stack = await start({ SKJOLD_STORE_PLACEMENT_REFRESH_SECONDS: 1 });
   await addTenant(stack.api, SOUTH);
-  assert.deepEqual(await storeList(stack), [
+  const expected = [
     { name: 'default', tenants: [SOUTH], incoming: [] },
     { name: 'second', tenants: [NORTH], incoming: [] },
-  ]);
+  ];
+  assert.deepEqual(await storeList(stack), expected);
+  const listed = await runCli(stack, 'stores', 'list');
+  assert.equal(listed.code, 0, listed.stderr);
+  assert.deepEqual(JSON.parse(listed.stdout), expected);
 });
 
 test('ingest writes each tenant to its own store', async () => {
