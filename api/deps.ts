@@ -9,7 +9,8 @@ import type { Enrolment } from '../registry/enrolment.ts';
 import type { Registry } from '../registry/registry.ts';
 import type { LegalHolds } from '../retention/holds.ts';
 import type { IndexPurge } from '../store/index-purge.ts';
-import type { TelemetryStore } from '../store/telemetry-store.ts';
+import type { StoreRouter } from '../store/store-router.ts';
+import type { TenantMover } from '../store/tenant-move.ts';
 import type { Transport } from '../transport/transport.ts';
 import type { ConsoleUsers } from './console-users.ts';
 
@@ -17,7 +18,10 @@ export interface ApiDeps {
   registry: Registry;
   enrolment: Enrolment;
   keyStore: KeyStore;
-  store: TelemetryStore;
+  /** Every tenant's calls go to the InfluxDB server it is placed on (docs/stores.md). */
+  store: StoreRouter;
+  /** Moves a tenant to another store. */
+  tenantMoves: TenantMover;
   metrics: Metrics;
   logger: Logger;
   audit: AuditLog;

@@ -40,6 +40,7 @@ const readerBody = z.object({
 });
 export const tenantParams = z.object({ tenant: tenantId });
 const keyVersionParams = tenantParams.extend({ version: z.coerce.number().int().min(1).max(999_999_999) });
+const moveBody = z.object({ to: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,31}$/, 'a configured store name') });
 
 export async function requireTenant(deps: ApiDeps, id: string): Promise<void> {
   if (!(await deps.registry.getTenant(id))) throw new SkjoldError('SKJOLD_ERR_NOT_FOUND', `tenant ${id}`);
@@ -169,6 +170,40 @@ export function registerTenantRoutes(app: FastifyInstance, deps: ApiDeps): void 
           return reply.code(409).send({ code: err.code, message: err.message, needs: err.needs });
         throw err;
       }
+    },
+  );
+
+  app.get(
+    '/v1/stores',
+    { schema: { tags: ['stores'], summary: 'The configured InfluxDB stores and the tenants on each' } },
+    async () => {
+      const placements = await Promise.all(
+        (await deps.registry.listTenants()).map((t) => deps.store.placementOf(t.id)),
+      );
+      return deps.store.names().map((name) => ({
+        name,
+        tenants: placements.filter((p) => p.store === name).map((p) => p.tenantId),
+        incoming: placements.filter((p) => p.movingTo === name).map((p) => p.tenantId),
+      }));
+    },
+  );
+
+  // Copies, verifies, switches and drops (store/tenant-move.ts); answers when the move is done.
+  app.post(
+    '/v1/tenants/:tenant/move',
+    {
+      schema: {
+        tags: ['stores'],
+        summary: "Move the tenant's telemetry to another configured store (or resume its move)",
+        params: tenantParams,
+        body: moveBody,
+      },
+    },
+    async (req) => {
+      const { tenant } = tenantParams.parse(req.params);
+      await requireTenant(deps, tenant);
+      const { to } = moveBody.parse(req.body);
+      return deps.tenantMoves.move(tenant, to);
     },
   );
 

@@ -25,11 +25,15 @@ import { createPgliteClient } from '../registry/pglite-client.ts';
 import { createPostgresClient } from '../registry/postgres-client.ts';
 import { createRegistry } from '../registry/registry.ts';
 import type { SqlClient } from '../registry/sql.ts';
+import { createTenantPlacement } from '../registry/tenant-placement.ts';
 import { createSealer } from '../requests/sealing.ts';
 import { createLegalHolds } from '../retention/holds.ts';
 import { createRetention } from '../retention/retention.ts';
 import { createRetentionSchedule } from '../retention/schedule.ts';
 import { createIndexPurge } from '../store/index-purge.ts';
+import { DEFAULT_TIMEOUT_MS } from '../store/influx-v1.ts';
+import { DEFAULT_STORE } from '../store/store-list.ts';
+import { createTenantMover } from '../store/tenant-move.ts';
 import { createInProcessTransport } from '../transport/in-process.ts';
 import type { KafkaWriter } from '../transport/kafka-writer.ts';
 import { createSpoolTransport } from '../transport/spool.ts';
@@ -156,9 +160,35 @@ export async function createSkjold(config: Config, options: SkjoldOptions = {}) 
   const users = createConsoleUsers(sql, clock);
   const pseudonymizer = createPseudonymizer(keyStore);
   const enrolment = createEnrolment({ registry, keyStore, pseudonymizer });
-  const store = storeFromConfig(config);
+  const store = storeFromConfig(config, sql, logger);
+  await store.refresh();
+  const tenantMoves = createTenantMover({
+    router: store,
+    placement: createTenantPlacement(sql),
+    audit,
+    clock,
+    logger: logger.child({ component: 'stores' }),
+    // Other instances see a changed placement within their refresh interval, and a write one of
+    // them began just before may take its whole deadline (docs/stores.md).
+    settleMs:
+      config.SKJOLD_STORE_PLACEMENT_REFRESH_SECONDS > 0
+        ? config.SKJOLD_STORE_PLACEMENT_REFRESH_SECONDS * 1000 + DEFAULT_TIMEOUT_MS
+        : 0,
+    batchPoints: config.SKJOLD_STORE_MOVE_BATCH_POINTS,
+  });
 
-  const indexPurge = createIndexPurge(store, options.restartInfluxd);
+  const restartInfluxd = options.restartInfluxd;
+  // Skjold runs only the `default` store's influxd; a tenant elsewhere is reported as on an external one.
+  const indexPurge = createIndexPurge(
+    store,
+    restartInfluxd
+      ? async (tenantId) => {
+          if ((await store.placementOf(tenantId)).store !== DEFAULT_STORE) return false;
+          await restartInfluxd();
+          return true;
+        }
+      : undefined,
+  );
 
   let stopping = false;
   const writer = storeWriterFromConfig(config, { store, metrics, logger, stopping: () => stopping });
@@ -272,6 +302,7 @@ export async function createSkjold(config: Config, options: SkjoldOptions = {}) 
     enrolment,
     keyStore,
     store,
+    tenantMoves,
     metrics,
     logger,
     audit,
@@ -310,6 +341,7 @@ export async function createSkjold(config: Config, options: SkjoldOptions = {}) 
     pseudonymizer,
     enrolment,
     store,
+    tenantMoves,
     audit,
     holds,
     users,

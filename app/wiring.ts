@@ -1,18 +1,47 @@
 import type { Config } from '../lib/config.ts';
 import type { Logger } from '../lib/log.ts';
 import type { Metrics } from '../lib/metrics.ts';
+import type { SqlClient } from '../registry/sql.ts';
+import { createTenantPlacement } from '../registry/tenant-placement.ts';
 import { createInfluxV1Store } from '../store/influx-v1.ts';
+import { DEFAULT_STORE, storeSpecs } from '../store/store-list.ts';
+import { createStoreRouter, type StoreRouter } from '../store/store-router.ts';
 import type { TelemetryStore } from '../store/telemetry-store.ts';
 import { createStoreWriter, type StoreWriter } from '../transport/store-writer.ts';
 
-/** The InfluxDB store the settings describe (`skjold start` and `skjold writer` alike). */
-export function storeFromConfig(config: Config): TelemetryStore {
-  return createInfluxV1Store({
-    url: config.SKJOLD_INFLUX_URL,
-    username: config.SKJOLD_INFLUX_USER,
-    password: config.SKJOLD_INFLUX_PASSWORD,
-    databasePrefix: config.SKJOLD_INFLUX_DB_PREFIX,
-    maxSockets: config.SKJOLD_INFLUX_SOCKETS,
+/** The InfluxDB servers the settings name (SKJOLD_INFLUX_URL as `default`, then SKJOLD_INFLUX_STORES). */
+export function storesFromConfig(config: Config): Map<string, TelemetryStore> {
+  return new Map(
+    storeSpecs(config).map((spec) => [
+      spec.name,
+      createInfluxV1Store({
+        url: spec.url,
+        ...(spec.username !== undefined ? { username: spec.username } : {}),
+        ...(spec.password !== undefined ? { password: spec.password } : {}),
+        databasePrefix: config.SKJOLD_INFLUX_DB_PREFIX,
+        maxSockets: config.SKJOLD_INFLUX_SOCKETS,
+      }),
+    ]),
+  );
+}
+
+/** The `default` store alone (SKJOLD_INFLUX_URL): for a writer when no other store is configured. */
+export function singleStore(config: Config): TelemetryStore {
+  return storesFromConfig(config).get(DEFAULT_STORE) as TelemetryStore;
+}
+
+/**
+ * The store the settings describe (`skjold start` and `skjold writer` alike):
+ * a router that sends each tenant's calls to the server the registry places
+ * it on (docs/stores.md).
+ */
+export function storeFromConfig(config: Config, sql: SqlClient, logger?: Logger): StoreRouter {
+  return createStoreRouter({
+    stores: storesFromConfig(config),
+    placement: createTenantPlacement(sql),
+    newTenantStore: config.SKJOLD_INFLUX_NEW_TENANT_STORE,
+    refreshMs: config.SKJOLD_STORE_PLACEMENT_REFRESH_SECONDS * 1000,
+    ...(logger ? { logger: logger.child({ component: 'stores' }) } : {}),
   });
 }
 

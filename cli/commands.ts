@@ -17,6 +17,9 @@ export const USAGE = `Usage: skjold <command> [options]
                                                 register a simulated fleet through the API and run it
   tenants add <id> --name NAME                  register a tenant (its own key and database)
   tenants list
+  tenants move --tenant T --to STORE            copy the tenant's telemetry to another store, switch, drop the old copy
+                                                (run it again to resume a move that was interrupted)
+  stores list                                   the configured InfluxDB stores and the tenants on each
   contracts add --tenant T --id C --role controller|processor --purpose TEXT
                 --legal-basis B --starts YYYY-MM-DD [--ends YYYY-MM-DD] --jurisdiction DK|SE [--gps | --gps-grid-meters N]
   contracts list --tenant T
@@ -154,6 +157,19 @@ export const COMMANDS: Entry[] = [
     name: 'tenants list',
     options: {},
     run: async (cmd) => print(await (await apiFor(cmd.config)).listTenants()),
+  },
+  {
+    name: 'tenants move',
+    options: { tenant: str, to: str },
+    async run(cmd) {
+      const path = `/v1/tenants/${need(cmd, 'tenant')}/move`;
+      print(await (await apiFor(cmd.config)).call('POST', path, { to: need(cmd, 'to') }));
+    },
+  },
+  {
+    name: 'stores list',
+    options: {},
+    run: async (cmd) => print(await (await apiFor(cmd.config)).call('GET', '/v1/stores')),
   },
   {
     name: 'contracts add',

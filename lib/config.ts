@@ -62,6 +62,10 @@ const schema = z.object({
   SKJOLD_INFLUX_PASSWORD: z.string().default(''),
   SKJOLD_INFLUX_DB_PREFIX: z.string().default('skjold_'),
   SKJOLD_INFLUX_SOCKETS: int(4), // bounded: unbounded parallel writes exhaust influxd's file descriptors
+  SKJOLD_INFLUX_STORES: z.string().default(''), // more InfluxDB servers by name: `name=url;…` (credentials in the URL) or JSON {name: {url, user, password}}; SKJOLD_INFLUX_URL is `default`
+  SKJOLD_INFLUX_NEW_TENANT_STORE: z.string().default('default'), // the store a new tenant is placed on
+  SKJOLD_STORE_PLACEMENT_REFRESH_SECONDS: int(5), // every instance re-reads tenant placement this often; a move waits for it (0: one instance only)
+  SKJOLD_STORE_MOVE_BATCH_POINTS: z.coerce.number().int().positive().default(5000), // points per read and write while a tenant moves
   SKJOLD_INFLUXD_MANAGED: bool(true), // `skjold start` runs its own influxd when none answers
 
   SKJOLD_TRANSPORT: z.enum(['spool', 'memory', 'kafka']).default('spool'), // ingest → store: local write-ahead spool, in-process queue (PUBACK after the store write), or Kafka (docs/kafka.md)

@@ -32,6 +32,8 @@ export const ERROR_CODES = {
   SKJOLD_ERR_RATE_LIMITED: { status: 429, message: 'too many requests' },
   SKJOLD_ERR_REQUEST_STATE: { status: 409, message: 'request cannot change that way' },
   SKJOLD_ERR_CONSENT_REQUIRED: { status: 422, message: 'explicit consent required' },
+  SKJOLD_ERR_MOVE_RUNNING: { status: 409, message: 'tenant is already moving' },
+  SKJOLD_ERR_MOVE_VERIFY: { status: 500, message: 'tenant move copy does not match its source' },
   SKJOLD_ERR_INTERNAL: { status: 500, message: 'internal error' },
 } as const satisfies Record<string, { status: number; message: string }>;
 

@@ -59,6 +59,19 @@ test('without a way to restart influxd the leftover is reported as pending', asy
   assert.equal(state.state === 'pending' && state.stale, 1);
 });
 
+test('a tenant whose influxd Skjold does not run (another store): reported as pending, nothing restarted', async () => {
+  const asked: string[] = [];
+  const purge = createIndexPurge(store, async (tenantId) => {
+    asked.push(tenantId);
+    return false;
+  });
+  const state = await purge.ensureGone('acme', ['v1.b']);
+  assert.equal(state.state, 'pending');
+  assert.match(state.state === 'pending' ? state.action : '', /^restart InfluxDB:/);
+  assert.deepEqual(asked, ['acme']);
+  assert.ok((await tagValues()).includes('v1.b'), 'still listed: influxd was not restarted');
+});
+
 test('with a managed influxd, ensureGone restarts it once for callers at the same time, and the value is gone', async () => {
   let restarts = 0;
   const purge = createIndexPurge(store, async () => {

@@ -29,7 +29,15 @@ export interface IndexPurge {
   readonly canPurge: boolean;
 }
 
-export function createIndexPurge(store: TelemetryStore, restartInfluxd?: () => Promise<void>): IndexPurge {
+/**
+ * `restartInfluxd` restarts the influxd that holds the tenant's database; it
+ * answers false when Skjold does not run that one (a tenant on another store,
+ * docs/stores.md), which is then reported like an external InfluxDB.
+ */
+export function createIndexPurge(
+  store: TelemetryStore,
+  restartInfluxd?: (tenantId: string) => Promise<unknown>,
+): IndexPurge {
   // One check at a time: a check must not query influxd while another restarts it, and
   // erasures that finish together then share one restart (the later ones find nothing listed).
   let queue: Promise<unknown> = Promise.resolve();
@@ -62,7 +70,7 @@ export function createIndexPurge(store: TelemetryStore, restartInfluxd?: () => P
   async function ensureGone(tenantId: string, pseudonyms: readonly string[]): Promise<IndexState> {
     const stale = await listed(tenantId, pseudonyms);
     if (stale.length === 0) return { state: 'clean' };
-    if (!restartInfluxd) {
+    if (!restartInfluxd || (await restartInfluxd(tenantId)) === false) {
       return {
         state: 'pending',
         stale: stale.length,
@@ -70,7 +78,6 @@ export function createIndexPurge(store: TelemetryStore, restartInfluxd?: () => P
           'restart InfluxDB: its in-memory index still lists erased pseudonyms (data and series are gone)',
       };
     }
-    await restartInfluxd();
     const left = await listed(tenantId, pseudonyms);
     if (left.length > 0) {
       return {

@@ -10,6 +10,9 @@ import { encodePoints } from './line-protocol.ts';
 import { StoreError } from './store-error.ts';
 import type { QueryResult, QuerySeries, TelemetryStore } from './telemetry-store.ts';
 
+/** Deadline of one request when none is given: how long a write may still be on its way. */
+export const DEFAULT_TIMEOUT_MS = 10_000;
+
 export interface InfluxV1StoreOptions {
   /** Base URL, e.g. http://127.0.0.1:8086 */
   url: string;
@@ -76,7 +79,7 @@ export function createInfluxV1Store(options: InfluxV1StoreOptions): TelemetrySto
     username: options.username,
     password: options.password,
     maxSockets: options.maxSockets ?? 4,
-    timeoutMs: options.timeoutMs ?? 10_000,
+    timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
   });
 
   const databaseFor = (tenantId: string): string => {
@@ -155,6 +158,12 @@ export function createInfluxV1Store(options: InfluxV1StoreOptions): TelemetrySto
         .filter((row) => row[0] !== db && row[1] !== 'NO PRIVILEGES' && typeof row[0] === 'string')
         .map((row) => `REVOKE ALL ON ${quoteIdentifier(row[0] as string)} FROM ${user}`);
       await admin([...revokes, `GRANT READ ON ${quoteIdentifier(db)} TO ${user}`].join('; '));
+    },
+
+    async revokeReader(username) {
+      const existing = rows((await admin('SHOW USERS'))[0]).find((row) => row[0] === username);
+      // An admin is not a dashboard credential: leave it to whoever made it.
+      if (existing && existing[1] !== true) await admin(`DROP USER ${quoteIdentifier(username)}`);
     },
 
     async ping() {

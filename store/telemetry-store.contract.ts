@@ -206,6 +206,15 @@ export function runTelemetryStoreContract(name: string, makeStore: () => Promise
       await rejectsWith(reader.query('acme', 'SHOW MEASUREMENTS'), 'SKJOLD_ERR_STORE_QUERY', false);
     });
 
+    test('revokeReader removes a dashboard credential; an unknown name is no error', async () => {
+      await store.grantReader('acme', 'dash_gone', 'revoked password');
+      const reader = connectAs('dash_gone', 'revoked password');
+      rows(await reader.query('acme', 'SHOW MEASUREMENTS'));
+      await store.revokeReader('dash_gone');
+      await store.revokeReader('dash_never_made');
+      await rejectsWith(reader.query('acme', 'SHOW MEASUREMENTS'), 'SKJOLD_ERR_STORE_QUERY', false);
+    });
+
     test('property: a point is stored exactly, or rejected as non-retryable — never mangled', async () => {
       // Mostly characters every store must keep; now and then ones line protocol cannot carry everywhere.
       const unit = fc.oneof(

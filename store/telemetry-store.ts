@@ -45,6 +45,8 @@ export interface TelemetryStore {
   execute(tenantId: string, influxql: string): Promise<QueryResult[]>;
   /** Creates or updates a read-only dashboard credential for one tenant's database. */
   grantReader(tenantId: string, username: string, password: string): Promise<void>;
+  /** Removes a dashboard credential from this store, if it exists there (never an admin). */
+  revokeReader(username: string): Promise<void>;
   /** Name of the database that holds a tenant's data. */
   databaseFor(tenantId: string): string;
   ping(): Promise<boolean>;
