@@ -178,10 +178,17 @@ export function connectDevice(
 }
 
 /** A well-formed reading of the device at `time` (what a healthy device sends). */
+let lastTime = 0;
+/** Now, but never the same millisecond twice: two readings of a device stamped alike are one InfluxDB point. */
+function distinctNow(): number {
+  lastTime = Math.max(Date.now(), lastTime + 1);
+  return lastTime;
+}
+
 export function validReading(
   device: Pick<TestDevice, 'kind' | 'login' | 'identifiers'>,
   seq: number,
-  time: number = Date.now(),
+  time: number = distinctNow(),
 ): Reading {
   return reading(device, modelState(device), time, seq);
 }
