@@ -78,6 +78,8 @@ const schema = z.object({
   SKJOLD_KAFKA_TOPIC: z.string().min(1).default('skjold.telemetry'), // pseudonymised points, keyed by device pseudonym
   SKJOLD_KAFKA_PARTITIONS: z.coerce.number().int().positive().default(12), // when Skjold creates the topic; the ceiling of parallel writers
   SKJOLD_KAFKA_REPLICATION: z.coerce.number().int().positive().default(3), // when Skjold creates the topic
+  SKJOLD_KAFKA_RETENTION_HOURS: z.coerce.number().int().positive().default(72), // retention.ms of the topic: erased points are gone from it after this (art. 17); longer than the longest InfluxDB outage you plan for
+  SKJOLD_KAFKA_RETENTION_CHECK: z.enum(['refuse', 'warn']).default('refuse'), // an existing topic whose retention is unbounded, longer or unknown: refuse to start, or start with a warning
   SKJOLD_KAFKA_GROUP: z.string().min(1).default('skjold-writers'), // consumer group of the store writers
   SKJOLD_KAFKA_WRITER: z.enum(['on', 'off']).default('on'), // `skjold start` also runs a store writer; off: ingest only
   SKJOLD_KAFKA_BATCH_MESSAGES: z.coerce.number().int().positive().default(5000), // points per produce request, at most

@@ -22,6 +22,14 @@ export const KafkaErrors = {
   TOPIC_AUTHORIZATION_FAILED: 29,
 } as const;
 
+/**
+ * Settings a Skjold needs against this mock: librdkafka 2.0's mock cluster
+ * answers neither DescribeConfigs nor CreateTopics, so the topic's retention
+ * cannot be read and the retention check would refuse to start
+ * (transport/kafka-topic.ts; transport/kafka-topic.test.ts tests both outcomes).
+ */
+export const MOCK_SKJOLD_ENV = { SKJOLD_KAFKA_RETENTION_CHECK: 'warn' } as const;
+
 /** Kafka API keys, for `requestErrors`. */
 export const KafkaApi = { Produce: 0, Fetch: 1, OffsetCommit: 8, JoinGroup: 11 } as const;
 
