@@ -120,7 +120,8 @@ export function createBatchQueue<T>(options: BatchQueueOptions<T>): BatchQueue<T
       if (outcome.ok) entry.settle.resolve();
       else entry.settle.reject(outcome.err);
     });
-    while (roomWaiters.length > 0 && held() < bufferItems) roomWaiters.shift()?.();
+    // One splice, not a shift per waiter: under a flood thousands wait, and shifting each is quadratic.
+    for (const wake of roomWaiters.splice(0, Math.max(0, bufferItems - held()))) wake();
     updateGauges();
     if (queue.length > 0) {
       if (options.eager || closed) send();
@@ -146,7 +147,7 @@ export function createBatchQueue<T>(options: BatchQueueOptions<T>): BatchQueue<T
 
     async close(deadlineMs) {
       closed = true;
-      while (roomWaiters.length > 0) roomWaiters.shift()?.();
+      for (const wake of roomWaiters.splice(0)) wake();
       send();
       if (held() > 0) {
         let deadline: NodeJS.Timeout | undefined;
