@@ -1,10 +1,11 @@
-import { type Kafka, type Message, Partitioners } from 'kafkajs';
+import type { Kafka, Message } from 'kafkajs';
 import { SkjoldError } from '../lib/errors.ts';
 import type { Logger } from '../lib/log.ts';
 import type { Metrics } from '../lib/metrics.ts';
 import type { Point } from '../lib/point.ts';
 import { createBatchQueue, type Job } from './batch-queue.ts';
 import { encodeRecord } from './kafka-message.ts';
+import { memoKeyPartitioner } from './kafka-partitioner.ts';
 import type { Transport } from './transport.ts';
 
 export interface KafkaTransportOptions {
@@ -39,7 +40,7 @@ export async function createKafkaTransport(options: KafkaTransportOptions): Prom
     idempotent: true,
     maxInFlightRequests: 1,
     allowAutoTopicCreation: false,
-    createPartitioner: Partitioners.DefaultPartitioner, // murmur2 on the key, as Java clients do
+    createPartitioner: memoKeyPartitioner, // murmur2 on the key, as Java clients do, remembered per device
     // Retriable errors (leader moved, broker down, timeouts) are retried for as long as it takes:
     // devices wait for their PUBACK meanwhile, as they do when InfluxDB is down on the in-process path.
     retry: { initialRetryTime: 100, maxRetryTime: 5000, retries: Number.MAX_SAFE_INTEGER },
