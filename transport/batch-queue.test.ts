@@ -6,8 +6,8 @@ import { type BatchQueueOptions, createBatchQueue, type Job } from './batch-queu
 /**
  * The queue both transports are built on; each transport is also held to
  * transport/transport.contract.ts. These cover what the contract does not:
- * eager batches, refusing what close could not flush, and a flush's outcome
- * reaching exactly the senders it belongs to.
+ * the wait before a batch, refusing what close could not flush, and a flush's
+ * outcome reaching exactly the senders it belongs to.
  */
 const gauges = () => createMetrics({ defaultMetrics: false });
 
@@ -15,29 +15,30 @@ function options(flush: (batch: Job<number>[]) => Promise<void>): BatchQueueOpti
   return { flush, batchSize: 10, maxWaitMs: 60_000, bufferItems: 1000, concurrency: 1, gauges: gauges() };
 }
 
-test('eager: what arrives while a batch is out goes as soon as it settles, without waiting maxWaitMs', {
-  timeout: 10_000,
-}, async () => {
-  const batches: number[][] = [];
-  const { promise: firstOut, resolve: releaseFirst } = Promise.withResolvers<void>();
+test('after a batch settles, a partial batch waits maxWaitMs again: each carries at least that long of arrivals', async () => {
+  const sent: Array<{ items: number[]; at: number }> = [];
+  const settledAt: number[] = [];
   const queue = createBatchQueue<number>({
     ...options(async (batch) => {
-      batches.push(batch.map((j) => j.item));
-      if (batches.length === 1) await firstOut;
+      sent.push({ items: batch.map((j) => j.item), at: performance.now() });
+      await new Promise((r) => setTimeout(r, 20));
+      settledAt.push(performance.now());
       for (const j of batch) j.resolve();
     }),
-    eager: true,
+    maxWaitMs: 40,
   });
-  const first = Array.from({ length: 10 }, (_, i) => queue.push(i)); // a full batch goes at once
-  const second = [10, 11, 12].map((i) => queue.push(i)); // partial: maxWaitMs is a minute
-  assert.equal(queue.held(), 13);
-  releaseFirst();
-  await Promise.all([...first, ...second]);
-  assert.deepEqual(batches, [
-    [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
-    [10, 11, 12],
-  ]);
-  assert.equal(queue.held(), 0);
+  const first = queue.push(0);
+  await new Promise((r) => setTimeout(r, 50)); // the first batch is out
+  const during = [1, 2, 3].map((i) => queue.push(i)); // arrive while it is out
+  await first;
+  const after = queue.push(4); // arrives once it settled, within the next wait
+  await Promise.all([...during, after]);
+  assert.deepEqual(
+    sent.map((b) => b.items),
+    [[0], [1, 2, 3, 4]],
+  );
+  const waited = (sent[1]?.at ?? 0) - (settledAt[0] ?? 0);
+  assert.ok(waited >= 38, `the second batch went ${waited.toFixed(1)} ms after the first settled`);
   await queue.close(0);
 });
 

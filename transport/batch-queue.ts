@@ -13,18 +13,12 @@ export interface BatchQueueOptions<T> {
   flush(batch: Job<T>[]): Promise<void>;
   /** Most items in one batch. */
   batchSize: number;
-  /** A partial batch goes out after this many ms. */
+  /** A partial batch goes out after this many ms (counted from its first item, or from when the batch before it settled). */
   maxWaitMs: number;
   /** Items held (queued + being flushed) before `push` makes callers wait. */
   bufferItems: number;
   /** Batches out at once. */
   concurrency: number;
-  /**
-   * When a batch settles and items are queued, send them at once rather than
-   * waiting `maxWaitMs` again: whatever arrived during the round trip is the
-   * next batch, so batches grow with the load.
-   */
-  eager?: boolean;
   /** `skjold_transport_buffered_points` and `skjold_transport_backpressure`. */
   gauges: Pick<Metrics, 'bufferedPoints' | 'backpressure'>;
 }
@@ -123,8 +117,11 @@ export function createBatchQueue<T>(options: BatchQueueOptions<T>): BatchQueue<T
     // One splice, not a shift per waiter: under a flood thousands wait, and shifting each is quadratic.
     for (const wake of roomWaiters.splice(0, Math.max(0, bufferItems - held()))) wake();
     updateGauges();
+    // A partial batch waits `maxWaitMs` again rather than going at once: every batch then carries
+    // at least that long's arrivals, which is what keeps Kafka's record batches from shrinking to
+    // a round trip's worth under load (docs/kafka.md, Throughput).
     if (queue.length > 0) {
-      if (options.eager || closed) send();
+      if (closed) send();
       else schedule();
     }
     if (held() === 0) while (idleWaiters.length > 0) idleWaiters.shift()?.();

@@ -28,11 +28,12 @@ export interface KafkaTransportOptions {
 /**
  * Ingest's side of the Kafka transport: `send` resolves when Kafka has the
  * point on every in-sync replica (acks=all), and only then does the device get
- * its PUBACK. Sends are collected for `lingerMs` (or `batchMessages`) and
- * produced together; one request is in flight at a time and the next batch
- * collects meanwhile, so batches grow with the load. One at a time is also
- * what keeps the idempotent producer's sequence numbers in order: Kafka drops
- * a resent batch it already has, so a retry never duplicates.
+ * its PUBACK. Sends are collected for `lingerMs` (or up to `batchMessages`)
+ * and produced together; one request is in flight at a time, and after it the
+ * next batch collects for `lingerMs` again, so a request carries at least
+ * that long's points however fast the round trip. One at a time is also what
+ * keeps the idempotent producer's sequence numbers in order: Kafka drops a
+ * resent batch it already has, so a retry never duplicates.
  */
 export async function createKafkaTransport(options: KafkaTransportOptions): Promise<Transport> {
   const { kafka, topic, metrics, logger, batchMessages, lingerMs, bufferPoints, groupId } = options;
@@ -69,7 +70,6 @@ export async function createKafkaTransport(options: KafkaTransportOptions): Prom
     maxWaitMs: lingerMs,
     bufferItems: bufferPoints,
     concurrency: 1,
-    eager: true,
     gauges: metrics,
   });
 
