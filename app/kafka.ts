@@ -2,19 +2,21 @@ import type { Config } from '../lib/config.ts';
 import type { Logger } from '../lib/log.ts';
 import type { Metrics } from '../lib/metrics.ts';
 import { createKafkaTransport } from '../transport/kafka.ts';
-import { createKafkaClient, ensureTopic } from '../transport/kafka-client.ts';
+import { createKafkaClient } from '../transport/kafka-client.ts';
+import { ensureTopic } from '../transport/kafka-topic.ts';
 import { type KafkaWriter, startKafkaWriter } from '../transport/kafka-writer.ts';
 import type { StoreWriter } from '../transport/store-writer.ts';
 
 /**
  * The Kafka transport from the config: ingest's producer and, for whoever
  * runs one (`skjold start` with SKJOLD_KAFKA_WRITER=on, `skjold writer`), a
- * store writer in the consumer group. The topic is created when missing.
+ * store writer in the consumer group. The topic is created when missing, with
+ * a bounded retention, and an existing one must have one (transport/kafka-topic.ts).
  */
 export async function createKafkaPipeline(config: Config, deps: { metrics: Metrics; logger: Logger }) {
   const logger = deps.logger.child({ component: 'kafka' });
   const kafka = createKafkaClient(config, logger);
-  await ensureTopic(kafka, config);
+  await ensureTopic(kafka, config, logger);
   return {
     createTransport: () =>
       createKafkaTransport({

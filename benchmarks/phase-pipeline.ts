@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { type ServerProcess, spawnServer } from '../lib/process/server-process.ts';
 import { createInfluxV1Store } from '../store/influx-v1.ts';
 import { startInfluxd } from '../test/harness/influxd.ts';
-import { startKafkaMock } from '../test/harness/kafka-mock.ts';
+import { MOCK_SKJOLD_ENV, startKafkaMock } from '../test/harness/kafka-mock.ts';
 import type { BenchSettings } from './args.ts';
 import { BENCH_TENANTS, benchFleet, type FleetSpec } from './bench-fleet.ts';
 import { type Child, forkChild } from './ipc.ts';
@@ -178,6 +178,7 @@ async function startKafkaOnMock() {
   );
   const env = {
     SKJOLD_TRANSPORT: 'kafka',
+    ...MOCK_SKJOLD_ENV,
     SKJOLD_KAFKA_BROKERS: mock.bootstrap,
     SKJOLD_KAFKA_TOPIC: KAFKA_TOPIC,
     SKJOLD_KAFKA_WRITER: 'off',

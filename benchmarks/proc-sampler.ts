@@ -52,7 +52,7 @@ const CLK_TCK = (() => {
 })();
 
 /** utime + stime in seconds of a process (or, with `tid`, one of its threads); undefined when gone. */
-function cpuSeconds(pid: number, tid?: number): number | undefined {
+export function cpuSeconds(pid: number, tid?: number): number | undefined {
   try {
     const stat = readFileSync(
       tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`,

@@ -84,10 +84,12 @@ const schema = z.object({
   SKJOLD_KAFKA_TOPIC: z.string().min(1).default('skjold.telemetry'), // pseudonymised points, keyed by device pseudonym
   SKJOLD_KAFKA_PARTITIONS: z.coerce.number().int().positive().default(12), // when Skjold creates the topic; the ceiling of parallel writers
   SKJOLD_KAFKA_REPLICATION: z.coerce.number().int().positive().default(3), // when Skjold creates the topic
+  SKJOLD_KAFKA_RETENTION_HOURS: z.coerce.number().int().positive().default(72), // retention.ms of the topic: erased points are gone from it after this (art. 17); longer than the longest InfluxDB outage you plan for
+  SKJOLD_KAFKA_RETENTION_CHECK: z.enum(['refuse', 'warn']).default('refuse'), // an existing topic whose retention is unbounded, longer or unknown: refuse to start, or start with a warning
   SKJOLD_KAFKA_GROUP: z.string().min(1).default('skjold-writers'), // consumer group of the store writers
   SKJOLD_KAFKA_WRITER: z.enum(['on', 'off']).default('on'), // `skjold start` also runs a store writer; off: ingest only
   SKJOLD_KAFKA_BATCH_MESSAGES: z.coerce.number().int().positive().default(5000), // points per produce request, at most
-  SKJOLD_KAFKA_LINGER_MS: int(5), // a produce request waits this long for more points
+  SKJOLD_KAFKA_LINGER_MS: int(5), // a produce request waits this long for more points, also after the one before it settled
   SKJOLD_KAFKA_SSL: bool(false), // TLS to the brokers (system CAs, NODE_EXTRA_CA_CERTS)
   SKJOLD_KAFKA_SASL_MECHANISM: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']).optional(), // SASL is on when set
   SKJOLD_KAFKA_SASL_USERNAME: z.string().default(''),

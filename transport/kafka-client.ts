@@ -49,25 +49,3 @@ export function createKafkaClient(config: Config, logger: Logger): Kafka {
   };
   return new Kafka(options);
 }
-
-/** Creates the topic when it does not exist; an existing topic is left as it is. */
-export async function ensureTopic(kafka: Kafka, config: Config): Promise<void> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    const topics = await admin.listTopics();
-    if (topics.includes(config.SKJOLD_KAFKA_TOPIC)) return;
-    await admin.createTopics({
-      waitForLeaders: true,
-      topics: [
-        {
-          topic: config.SKJOLD_KAFKA_TOPIC,
-          numPartitions: config.SKJOLD_KAFKA_PARTITIONS,
-          replicationFactor: config.SKJOLD_KAFKA_REPLICATION,
-        },
-      ],
-    });
-  } finally {
-    await admin.disconnect();
-  }
-}

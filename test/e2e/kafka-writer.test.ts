@@ -16,6 +16,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { type ServerProcess, spawnServer, waitUntil } from '../../lib/process/server-process.ts';
 import { rows } from '../harness/influx-rows.ts';
 import { type InfluxdServer, startInfluxd } from '../harness/influxd.ts';
+import { MOCK_SKJOLD_ENV } from '../harness/kafka-mock.ts';
 import { type KafkaStack, startKafkaStack } from '../harness/kafka-stack.ts';
 import { type AckedLoad, startAckedLoad } from './acked-load.ts';
 import { addTenantFleet, type TestDevice } from './devices.ts';
@@ -50,6 +51,7 @@ function startWriter(name: string, group = GROUP): ServerProcess {
       PATH: process.env.PATH,
       SKJOLD_LOG_LEVEL: 'info',
       SKJOLD_TRANSPORT: 'kafka',
+      ...MOCK_SKJOLD_ENV,
       SKJOLD_KAFKA_BROKERS: stack.kafka.bootstrap,
       SKJOLD_KAFKA_TOPIC: stack.topic,
       SKJOLD_KAFKA_GROUP: group,

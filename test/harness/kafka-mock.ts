@@ -2,7 +2,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { onExit } from '../../lib/process/exit-cleanup.ts';
 
@@ -22,12 +22,22 @@ export const KafkaErrors = {
   TOPIC_AUTHORIZATION_FAILED: 29,
 } as const;
 
+/**
+ * Settings a Skjold needs against this mock: librdkafka 2.0's mock cluster
+ * answers neither DescribeConfigs nor CreateTopics, so the topic's retention
+ * cannot be read and the retention check would refuse to start
+ * (transport/kafka-topic.ts; transport/kafka-topic.test.ts tests both outcomes).
+ */
+export const MOCK_SKJOLD_ENV = { SKJOLD_KAFKA_RETENTION_CHECK: 'warn' } as const;
+
 /** Kafka API keys, for `requestErrors`. */
 export const KafkaApi = { Produce: 0, Fetch: 1, OffsetCommit: 8, JoinGroup: 11 } as const;
 
 export interface KafkaMock {
   /** bootstrap.servers, comma-separated host:port. */
   bootstrap: string;
+  /** The mock's process id (a benchmark reads its CPU time). */
+  pid: number | undefined;
   brokers: string[];
   createTopic(name: string, partitions: number, replication?: number): Promise<void>;
   brokerDown(id: number): Promise<void>;
@@ -39,24 +49,29 @@ export interface KafkaMock {
   stop(): Promise<void>;
 }
 
-/** Compiles kafka-mock.c once per source version; the binary is cached in the temp dir. */
-export function kafkaMockBinary(): string {
-  const source = readFileSync(SOURCE);
-  const hash = createHash('sha256').update(source).digest('hex').slice(0, 16);
+/**
+ * Compiles a C program against librdkafka once per source version; the binary
+ * is cached in the temp dir (the mock cluster here, the benchmark's producer).
+ */
+export function librdkafkaBinary(source: string): string {
+  const text = readFileSync(source);
+  const hash = createHash('sha256').update(text).digest('hex').slice(0, 16);
   const dir = join(tmpdir(), 'skjold-kafka-mock');
-  const binary = join(dir, `kafka-mock-${hash}`);
+  const binary = join(dir, `${basename(source, '.c')}-${hash}`);
   if (existsSync(binary)) return binary;
   mkdirSync(dir, { recursive: true });
   const building = `${binary}.${process.pid}`;
   try {
-    execFileSync('cc', ['-O1', '-o', building, SOURCE, '-lrdkafka'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    execFileSync('cc', ['-O1', '-o', building, source, '-lrdkafka'], { stdio: ['ignore', 'pipe', 'pipe'] });
   } catch (err) {
     const stderr = (err as { stderr?: Buffer }).stderr?.toString() ?? String(err);
-    throw new Error(`kafka-mock: could not compile ${SOURCE}: ${stderr}\n${INSTALL_HINT}`, { cause: err });
+    throw new Error(`could not compile ${source}: ${stderr}\n${INSTALL_HINT}`, { cause: err });
   }
   renameSync(building, binary); // atomic: a parallel test never runs a half-written binary
   return binary;
 }
+
+export const kafkaMockBinary = (): string => librdkafkaBinary(SOURCE);
 
 /**
  * Starts librdkafka's mock Kafka cluster with `brokers` brokers (ids 1..n)
@@ -101,6 +116,7 @@ export async function startKafkaMock(options: { brokers?: number } = {}): Promis
 
   return {
     bootstrap,
+    pid: child.pid,
     brokers: bootstrap.split(','),
     createTopic: (name, partitions, replication = 1) => command(`topic ${name} ${partitions} ${replication}`),
     brokerDown: (id) => command(`down ${id}`),

@@ -3,7 +3,7 @@ import type { Config } from '../../lib/config.ts';
 import { waitUntil } from '../../lib/process/server-process.ts';
 import { metricValue, scrape } from '../e2e/metrics.ts';
 import type { InfluxdServer } from './influxd.ts';
-import { type KafkaMock, startKafkaMock } from './kafka-mock.ts';
+import { type KafkaMock, MOCK_SKJOLD_ENV, startKafkaMock } from './kafka-mock.ts';
 import { type Stack, startStack } from './stack.ts';
 
 export interface KafkaStack extends Stack {
@@ -27,6 +27,7 @@ export async function startKafkaStack(
     const stack = await startStack(
       {
         SKJOLD_TRANSPORT: 'kafka',
+        ...MOCK_SKJOLD_ENV,
         SKJOLD_KAFKA_BROKERS: kafka.bootstrap,
         SKJOLD_KAFKA_TOPIC: topic,
         ...overrides,
