@@ -120,7 +120,7 @@ const ALTERNATIVES: ReadonlyArray<readonly [FindingType | 'skip', string]> = [
     String.raw`(?<![A-Za-z0-9])(?:[vV]|[fF][wW]|[fF]irmware|[vV]ersion|[vV]er\.?)[ ]?\d{1,5}(?:\.\d{1,6}){1,4}(?:[-+][0-9A-Za-z.]{1,20})?`,
   ],
   // A wM-Bus meter id: manufacturer code and 8-digit serial.
-  ['wmbus', String.raw`(?<![A-Za-z0-9])(?:[A-Z]{3}[ -]?|[A-Za-z]{3})\d{8}(?!\d)`],
+  ['wmbus', String.raw`(?<![A-Za-z0-9])(?:[A-Z]{3}[ -]?|[A-Za-z]{3})\d{8}(?![A-Za-z0-9])`],
   // A measurement with one decimal separator ('21.5', '-3,2'), not the first groups of '20.12.34.56'.
   ['skip', String.raw`(?<![\d.,])\d{1,5}[.,]\d{1,3}(?![.,]\d)${NOT_GROUPED}`],
   // A hex code (a DevEUI, a chip id), either case, letters and digits both in it.
