@@ -3,7 +3,7 @@ import type { Logger } from '../lib/log.ts';
 import type { Metrics } from '../lib/metrics.ts';
 import { createInfluxV1Store } from '../store/influx-v1.ts';
 import type { TelemetryStore } from '../store/telemetry-store.ts';
-import { createStoreWriter, type StoreWriter } from '../transport/store-writer.ts';
+import { createStoreWriter, type StoreWriters } from '../transport/store-writer.ts';
 
 /** The InfluxDB store the settings describe (`skjold start` and `skjold writer` alike). */
 export function storeFromConfig(config: Config): TelemetryStore {
@@ -20,7 +20,7 @@ export function storeFromConfig(config: Config): TelemetryStore {
 export function storeWriterFromConfig(
   config: Config,
   deps: { store: TelemetryStore; metrics: Metrics; logger: Logger; stopping: () => boolean },
-): StoreWriter {
+): StoreWriters {
   return createStoreWriter({
     store: deps.store,
     metrics: deps.metrics,
