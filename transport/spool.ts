@@ -41,8 +41,9 @@ export interface SpoolOptions {
  * VM (transport/README.md has the table): one write + fdatasync costs about
  * the same (~0.2–0.5 ms) up to ~300 KiB and grows past ~1 MiB (1.5 ms at
  * 1.4 MiB, 14 ms at 2.9 MiB, 40 ms at 5.9 MiB, with p99s ten times that). A
- * group stops at 1 MiB (~3,500 records) so a backlog is acknowledged in
- * steady steps rather than one long sync; a commit waits up to 2 ms for its
+ * group stops at 4,000 records or 1 MiB, whichever comes first (records are
+ * ~200–300 bytes), so a backlog is acknowledged in steady steps of ~1 ms
+ * rather than one long sync; a commit waits up to 2 ms for its
  * group to fill, because at 20k msg/s syncs that short would otherwise come
  * ~3,000 times a second for a handful of records each, on CPU the broker and
  * InfluxDB need.
