@@ -4,7 +4,12 @@
  * given to the stage of the nearest frame on its stack that belongs to one —
  * so JSON.parse called from ingest/transform.ts counts as validation and a
  * socket write called from the InfluxDB client as the HTTP write — and what
- * has none is `other` (timers, the API, the registry…). Only the main
+ * has none is `other` (timers, the API, the registry…).
+ *
+ * The sampler's time deltas are wall time: on a busy machine a descheduled
+ * thread's wait is charged to whatever it was running. So the profile gives
+ * the shares, and the thread's CPU time from the kernel over the same window
+ * (`process.threadCpuUsage()`) gives the total they divide. Only the main
  * thread is sampled: the fdatasync itself runs on libuv's thread pool, so
  * `spool commit` is the main thread's share of a commit (queueing, the write
  * call, resolving the appends), not the disk's time.
@@ -36,8 +41,10 @@ export interface CpuProfile {
 export interface CpuStages {
   /** Messages the step's figures are divided by (acknowledged in the step). */
   messages: number;
-  /** CPU time sampled on the main thread, idle excluded, s. */
-  busyS: number;
+  /** The main thread's CPU time over the profile, from the kernel, s. */
+  cpuS: number;
+  /** Wall time the profile saw the main thread busy (idle excluded), s: more than cpuS when the machine is contended. */
+  sampledS: number;
   /** Main-thread CPU per message by stage, µs. */
   usPerMessage: Record<Stage, number>;
 }
@@ -66,7 +73,7 @@ function stageOf(url: string, fn: string): Stage | undefined {
   return undefined;
 }
 
-export function cpuStages(profile: CpuProfile, messages: number): CpuStages {
+export function cpuStages(profile: CpuProfile, messages: number, cpuUs: number): CpuStages {
   const parent = new Map<number, number>();
   for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
@@ -98,14 +105,20 @@ export function cpuStages(profile: CpuProfile, messages: number): CpuStages {
     busy += dt;
   });
   const n = Math.max(1, messages);
+  const scale = busy > 0 ? cpuUs / busy : 0;
   const usPerMessage = Object.fromEntries(
-    STAGES.map((s) => [s, Math.round((us[s] / n) * 100) / 100]),
+    STAGES.map((s) => [s, Math.round(((us[s] * scale) / n) * 100) / 100]),
   ) as Record<Stage, number>;
-  return { messages, busyS: Math.round(busy / 1e4) / 100, usPerMessage };
+  return {
+    messages,
+    cpuS: Math.round(cpuUs / 1e4) / 100,
+    sampledS: Math.round(busy / 1e4) / 100,
+    usPerMessage,
+  };
 }
 
 /** One line for the console: the stages with their µs per message. */
 export function stagesLine(stages: CpuStages): string {
   const total = STAGES.reduce((sum, s) => sum + stages.usPerMessage[s], 0);
-  return `cpu µs/msg (main thread, ${stages.busyS} s busy): ${STAGES.map((s) => `${s} ${stages.usPerMessage[s]}`).join(', ')}; total ${Math.round(total * 10) / 10}`;
+  return `cpu µs/msg (main thread, ${stages.cpuS} s CPU, ${stages.sampledS} s sampled busy): ${STAGES.map((s) => `${s} ${stages.usPerMessage[s]}`).join(', ')}; total ${Math.round(total * 10) / 10}`;
 }

@@ -142,7 +142,7 @@ export interface WatchStopArgs {
 
 // The step's profile: started and stopped with the step, so setup and
 // registration do not count (a whole-process --cpu-prof file would mix them in).
-let profiler: { session: Session; file: string | undefined } | undefined;
+let profiler: { session: Session; file: string | undefined; cpu: NodeJS.CpuUsage } | undefined;
 
 let watchTimer: NodeJS.Timeout | undefined;
 const loopDelay = monitorEventLoopDelay({ resolution: 10 });
@@ -164,7 +164,7 @@ async function watchStart(args?: WatchArgs): Promise<void> {
     session.connect();
     await session.post('Profiler.enable');
     await session.post('Profiler.start');
-    profiler = { session, file: args.profileFile };
+    profiler = { session, file: args.profileFile, cpu: process.threadCpuUsage() };
   }
   const { transport, config } = skjold;
   Object.assign(watched, { samples: 0, sum: 0, max: 0, full: 0 });
@@ -190,15 +190,16 @@ async function watchStart(args?: WatchArgs): Promise<void> {
 
 async function stopProfile(messages: number): Promise<CpuStages | null> {
   if (!profiler) return null;
-  const { session, file } = profiler;
+  const { session, file, cpu } = profiler;
   profiler = undefined;
   const { profile } = await session.post('Profiler.stop');
+  const used = process.threadCpuUsage(cpu);
   session.disconnect();
   if (file) {
     mkdirSync(join(file, '..'), { recursive: true });
     writeFileSync(file, JSON.stringify(profile));
   }
-  return cpuStages(profile as CpuProfile, messages);
+  return cpuStages(profile as CpuProfile, messages, used.user + used.system);
 }
 
 async function watchStop(args?: WatchStopArgs): Promise<RuntimeWatch> {
