@@ -38,7 +38,7 @@ import { createInProcessTransport } from '../transport/in-process.ts';
 import type { KafkaWriter } from '../transport/kafka-writer.ts';
 import { createSpoolTransport } from '../transport/spool.ts';
 import type { SpoolFiles } from '../transport/spool-files.ts';
-import type { StoreWriter } from '../transport/store-writer.ts';
+import type { StoreWriters } from '../transport/store-writer.ts';
 import type { Transport } from '../transport/transport.ts';
 import { createKafkaPipeline, type KafkaPipeline } from './kafka.ts';
 import { operatorToken } from './operator-token.ts';
@@ -78,7 +78,7 @@ export async function openRegistrySql(config: Config, logger: Logger): Promise<S
 /** The hop from ingest to the store, as SKJOLD_TRANSPORT chooses (docs/config.md). */
 async function createTransport(
   config: Config,
-  writer: StoreWriter,
+  writer: StoreWriters,
   metrics: Metrics,
   logger: Logger,
   kafka: KafkaPipeline | undefined,
@@ -96,6 +96,7 @@ async function createTransport(
         maxWaitMs: config.SKJOLD_BATCH_MAX_WAIT_MS,
         maxBytes: config.SKJOLD_SPOOL_MAX_BYTES,
         segmentBytes: config.SKJOLD_SPOOL_SEGMENT_BYTES,
+        segmentMaxAgeMs: config.SKJOLD_SPOOL_SEGMENT_MAX_AGE_MS,
         ...(spoolFiles ? { files: spoolFiles } : {}),
       });
     case 'kafka':

@@ -7,7 +7,7 @@ import { createInfluxV1Store } from '../store/influx-v1.ts';
 import { DEFAULT_STORE, storeSpecs } from '../store/store-list.ts';
 import { createStoreRouter, type StoreRouter } from '../store/store-router.ts';
 import type { TelemetryStore } from '../store/telemetry-store.ts';
-import { createStoreWriter, type StoreWriter } from '../transport/store-writer.ts';
+import { createStoreWriter, type StoreWriters } from '../transport/store-writer.ts';
 
 /** The InfluxDB servers the settings name (SKJOLD_INFLUX_URL as `default`, then SKJOLD_INFLUX_STORES). */
 export function storesFromConfig(config: Config): Map<string, TelemetryStore> {
@@ -49,7 +49,7 @@ export function storeFromConfig(config: Config, sql: SqlClient, logger?: Logger)
 export function storeWriterFromConfig(
   config: Config,
   deps: { store: TelemetryStore; metrics: Metrics; logger: Logger; stopping: () => boolean },
-): StoreWriter {
+): StoreWriters {
   return createStoreWriter({
     store: deps.store,
     metrics: deps.metrics,

@@ -1,6 +1,6 @@
 /**
  * `npm run bench [-- --quick] [--duration <s>] [--rates a,b,…] [--broker-rates a,b,…]
- *  [--skjold SKJOLD_NAME=value …] [--phases A,B,C,W] [--workers 1,2] [--kafka] [--profile] [--out <file>]`
+ *  [--skjold SKJOLD_NAME=value …] [--phases A,B,C,W] [--workers 1,2] [--kafka] [--profile] [--stages] [--out <file>]`
  */
 import { parseArgs } from 'node:util';
 
@@ -32,6 +32,8 @@ export interface BenchSettings {
   kafka: boolean;
   /** Directory for a V8 CPU profile of the Skjold process (`--profile`), or null. */
   profileDir: string | null;
+  /** A CPU profile of Skjold per end-to-end step, summed into CPU per message by stage (`--stages`). */
+  stages: boolean;
   out: string;
 }
 
@@ -53,6 +55,7 @@ export function parseSettings(argv: string[]): BenchSettings {
       out: { type: 'string' },
       skjold: { type: 'string', multiple: true },
       profile: { type: 'boolean', default: false },
+      stages: { type: 'boolean', default: false },
       kafka: { type: 'boolean', default: false },
       phases: { type: 'string', default: 'A,B,C' },
       workers: { type: 'string', default: '1,2' },
@@ -102,6 +105,7 @@ export function parseSettings(argv: string[]): BenchSettings {
     ),
     kafka: values.kafka === true,
     profileDir: values.profile ? new URL('./results/profiles/', import.meta.url).pathname : null,
+    stages: values.stages === true,
     out: values.out ?? new URL('./results/latest.json', import.meta.url).pathname,
   };
 }

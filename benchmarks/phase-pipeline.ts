@@ -21,6 +21,7 @@ import { startInfluxd } from '../test/harness/influxd.ts';
 import { MOCK_SKJOLD_ENV, startKafkaMock } from '../test/harness/kafka-mock.ts';
 import type { BenchSettings } from './args.ts';
 import { BENCH_TENANTS, benchFleet, type FleetSpec } from './bench-fleet.ts';
+import { stagesLine } from './cpu-stages.ts';
 import { type Child, forkChild } from './ipc.ts';
 import { type Context, type PipelineStep, pipelineStep } from './pipeline-step.ts';
 import { findPid, rssMiB } from './proc-sampler.ts';
@@ -118,6 +119,8 @@ export async function runPipelinePhase(
         `  pipeline ${rate} msg/s: achieved ${step.achievedRate}/s, p50 ${step.latencyMs.p50} ms, ` +
           `p99 ${step.latencyMs.p99} ms, lost ${step.lost}${step.pass ? '' : ` — FAIL (${step.failures.join('; ')})`}\n`,
       );
+      const stages = step.skjoldRuntime.cpuStages;
+      if (stages) process.stderr.write(`    ${stagesLine(stages)}\n`);
       return step.pass;
     };
     let aborted: string | null = null;

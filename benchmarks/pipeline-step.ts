@@ -3,6 +3,7 @@
  * then the reckoning — acknowledged vs stored, publish-to-queryable latency
  * of the sampled devices, Skjold's own counters and buffer, CPU and memory.
  */
+import { join } from 'node:path';
 import type { TelemetryStore } from '../store/telemetry-store.ts';
 import type { BenchSettings } from './args.ts';
 import { BENCH_TENANTS, type FleetSpec } from './bench-fleet.ts';
@@ -11,7 +12,7 @@ import type { Child } from './ipc.ts';
 import { type ProbeStats, type ProbeTarget, startProbe } from './latency-probe.ts';
 import type { MqttLoadResult } from './load-process.ts';
 import { type PhaseUsage, startSampler } from './proc-sampler.ts';
-import type { MetricValues, RuntimeWatch } from './skjold-process.ts';
+import type { MetricValues, RuntimeWatch, WatchArgs } from './skjold-process.ts';
 import { type Distribution, distribution, perSecond } from './stats.ts';
 import { countPoints } from './store-count.ts';
 
@@ -73,7 +74,13 @@ export async function pipelineStep(ctx: Context, rate: number, index: number): P
   });
   const before = await ctx.skjold.call<MetricValues>('metrics');
   const httpdBefore = await httpdStats(ctx.influx.url, ctx.influx.adminUser, ctx.influx.adminPassword);
-  await ctx.skjold.call('watchStart');
+  const watch: WatchArgs = {
+    profile: s.stages,
+    ...(s.stages && s.profileDir
+      ? { profileFile: join(s.profileDir, `step-${index}-${rate}.cpuprofile`) }
+      : {}),
+  };
+  await ctx.skjold.call('watchStart', watch);
   const sampler = startSampler({
     skjold: ctx.skjold.pid,
     influxd: ctx.influxPid,
@@ -107,7 +114,7 @@ export async function pipelineStep(ctx: Context, rate: number, index: number): P
     httpdBefore,
     await httpdStats(ctx.influx.url, ctx.influx.adminUser, ctx.influx.adminPassword),
   );
-  const runtime = await ctx.skjold.call<RuntimeWatch>('watchStop');
+  const runtime = await ctx.skjold.call<RuntimeWatch>('watchStop', { messages: report.acked });
   const counters = counterDelta(before.counters, after.counters);
   const writes = counters.skjold_store_write_seconds_count ?? 0;
 

@@ -4,13 +4,15 @@
  * the shared template, a temp data dir, free ports), with limits raised for
  * load and logs at warn to a file.
  */
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { join } from 'node:path';
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { createSkjold, type Skjold } from '../app/create-skjold.ts';
 import { loadConfig } from '../lib/config.ts';
 import { createLogger } from '../lib/log.ts';
 import { freshPglite } from '../test/harness/registry.ts';
+import { type CpuProfile, type CpuStages, cpuStages } from './cpu-stages.ts';
 import { serveIpc } from './ipc.ts';
 
 export interface SkjoldStartArgs {
@@ -122,7 +124,25 @@ export interface RuntimeWatch {
   eventLoopDelayMs: { p50: number; p99: number; max: number };
   /** Garbage collection pauses on the main thread during the step. */
   gc: { count: number; totalMs: number; maxMs: number; heapUsedEndMiB: number };
+  /** Main-thread CPU per message by stage, from a CPU profile of the step (`--stages`), or null. */
+  cpuStages: CpuStages | null;
 }
+
+export interface WatchArgs {
+  /** Take a V8 CPU profile of the step (the same sampler as `node --cpu-prof`). */
+  profile: boolean;
+  /** Where to keep the step's .cpuprofile (for profile-summary.ts), if anywhere. */
+  profileFile?: string;
+}
+
+export interface WatchStopArgs {
+  /** Messages acknowledged in the step: what the CPU per message is divided by. */
+  messages: number;
+}
+
+// The step's profile: started and stopped with the step, so setup and
+// registration do not count (a whole-process --cpu-prof file would mix them in).
+let profiler: { session: Session; file: string | undefined; cpu: NodeJS.CpuUsage } | undefined;
 
 let watchTimer: NodeJS.Timeout | undefined;
 const loopDelay = monitorEventLoopDelay({ resolution: 10 });
@@ -137,8 +157,15 @@ const gcObserver = new PerformanceObserver((list) => {
 const watched = { samples: 0, sum: 0, max: 0, full: 0 };
 let spoolFull = false;
 
-function watchStart(): void {
+async function watchStart(args?: WatchArgs): Promise<void> {
   if (!skjold) throw new Error('not started');
+  if (args?.profile) {
+    const session = new Session();
+    session.connect();
+    await session.post('Profiler.enable');
+    await session.post('Profiler.start');
+    profiler = { session, file: args.profileFile, cpu: process.threadCpuUsage() };
+  }
   const { transport, config } = skjold;
   Object.assign(watched, { samples: 0, sum: 0, max: 0, full: 0 });
   loopDelay.reset();
@@ -161,7 +188,22 @@ function watchStart(): void {
   }, 50);
 }
 
-function watchStop(): RuntimeWatch {
+async function stopProfile(messages: number): Promise<CpuStages | null> {
+  if (!profiler) return null;
+  const { session, file, cpu } = profiler;
+  profiler = undefined;
+  const { profile } = await session.post('Profiler.stop');
+  const used = process.threadCpuUsage(cpu);
+  session.disconnect();
+  if (file) {
+    mkdirSync(join(file, '..'), { recursive: true });
+    writeFileSync(file, JSON.stringify(profile));
+  }
+  return cpuStages(profile as CpuProfile, messages, used.user + used.system);
+}
+
+async function watchStop(args?: WatchStopArgs): Promise<RuntimeWatch> {
+  const stages = await stopProfile(args?.messages ?? 0);
   clearInterval(watchTimer);
   watchTimer = undefined;
   loopDelay.disable();
@@ -183,6 +225,7 @@ function watchStop(): RuntimeWatch {
       maxMs: Math.round(gc.maxMs),
       heapUsedEndMiB: Math.round(process.memoryUsage().heapUsed / 2 ** 20),
     },
+    cpuStages: stages,
   };
 }
 

@@ -4,13 +4,16 @@
  * the InfluxDB write), the local spool (a PUBACK after fsync) and Kafka
  * (a PUBACK after acks=all, against librdkafka's mock cluster, with the store
  * writer as its own `skjold writer` process) — with the same fleet, rates and
- * step length, so the cost of durability is a stated ratio. Writes
+ * step length, so the cost of durability is a stated ratio. Each step also
+ * profiles Skjold's CPU and reports it per message by stage (cpu-stages.ts;
+ * `--no-stages` leaves the profiler off). Writes
  * benchmarks/results/transports.json and prints a summary.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
+import { type CpuStages, stagesLine } from './cpu-stages.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -18,6 +21,8 @@ const { values: args } = parseArgs({
     duration: { type: 'string', default: '20' },
     transports: { type: 'string', default: 'memory,spool,kafka' },
     out: { type: 'string', default: join(import.meta.dirname, 'results', 'transports.json') },
+    /** Without a CPU profile per step (no stage figures), for a run with no profiler at all. */
+    'no-stages': { type: 'boolean', default: false },
   },
 });
 
@@ -32,13 +37,31 @@ interface PathResult {
   transport: string;
   /** The highest step that passed (zero loss, ≥ 97 % of the offered rate, p99 < 1 s), or null. */
   sustained: Sustained | null;
-  steps: Array<{ targetRate: number; achievedRate: number; lost: number; p99?: number; pass: boolean }>;
+  steps: Array<{
+    targetRate: number;
+    achievedRate: number;
+    lost: number;
+    p99?: number;
+    pass: boolean;
+    /** Skjold's main-thread CPU per message by stage (µs), from the step's CPU profile. */
+    cpuStages: CpuStages | null;
+  }>;
   resultsFile: string;
 }
 
 function runPath(transport: string): PathResult {
   const file = join(dirname(args.out), `pipeline-${transport}.json`);
-  const phaseArgs = ['--phases', 'C', '--rates', args.rates, '--duration', args.duration, '--out', file];
+  const phaseArgs = [
+    '--phases',
+    'C',
+    '--rates',
+    args.rates,
+    '--duration',
+    args.duration,
+    '--out',
+    file,
+    ...(args['no-stages'] ? [] : ['--stages']),
+  ];
   const extra = transport === 'kafka' ? ['--kafka'] : ['--skjold', `SKJOLD_TRANSPORT=${transport}`];
   process.stdout.write(`transports: ${transport}…\n`);
   const run = spawnSync(process.execPath, [join(import.meta.dirname, 'run.ts'), ...phaseArgs, ...extra], {
@@ -58,6 +81,7 @@ function runPath(transport: string): PathResult {
       lost: Number(s.lost),
       p99: (s.latencyMs as { p99?: number } | undefined)?.p99,
       pass: s.pass === true,
+      cpuStages: (s.skjoldRuntime as { cpuStages?: CpuStages } | undefined)?.cpuStages ?? null,
     })),
     resultsFile: relative(process.cwd(), file),
   };
@@ -87,5 +111,11 @@ for (const p of paths) {
     `  ${p.transport.padEnd(7)} ${s ? `${s.achievedRate} msg/s (offered ${s.targetRate}), p50 ${s.p50Ms} ms, p99 ${s.p99Ms} ms` : 'no step passed'}` +
       `${p.transport !== 'memory' ? `; ÷ in-process = ${ratios[p.transport] ?? 'n/a'}` : ''}\n`,
   );
+  for (const st of p.steps) {
+    process.stdout.write(
+      `    ${st.targetRate} msg/s offered: ${st.achievedRate}/s, p99 ${st.p99} ms, lost ${st.lost}${st.pass ? '' : ' (fail)'}\n`,
+    );
+    if (st.cpuStages) process.stdout.write(`      ${stagesLine(st.cpuStages)}\n`);
+  }
 }
 process.stdout.write(`results: ${relative(process.cwd(), args.out)}\n`);

@@ -24,6 +24,7 @@ export const ERROR_CODES = {
   SKJOLD_ERR_STORE_UNAVAILABLE: { status: 503, message: 'time-series store is unreachable' },
   SKJOLD_ERR_TRANSPORT_CLOSED: { status: 503, message: 'transport is closed' },
   SKJOLD_ERR_SPOOL_LOCKED: { status: 500, message: 'spool directory is used by another process' },
+  SKJOLD_ERR_SPOOL_FORMAT: { status: 500, message: 'spool holds records this version cannot read' },
   SKJOLD_ERR_KAFKA: { status: 503, message: 'Kafka did not acknowledge the write' },
   SKJOLD_ERR_REGISTRY: { status: 500, message: 'registry operation failed' },
   SKJOLD_ERR_MIGRATION: { status: 500, message: 'registry migration failed' },

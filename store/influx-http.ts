@@ -26,7 +26,7 @@ export interface InfluxHttp {
     method: 'GET' | 'POST',
     path: string,
     params: URLSearchParams,
-    body?: string,
+    body?: string | Buffer,
   ): Promise<InfluxResponse>;
   close(): void;
 }
@@ -74,7 +74,7 @@ export function createInfluxHttp(options: InfluxHttpOptions): InfluxHttp {
     method: string,
     path: string,
     params: URLSearchParams,
-    body: string | undefined,
+    body: string | Buffer | undefined,
   ): Promise<InfluxResponse & { staleSocket?: boolean }> =>
     new Promise((resolve, reject) => {
       const signal = AbortSignal.timeout(options.timeoutMs);
@@ -82,7 +82,7 @@ export function createInfluxHttp(options: InfluxHttpOptions): InfluxHttp {
       if (authorization) headers.authorization = authorization;
       let payload: Buffer | undefined;
       if (body !== undefined) {
-        payload = Buffer.from(body);
+        payload = typeof body === 'string' ? Buffer.from(body) : body;
         headers['content-length'] = payload.length;
         headers['content-type'] =
           path === '/query' ? 'application/x-www-form-urlencoded' : 'text/plain; charset=utf-8';

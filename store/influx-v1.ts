@@ -107,6 +107,11 @@ export function createInfluxV1Store(options: InfluxV1StoreOptions): TelemetrySto
     return results;
   };
 
+  const writeBody = async (db: string, body: Buffer): Promise<void> => {
+    const res = await http.request('POST', '/write', new URLSearchParams({ db, precision: 'ms' }), body);
+    if (res.status !== 204 && res.status !== 200) throw statusError('SKJOLD_ERR_STORE_WRITE', res);
+  };
+
   const rows = (result: QueryResult | undefined): unknown[][] => result?.series?.[0]?.values ?? [];
 
   return {
@@ -120,9 +125,13 @@ export function createInfluxV1Store(options: InfluxV1StoreOptions): TelemetrySto
     async write(tenantId: string, points: readonly Point[]) {
       const db = databaseFor(tenantId);
       if (points.length === 0) return;
-      const body = encodePoints(points);
-      const res = await http.request('POST', '/write', new URLSearchParams({ db, precision: 'ms' }), body);
-      if (res.status !== 204 && res.status !== 200) throw statusError('SKJOLD_ERR_STORE_WRITE', res);
+      await writeBody(db, Buffer.from(encodePoints(points)));
+    },
+
+    async writeLines(tenantId: string, lines: Buffer) {
+      const db = databaseFor(tenantId);
+      if (lines.length === 0) return;
+      await writeBody(db, lines);
     },
 
     query(tenantId, influxql) {

@@ -125,3 +125,18 @@ export function encodePoints(points: readonly Point[]): string {
   }
   return out;
 }
+
+const NEWLINE = 0x0a;
+
+/** A write body from lines already encoded (each without its newline): one copy, no re-encoding. */
+export function joinLines(lines: readonly Buffer[]): Buffer {
+  let bytes = lines.length > 0 ? lines.length - 1 : 0;
+  for (const line of lines) bytes += line.length;
+  const body = Buffer.allocUnsafe(bytes);
+  let at = 0;
+  for (let i = 0; i < lines.length; i++) {
+    if (i > 0) body[at++] = NEWLINE;
+    at += (lines[i] as Buffer).copy(body, at);
+  }
+  return body;
+}

@@ -93,6 +93,22 @@ export function createStoreRouter(options: StoreRouterOptions): StoreRouter {
     return run;
   }
 
+  /** A write to the tenant's store (the target while it moves), counted until settled so a move can wait for it. */
+  async function tracked(tenantId: string, write: (target: TelemetryStore) => Promise<void>): Promise<void> {
+    const p = await placed(tenantId);
+    const name = p.movingTo ?? p.store;
+    const done = write(store(name));
+    const set = inflight.get(tenantId) ?? new Set();
+    inflight.set(tenantId, set);
+    const entry = { store: name, done };
+    set.add(entry);
+    try {
+      await done;
+    } finally {
+      set.delete(entry);
+    }
+  }
+
   async function refresh(): Promise<void> {
     const at = generation;
     const all = await placement.all();
@@ -132,20 +148,13 @@ export function createStoreRouter(options: StoreRouterOptions): StoreRouter {
       for (const s of everywhere(await placed(tenantId))) await s.ensureTenant(tenantId);
     },
 
-    async write(tenantId: string, points: readonly Point[]) {
-      const p = await placed(tenantId);
-      const name = p.movingTo ?? p.store;
-      const done = store(name).write(tenantId, points);
-      // Counted until settled, so a move can wait for writes that left for the old store.
-      const set = inflight.get(tenantId) ?? new Set();
-      inflight.set(tenantId, set);
-      const entry = { store: name, done };
-      set.add(entry);
-      try {
-        await done;
-      } finally {
-        set.delete(entry);
-      }
+    write(tenantId: string, points: readonly Point[]) {
+      return tracked(tenantId, (target) => target.write(tenantId, points));
+    },
+
+    // The spool's drainer sends line protocol as it was spooled; it goes where points would.
+    writeLines(tenantId: string, lines: Buffer) {
+      return tracked(tenantId, (target) => target.writeLines(tenantId, lines));
     },
 
     async query(tenantId, influxql): Promise<QueryResult[]> {

@@ -10,6 +10,7 @@ import fc from 'fast-check';
 import { isSkjoldError } from '../lib/errors.ts';
 import type { Point } from '../lib/point.ts';
 import { quoteIdentifier } from './influxql.ts';
+import { encodePoint, joinLines } from './line-protocol.ts';
 import { isRetryable } from './store-error.ts';
 import type { QueryResult, QueryValue, TelemetryStore } from './telemetry-store.ts';
 
@@ -133,6 +134,21 @@ export function runTelemetryStoreContract(name: string, makeStore: () => Promise
       await store.write('acme', [{ ...p, fields: { rssi: -71 } }]);
       const got = records(await store.query('acme', `SELECT rssi FROM sim_unit WHERE device = 'dup'`));
       assert.deepEqual(got, [{ time: T0, rssi: -71 }]);
+    });
+
+    test('writeLines stores line protocol as written: the same points as write would', async () => {
+      const points: Point[] = [1, 2].map((i) => ({
+        measurement: 'sim_unit',
+        tags: { device: 'lines' },
+        fields: { rssi: -60 - i },
+        timestampMs: T0 + i,
+      }));
+      await store.writeLines('acme', joinLines(points.map((p) => Buffer.from(encodePoint(p)))));
+      const got = records(await store.query('acme', `SELECT rssi FROM sim_unit WHERE device = 'lines'`));
+      assert.deepEqual(got, [
+        { time: T0 + 1, rssi: -61 },
+        { time: T0 + 2, rssi: -62 },
+      ]);
     });
 
     test('NaN fields are dropped; a point with nothing left is rejected before sending', async () => {

@@ -36,6 +36,12 @@ export interface TelemetryStore {
   ensureTenant(tenantId: string): Promise<void>;
   /** Writes points to the tenant's database; resolves only when the store accepted them. */
   write(tenantId: string, points: readonly Point[]): Promise<void>;
+  /**
+   * Writes a body already in line protocol (millisecond precision, lines
+   * joined by '\n', as `encodePoints` makes them): the spool keeps points in
+   * that form, so its drainer sends them without decoding anything.
+   */
+  writeLines(tenantId: string, lines: Buffer): Promise<void>;
   /** InfluxQL query against one tenant's database (read-only use). */
   query(tenantId: string, influxql: string): Promise<QueryResult[]>;
   /**

@@ -1,27 +1,60 @@
 import { crc32 } from 'node:zlib';
-import type { Point } from '../lib/point.ts';
+import { SkjoldError } from '../lib/errors.ts';
 
 /**
  * One spool record on disk:
  *
  *   [u32 BE payload length][u32 BE CRC32 of length bytes + payload][payload]
  *
- * The payload is the JSON of `[tenantId, point]`: a Point as ingest produced
- * it, already pseudonymised — the spool never sees a raw identifier. The CRC
- * covers the length too, so a torn or overwritten header is caught as surely
- * as a torn payload.
+ * The payload is what the store will be sent, behind a small header the
+ * drainer routes by:
+ *
+ *   [u8 kind = 0x01][u8 tenant id length][tenant id][the point's line-protocol bytes]
+ *
+ * so the drainer joins lines into a write body without decoding anything.
+ * A point is made into its line by ingest, after pseudonymisation: the spool
+ * never sees a raw identifier. The CRC covers the length too, so a torn or
+ * overwritten header is caught as surely as a torn payload.
+ *
+ * Spools written before this format hold JSON `[tenantId, point]` payloads
+ * (kind byte '['); they are still read, and written to the store on upgrade
+ * (spool-legacy.ts). Any other kind is refused at start.
  */
 export const FRAME_HEADER_BYTES = 8;
 /** A record larger than this is a corrupt length, not a record (MQTT packets are far smaller). */
 export const FRAME_MAX_PAYLOAD_BYTES = 16 * 1024 * 1024;
 
+export const KIND_LINE = 0x01;
+/** '[': the first byte of a JSON payload, the format spools had before. */
+export const KIND_LEGACY_JSON = 0x5b;
+const TENANT_MAX_BYTES = 255;
+
+/** A record as the drainer reads it: the line is a view into the read buffer, not a copy. */
 export interface SpoolRecord {
   tenantId: string;
-  point: Point;
+  line: Buffer;
 }
 
-export function encodeFrame(tenantId: string, point: Point): Buffer {
-  const payload = Buffer.from(JSON.stringify([tenantId, point]));
+/** Frames one point, already encoded as a line (no newline), for `tenantId`. */
+export function encodeFrame(tenantId: string, line: string): Buffer {
+  const tenantBytes = Buffer.byteLength(tenantId, 'latin1');
+  if (tenantBytes > TENANT_MAX_BYTES || tenantBytes !== tenantId.length) {
+    throw new SkjoldError('SKJOLD_ERR_VALIDATION', 'tenant id is too long for a spool record');
+  }
+  const lineBytes = Buffer.byteLength(line);
+  const payloadBytes = 2 + tenantBytes + lineBytes;
+  const frame = Buffer.allocUnsafe(FRAME_HEADER_BYTES + payloadBytes);
+  frame.writeUInt32BE(payloadBytes, 0);
+  frame[FRAME_HEADER_BYTES] = KIND_LINE;
+  frame[FRAME_HEADER_BYTES + 1] = tenantBytes;
+  frame.write(tenantId, FRAME_HEADER_BYTES + 2, 'latin1');
+  frame.write(line, FRAME_HEADER_BYTES + 2 + tenantBytes, 'utf8');
+  frame.writeUInt32BE(crc32(frame.subarray(FRAME_HEADER_BYTES), crc32(frame.subarray(0, 4))), 4);
+  return frame;
+}
+
+/** Frames a payload as it is (the JSON format's records, kept for tests of the upgrade). */
+export function framePayload(payload: Buffer): Buffer {
   const frame = Buffer.allocUnsafe(FRAME_HEADER_BYTES + payload.length);
   frame.writeUInt32BE(payload.length, 0);
   payload.copy(frame, FRAME_HEADER_BYTES);
@@ -51,7 +84,17 @@ export function readFrame(buf: Buffer, offset: number): FrameResult {
   return { kind: 'record', payload, bytes: FRAME_HEADER_BYTES + length };
 }
 
-export function decodePayload(payload: Buffer): SpoolRecord {
-  const [tenantId, point] = JSON.parse(payload.toString('utf8')) as [string, Point];
-  return { tenantId, point };
+/** A line record's tenant and line; undefined for a payload of the JSON format. */
+export function decodeLine(payload: Buffer): SpoolRecord | undefined {
+  if (payload[0] !== KIND_LINE) return undefined;
+  const tenantBytes = payload[1] ?? 0;
+  return {
+    tenantId: payload.toString('latin1', 2, 2 + tenantBytes),
+    line: payload.subarray(2 + tenantBytes),
+  };
+}
+
+/** Whether this version can read a payload: a line record, or one of the JSON format before it. */
+export function knownKind(payload: Buffer): boolean {
+  return payload[0] === KIND_LINE || payload[0] === KIND_LEGACY_JSON;
 }

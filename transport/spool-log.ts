@@ -3,32 +3,54 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { syncDir } from './spool-checkpoint.ts';
 import { nodeSpoolFiles, type SpoolFile, type SpoolFiles } from './spool-files.ts';
-import { decodePayload, readFrame, type SpoolRecord } from './spool-frame.ts';
+import { readFrame } from './spool-frame.ts';
+import { READ_CHUNK_BYTES, scanSegment } from './spool-scan.ts';
 
 /**
  * The spool's segment files: an append-only log of framed records split into
- * files of about `segmentBytes`, each named by the log position of its first
- * byte (`00000000000000123456.seg`). Positions only grow; a segment's records
- * live at `base + offset in the file`.
+ * files, each named by the log position of its first byte
+ * (`00000000000000123456.seg`). Positions only grow; a segment's records live
+ * at `base + offset in the file`.
  *
- * Group commit: `append` queues a frame; one loop writes everything queued
- * with a single writev and makes it durable with a single fdatasync, then
- * resolves all of those appends together. Appends arriving during that sync
- * wait for the next one, so the number of syncs follows the disk, not the
- * message rate.
+ * Group commit: `append` queues a frame; one loop writes a group of queued
+ * frames with a single write and makes it durable with a single fdatasync,
+ * then resolves all of those appends together. Appends arriving during that
+ * sync wait for the next one, so the number of syncs follows the disk, not the
+ * message rate. A group is capped (`commit`): see transport/README.md for the
+ * measurement behind the caps.
+ *
+ * A segment takes appends until it holds `segmentBytes` or has taken them for
+ * `segmentMaxAgeMs`; then the next one starts (its file is created with its
+ * first append). A segment is deleted as soon as the checkpoint has passed its
+ * end, so a point the store has taken does not stay on disk for longer than
+ * about that age — art. 17: an erased reading must not survive in the spool,
+ * art. 5(1)(e): kept no longer than needed.
  */
 export interface SpoolLogOptions {
   dir: string;
   segmentBytes: number;
+  /** A segment takes appends for at most this long (ms); default: no limit. */
+  segmentMaxAgeMs?: number;
+  /** The most one commit (one write, one fdatasync) takes; default: everything queued. */
+  commit?: CommitPolicy;
   /** Called after each commit: how long the sync took and how many frames it made durable. */
   onCommit?: (seconds: number, frames: number) => void;
   /** How segment files are opened; node:fs unless a test brings its own. */
   files?: SpoolFiles;
 }
 
+export interface CommitPolicy {
+  maxRecords: number;
+  maxBytes: number;
+  /** A commit waits until its oldest append is this old (ms), unless the group is full before. */
+  maxWaitMs: number;
+}
+
 export interface Recovery {
   /** Records at or after the checkpoint: to be written to the store again. */
   records: number;
+  /** Of those, records of the JSON format before line protocol. */
+  legacyRecords: number;
   /** Bytes cut off segment ends because they did not hold whole, valid frames. */
   truncatedBytes: number;
   truncatedSegments: number;
@@ -42,17 +64,25 @@ interface Segment {
 
 interface QueuedAppend {
   frame: Buffer;
+  /** performance.now() when queued. */
+  at: number;
   resolve: () => void;
   reject: (err: unknown) => void;
 }
 
 const SUFFIX = '.seg';
 const nameOf = (base: number) => `${String(base).padStart(20, '0')}${SUFFIX}`;
-const READ_CHUNK_BYTES = 1024 * 1024;
+const UNLIMITED: CommitPolicy = {
+  maxRecords: Number.POSITIVE_INFINITY,
+  maxBytes: Number.POSITIVE_INFINITY,
+  maxWaitMs: 0,
+};
 
 export async function openSpoolLog(options: SpoolLogOptions, checkpoint: number) {
   const { dir, segmentBytes } = options;
   const files = options.files ?? nodeSpoolFiles;
+  const policy = options.commit ?? UNLIMITED;
+  const maxAgeMs = options.segmentMaxAgeMs ?? Number.POSITIVE_INFINITY;
   const open = (path: string, flags: 'r' | 'r+' | 'w+') => files.open(path, flags);
   await mkdir(dir, { recursive: true });
   const bases = (await readdir(dir))
@@ -61,68 +91,112 @@ export async function openSpoolLog(options: SpoolLogOptions, checkpoint: number)
     .sort((a, b) => a - b);
 
   const segments: Segment[] = [];
-  const recovery: Recovery = { records: 0, truncatedBytes: 0, truncatedSegments: 0 };
+  const recovery: Recovery = { records: 0, legacyRecords: 0, truncatedBytes: 0, truncatedSegments: 0 };
+  let end = checkpoint;
   for (const [i, base] of bases.entries()) {
     const next = bases[i + 1];
     if (next !== undefined && next <= checkpoint) {
       await rm(join(dir, nameOf(base))); // drained before the last stop
       continue;
     }
-    const { size, records, fileSize } = await scanSegment(files, join(dir, nameOf(base)), base, checkpoint);
-    if (size < fileSize) {
+    const scan = await scanSegment(files, join(dir, nameOf(base)), base, checkpoint);
+    end = Math.max(end, base + scan.size);
+    if (scan.size === 0 || base + scan.size <= checkpoint) {
+      await rm(join(dir, nameOf(base))); // drained (or empty): nothing in it is needed
+      continue;
+    }
+    if (scan.size < scan.fileSize) {
       // A torn tail (the process died mid-write) or damage: cut it off so no
-      // later append lands behind bytes that can never be read.
+      // later read runs into bytes that can never be read.
       const handle = await open(join(dir, nameOf(base)), 'r+');
-      await handle.truncate(size);
+      await handle.truncate(scan.size);
       await handle.sync();
       await handle.close();
-      recovery.truncatedBytes += fileSize - size;
+      recovery.truncatedBytes += scan.fileSize - scan.size;
       recovery.truncatedSegments++;
     }
-    recovery.records += records;
-    segments.push({ base, size });
+    recovery.records += scan.records;
+    recovery.legacyRecords += scan.legacyRecords;
+    segments.push({ base, size: scan.size });
   }
-  const last = segments[segments.length - 1];
-  // Appends always go after the checkpoint, even if what it pointed past was lost.
-  if (!last || last.base + last.size < checkpoint) segments.push({ base: checkpoint, size: 0 });
-  let tail = segments[segments.length - 1] as Segment;
-  let tailFile = await open(join(dir, nameOf(tail.base)), tail.size === 0 ? 'w+' : 'r+');
-  if (tail.size === 0) await syncDir(dir);
+  await syncDir(dir);
+  // Appends go to a new segment after everything found, and after the checkpoint even if what it pointed past was lost.
+  let tail: Segment = { base: end, size: 0 };
+  segments.push(tail);
+  let tailFile: SpoolFile | undefined; // created with the tail's first append
+  let tailStarted = 0; // when the tail took its first bytes (performance.now())
+  let ageTimer: NodeJS.Timeout | undefined;
+  let drainedTo = checkpoint; // the last checkpoint the spool reported
 
   const queue: QueuedAppend[] = [];
+  let queuedBytes = 0;
+  let lingering: (() => void) | undefined; // wakes a commit waiting for its group to fill
   let reader: { base: number; handle: SpoolFile } | undefined;
-  let committing: Promise<void> | undefined;
+  let reading = false;
+  let committing = false;
   let closed = false;
+  // Commits and rollovers touch the tail file one at a time, in order.
+  let tailWork: Promise<void> = Promise.resolve();
+  const onTail = (fn: () => Promise<void>): Promise<void> => {
+    const run = tailWork.then(fn);
+    tailWork = run.catch(() => {});
+    return run;
+  };
 
+  /** Ends the tail: its file is complete, and deleted once the checkpoint passes it. */
   async function roll(): Promise<void> {
-    await tailFile.close();
+    clearTimeout(ageTimer);
+    ageTimer = undefined;
+    await tailFile?.close();
+    tailFile = undefined;
     tail = { base: tail.base + tail.size, size: 0 };
     segments.push(tail);
-    tailFile = await open(join(dir, nameOf(tail.base)), 'w+');
-    await syncDir(dir);
   }
 
   async function commitLoop(): Promise<void> {
     for (;;) {
       if (queue.length === 0) {
-        committing = undefined; // cleared in the same tick as the last check: no append is stranded
+        committing = false; // cleared in the same tick as the last check: no append is stranded
         return;
       }
       let batch: QueuedAppend[] = [];
+      const wait = (queue[0] as QueuedAppend).at + policy.maxWaitMs - performance.now();
+      if (wait > 0 && !groupFull()) {
+        // Fewer, larger syncs for a few ms of PUBACK latency: each sync costs CPU the machine is short of.
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(wake, wait);
+          function wake(): void {
+            clearTimeout(timer);
+            lingering = undefined;
+            resolve();
+          }
+          lingering = wake;
+        });
+      }
       const started = performance.now();
       try {
-        if (tail.size > 0 && tail.size + (queue[0]?.frame.length ?? 0) > segmentBytes) await roll();
-        // Everything queued that fits in this segment goes in one write and one sync.
+        const first = (queue[0] as QueuedAppend).frame.length;
+        if (tail.size > 0 && (tail.size + first > segmentBytes || started - tailStarted >= maxAgeMs)) {
+          await roll();
+          await removeDrained();
+        }
+        if (!tailFile) {
+          tailFile = await open(join(dir, nameOf(tail.base)), 'w+');
+          await syncDir(dir);
+        }
+        // Queued frames, up to the commit policy and the segment's size, go in one write and one sync.
         let n = 0;
         let bytes = 0;
-        while (n < queue.length) {
+        while (n < queue.length && n < policy.maxRecords) {
           const len = (queue[n] as QueuedAppend).frame.length;
-          if (n > 0 && tail.size + bytes + len > segmentBytes) break;
+          if (n > 0 && (tail.size + bytes + len > segmentBytes || bytes + len > policy.maxBytes)) break;
           bytes += len;
           n++;
         }
         batch = queue.splice(0, n);
-        const data = Buffer.concat(batch.map((a) => a.frame));
+        queuedBytes -= bytes;
+        const data =
+          batch.length === 1 ? (batch[0] as QueuedAppend).frame : Buffer.concat(batch.map((a) => a.frame));
         for (let written = 0; written < data.length; ) {
           const { bytesWritten } = await tailFile.write(
             data,
@@ -133,16 +207,57 @@ export async function openSpoolLog(options: SpoolLogOptions, checkpoint: number)
           written += bytesWritten;
         }
         await tailFile.datasync();
+        if (tail.size === 0) startAgeClock();
         tail.size += data.length;
         options.onCommit?.((performance.now() - started) / 1000, batch.length);
         for (const a of batch) a.resolve();
       } catch (err) {
         // Not durable, so not acknowledged: the devices resend. Cut the
         // half-written bytes off so the next commit starts on a frame boundary.
-        await tailFile.truncate(tail.size).catch(() => {});
-        for (const a of batch.length > 0 ? batch : queue.splice(0)) a.reject(err);
+        await tailFile?.truncate(tail.size).catch(() => {});
+        if (batch.length === 0) {
+          batch = queue.splice(0);
+          queuedBytes = 0;
+        }
+        for (const a of batch) a.reject(err);
       }
     }
+  }
+
+  function groupFull(): boolean {
+    return closed || queue.length >= policy.maxRecords || queuedBytes >= policy.maxBytes;
+  }
+
+  /** A tail that stops taking appends still ends at its age, so a quiet spool is emptied too. */
+  function startAgeClock(): void {
+    tailStarted = performance.now();
+    if (!Number.isFinite(maxAgeMs)) return;
+    const aged = tail;
+    ageTimer = setTimeout(() => {
+      void onTail(async () => {
+        if (tail !== aged || tail.size === 0 || closed) return;
+        await roll();
+        await removeDrained();
+      }).catch(() => {}); // a failed close or removal is retried with the next checkpoint
+    }, maxAgeMs);
+    ageTimer.unref();
+  }
+
+  /** Deletes every segment but the tail whose records are all before the checkpoint. */
+  async function removeDrained(): Promise<void> {
+    let removed = false;
+    while (segments.length > 1) {
+      const first = segments[0] as Segment;
+      if (first.base + first.size > drainedTo) break;
+      segments.shift();
+      if (reader?.base === first.base && !reading) {
+        await reader.handle.close();
+        reader = undefined;
+      }
+      await rm(join(dir, nameOf(first.base)), { force: true });
+      removed = true;
+    }
+    if (removed) await syncDir(dir);
   }
 
   function segmentAt(position: number): Segment | undefined {
@@ -151,6 +266,42 @@ export async function openSpoolLog(options: SpoolLogOptions, checkpoint: number)
       if (s.base <= position) return s;
     }
     return undefined;
+  }
+
+  async function readAt(segment: Segment, offset: number, maxRecords: number) {
+    // The drainer's own read-only handle: the tail's may be closed by a rollover mid-read.
+    if (reader?.base !== segment.base) {
+      await reader?.handle.close();
+      reader = { base: segment.base, handle: await open(join(dir, nameOf(segment.base)), 'r') };
+    }
+    const { handle } = reader;
+    const payloads: Buffer[] = [];
+    let at = offset;
+    let chunkBytes = READ_CHUNK_BYTES;
+    while (payloads.length < maxRecords && at < segment.size) {
+      const length = Math.min(chunkBytes, segment.size - at);
+      const buf = Buffer.allocUnsafe(length);
+      const { bytesRead } = await handle.read(buf, 0, length, at);
+      if (bytesRead === 0)
+        throw new Error(`spool segment ${nameOf(segment.base)} is shorter than what was synced`);
+      let pos = 0;
+      while (payloads.length < maxRecords) {
+        const frame = readFrame(buf.subarray(0, bytesRead), pos);
+        if (frame.kind !== 'record') {
+          if (frame.kind === 'corrupt')
+            throw new Error(`spool frame at ${segment.base + at + pos} is corrupt`);
+          break;
+        }
+        payloads.push(frame.payload);
+        pos += frame.bytes;
+      }
+      if (pos === 0) {
+        if (length === segment.size - at) break; // cannot happen: durable bytes end on a frame
+        chunkBytes *= 2; // a frame larger than the chunk
+      }
+      at += pos;
+    }
+    return { payloads, next: segment.base + at };
   }
 
   return {
@@ -166,92 +317,66 @@ export async function openSpoolLog(options: SpoolLogOptions, checkpoint: number)
       return segments.reduce((sum, s) => sum + s.size, 0);
     },
 
-    segmentCount(): number {
-      return segments.length;
-    },
-
     /** Resolves once `frame` is on disk and synced; appends queued meanwhile share the sync. */
     append(frame: Buffer): Promise<void> {
       if (closed) return Promise.reject(new Error('spool log is closed'));
       return new Promise<void>((resolve, reject) => {
-        queue.push({ frame, resolve, reject });
-        committing ??= commitLoop();
+        queue.push({ frame, at: performance.now(), resolve, reject });
+        queuedBytes += frame.length;
+        if (lingering && groupFull()) lingering();
+        if (!committing) {
+          committing = true;
+          void onTail(commitLoop);
+        }
       });
     },
 
     /**
-     * Up to `maxRecords` durable records from `position`; `next` is where the
-     * following read starts (it skips the gap a truncated segment left).
+     * The payloads of up to `maxRecords` durable records from `position`, as
+     * views into the read buffer; `next` is where the following read starts
+     * (it skips the gap a truncated segment left).
      */
-    async read(position: number, maxRecords: number): Promise<{ records: SpoolRecord[]; next: number }> {
+    async read(position: number, maxRecords: number): Promise<{ payloads: Buffer[]; next: number }> {
       const segment = segmentAt(position);
-      if (!segment) return { records: [], next: segments[0]?.base ?? position };
+      if (!segment) return { payloads: [], next: segments[0]?.base ?? position };
       const offset = position - segment.base;
       if (offset >= segment.size) {
         const following = segments[segments.indexOf(segment) + 1];
-        return { records: [], next: following ? following.base : position };
+        return { payloads: [], next: following ? following.base : position };
       }
-      // The drainer's own read-only handle: the tail's may be closed by a rollover mid-read.
-      if (reader?.base !== segment.base) {
-        await reader?.handle.close();
-        reader = { base: segment.base, handle: await open(join(dir, nameOf(segment.base)), 'r') };
-      }
-      const { handle } = reader;
-      {
-        const records: SpoolRecord[] = [];
-        let at = offset;
-        let chunkBytes = READ_CHUNK_BYTES;
-        while (records.length < maxRecords && at < segment.size) {
-          const length = Math.min(chunkBytes, segment.size - at);
-          const buf = Buffer.allocUnsafe(length);
-          const { bytesRead } = await handle.read(buf, 0, length, at);
-          if (bytesRead === 0)
-            throw new Error(`spool segment ${nameOf(segment.base)} is shorter than what was synced`);
-          let pos = 0;
-          while (records.length < maxRecords) {
-            const frame = readFrame(buf.subarray(0, bytesRead), pos);
-            if (frame.kind !== 'record') {
-              if (frame.kind === 'corrupt')
-                throw new Error(`spool frame at ${segment.base + at + pos} is corrupt`);
-              break;
-            }
-            records.push(decodePayload(frame.payload));
-            pos += frame.bytes;
-          }
-          if (pos === 0) {
-            if (length === segment.size - at) break; // cannot happen: durable bytes end on a frame
-            chunkBytes *= 2; // a frame larger than the chunk
-          }
-          at += pos;
+      reading = true;
+      try {
+        return await readAt(segment, offset, maxRecords);
+      } finally {
+        reading = false;
+        // A segment deleted while it was read: let go of its blocks now, not at the next read.
+        if (reader && !segments.some((s) => s.base === reader?.base)) {
+          await reader.handle.close();
+          reader = undefined;
         }
-        return { records, next: segment.base + at };
       }
     },
 
-    /** Removes segments wholly before `position` (the checkpoint). */
+    /** The store has taken everything before `position` (the checkpoint): segments wholly before it go. */
     async deleteBefore(position: number): Promise<void> {
-      let removed = false;
-      while (segments.length > 1) {
-        const first = segments[0] as Segment;
-        const second = segments[1] as Segment;
-        if (second.base > position) break;
-        segments.shift();
-        await rm(join(dir, nameOf(first.base)), { force: true });
-        removed = true;
-      }
-      if (removed) await syncDir(dir);
+      drainedTo = Math.max(drainedTo, position);
+      await removeDrained();
     },
 
     /** Takes no more appends and waits for the queued ones to be committed. */
     async seal(): Promise<void> {
       closed = true;
-      while (committing) await committing;
+      lingering?.();
+      await tailWork;
     },
 
     async close(): Promise<void> {
       closed = true;
-      while (committing) await committing;
-      await tailFile.close();
+      lingering?.();
+      clearTimeout(ageTimer);
+      await tailWork;
+      await tailFile?.close();
+      tailFile = undefined;
       await reader?.handle.close();
       reader = undefined;
     },
@@ -259,40 +384,3 @@ export async function openSpoolLog(options: SpoolLogOptions, checkpoint: number)
 }
 
 export type SpoolLog = Awaited<ReturnType<typeof openSpoolLog>>;
-
-/** Valid bytes at the start of a segment, and how many records from `checkpoint` on. */
-async function scanSegment(
-  files: SpoolFiles,
-  file: string,
-  base: number,
-  checkpoint: number,
-): Promise<{ size: number; records: number; fileSize: number }> {
-  const handle = await files.open(file, 'r');
-  try {
-    const fileSize = (await handle.stat()).size;
-    let at = 0;
-    let records = 0;
-    let chunkBytes = READ_CHUNK_BYTES;
-    while (at < fileSize) {
-      const length = Math.min(chunkBytes, fileSize - at);
-      const buf = Buffer.allocUnsafe(length);
-      const { bytesRead } = await handle.read(buf, 0, length, at);
-      let pos = 0;
-      for (;;) {
-        const frame = readFrame(buf.subarray(0, bytesRead), pos);
-        if (frame.kind === 'corrupt') return { size: at + pos, records, fileSize };
-        if (frame.kind === 'partial') break;
-        if (base + at + pos >= checkpoint) records++;
-        pos += frame.bytes;
-      }
-      if (pos === 0) {
-        if (length === fileSize - at) return { size: at, records, fileSize }; // torn tail
-        chunkBytes *= 2;
-      }
-      at += pos;
-    }
-    return { size: at, records, fileSize };
-  } finally {
-    await handle.close();
-  }
-}

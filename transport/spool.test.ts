@@ -1,140 +1,33 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import {
-  appendFileSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import { afterEach, test } from 'node:test';
+import { test } from 'node:test';
 import { isSkjoldError } from '../lib/errors.ts';
-import { createLogger } from '../lib/log.ts';
-import { createMetrics, type Metrics } from '../lib/metrics.ts';
-import type { Point } from '../lib/point.ts';
-import { createSpoolTransport, type SpoolOptions } from './spool.ts';
+import { encodePoint } from '../store/line-protocol.ts';
 import { readCheckpoint, writeCheckpoint } from './spool-checkpoint.ts';
-import { encodeFrame, FRAME_HEADER_BYTES, readFrame } from './spool-frame.ts';
+import { decodeLine, FRAME_HEADER_BYTES, readFrame } from './spool-frame.ts';
+import { frame, metric, point, recordingWriter, spool, spoolFiles, tempDir, until } from './spool-harness.ts';
 import { openSpoolLog } from './spool-log.ts';
-import type { StoreWriter } from './store-writer.ts';
 
 /**
  * The spool on a real file system, against a store writer that records what
  * it was given (and can be made to hang, like a store that is down). The real
  * store and real crashes are in test/e2e/spool-*.test.ts.
  */
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'skjold-spool-'));
-  dirs.push(dir);
-  return dir;
-}
-
-const point = (i: number): Point => ({
-  measurement: 'sim_unit',
-  tags: { device: 'd-pseudonym', tenant: 't' },
-  fields: { seq: i, rssi: -70 },
-  integerFields: ['seq'],
-  timestampMs: 1_700_000_000_000 + i,
-});
-
-function recordingWriter() {
-  const stored: Array<{ tenant: string; seq: number }> = [];
-  let gate: Promise<void> | undefined;
-  let open: (() => void) | undefined;
-  const writer: StoreWriter = {
-    async write(tenant, points) {
-      while (gate) await gate;
-      for (const p of points) stored.push({ tenant, seq: Number(p.fields.seq) });
-    },
-  };
-  return {
-    writer,
-    stored,
-    /** Writes wait until `up()`. */
-    down() {
-      gate = new Promise((r) => {
-        open = r;
-      });
-    },
-    up() {
-      gate = undefined;
-      open?.();
-    },
-  };
-}
-
-function logSink() {
-  const lines: string[] = [];
-  const logger = createLogger(
-    'info',
-    new Writable({
-      write(chunk, _enc, cb) {
-        lines.push(String(chunk));
-        cb();
-      },
-    }),
-  );
-  return { logger, lines };
-}
-
-async function spool(dir: string, writer: StoreWriter, extra: Partial<SpoolOptions> = {}) {
-  const metrics = extra.metrics ?? createMetrics({ defaultMetrics: false });
-  const { logger, lines } = logSink();
-  const transport = await createSpoolTransport({
-    dir,
-    writer,
-    metrics,
-    logger,
-    batchPoints: 100,
-    maxWaitMs: 5,
-    maxBytes: 1024 * 1024,
-    segmentBytes: 64 * 1024,
-    ...extra,
-  });
-  return { transport, metrics, lines };
-}
-
-async function until(what: string, check: () => boolean, ms = 5_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`${what}: not within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
-async function metric(metrics: Metrics, name: string): Promise<number> {
-  const m = (await metrics.registry.getMetricsAsJSON()).find((x) => x.name === name);
-  const v = m?.values.find(
-    (x) => !('metricName' in x) || x.metricName === undefined || x.metricName === `${name}_count`,
-  );
-  return v?.value ?? Number.NaN;
-}
-
-/** Spool files holding `n` records, as a process that died before draining any would leave them. */
-async function spoolFiles(dir: string, n: number): Promise<void> {
-  const log = await openSpoolLog({ dir, segmentBytes: 1 << 20 }, 0);
-  await Promise.all(Array.from({ length: n }, (_, i) => log.append(encodeFrame('t', point(i)))));
-  await log.close();
-}
 
 test('a frame round-trips, and a flipped bit or a cut is never read as a record', () => {
-  const frame = encodeFrame('t', point(7));
-  const ok = readFrame(frame, 0);
+  const whole = frame(7, 'tenant-7');
+  const ok = readFrame(whole, 0);
   assert.equal(ok.kind, 'record');
-  for (const cut of [1, FRAME_HEADER_BYTES - 1, FRAME_HEADER_BYTES, frame.length - 1]) {
-    assert.equal(readFrame(frame.subarray(0, cut), 0).kind, 'partial', `cut at ${cut}`);
+  const record = ok.kind === 'record' ? decodeLine(ok.payload) : undefined;
+  assert.equal(record?.tenantId, 'tenant-7');
+  assert.equal(record?.line.toString(), encodePoint(point(7)), 'the record holds the line the store is sent');
+  for (const cut of [1, FRAME_HEADER_BYTES - 1, FRAME_HEADER_BYTES, whole.length - 1]) {
+    assert.equal(readFrame(whole.subarray(0, cut), 0).kind, 'partial', `cut at ${cut}`);
   }
-  for (const at of [0, 3, 5, FRAME_HEADER_BYTES, frame.length - 1]) {
-    const bad = Buffer.from(frame);
+  for (const at of [0, 3, 5, FRAME_HEADER_BYTES, whole.length - 1]) {
+    const bad = Buffer.from(whole);
     bad[at] = (bad[at] as number) ^ 0x10;
     assert.notEqual(readFrame(bad, 0).kind, 'record', `bit flipped at ${at}`);
   }
@@ -162,7 +55,7 @@ test('segments roll over at their size and drained ones are deleted', async () =
   const { writer, stored, down, up } = recordingWriter();
   down();
   const { transport } = await spool(dir, writer, { segmentBytes: 16 * 1024 });
-  const frameBytes = encodeFrame('t', point(1000)).length;
+  const frameBytes = frame(1000).length;
   const N = Math.ceil((5 * 16 * 1024) / frameBytes);
   for (let i = 0; i < N; i += 50) {
     await Promise.all(
@@ -211,13 +104,15 @@ test('a torn tail after a crash is detected and cut off; every whole record befo
   const file = join(dir, segment as string);
   const whole = statSync(file).size;
   // The process died while writing the 21st frame: half of it reached the disk.
-  const torn = encodeFrame('t', point(20));
+  const torn = frame(20);
   appendFileSync(file, torn.subarray(0, torn.length - 7));
 
   const second = recordingWriter();
+  second.down(); // held, so the segment is looked at before it is drained (and deleted)
   const b = await spool(dir, second.writer);
-  await until('replayed', () => b.transport.buffered() === 0);
   assert.equal(statSync(file).size, whole, 'the torn frame is cut off');
+  second.up();
+  await until('replayed', () => b.transport.buffered() === 0);
   assert.deepEqual(
     second.stored.map((s) => s.seq),
     Array.from({ length: 20 }, (_, i) => i),
@@ -235,20 +130,22 @@ test('a CRC mismatch ends the readable log there: the damaged record is never mi
   const [segment] = readdirSync(dir).filter((f) => f.endsWith('.seg'));
   const file = join(dir, segment as string);
   const bytes = readFileSync(file);
-  const frame = encodeFrame('t', point(0)).length; // all ten frames have the same length
+  const size = frame(0).length; // all ten frames have the same length
   // Damage a payload byte of the 8th record (seq 7): its length is fine, its CRC is not.
-  const at = 7 * frame + FRAME_HEADER_BYTES + 5;
+  const at = 7 * size + FRAME_HEADER_BYTES + 5;
   bytes[at] = (bytes[at] as number) ^ 0xff;
   writeFileSync(file, bytes);
 
   const second = recordingWriter();
+  second.down();
   const b = await spool(dir, second.writer);
+  assert.equal(statSync(file).size, 7 * size);
+  second.up();
   await until('replayed', () => b.transport.buffered() === 0);
   assert.deepEqual(
     second.stored.map((s) => s.seq),
     [0, 1, 2, 3, 4, 5, 6],
   );
-  assert.equal(statSync(file).size, 7 * frame);
   await b.transport.close();
 });
 
@@ -266,8 +163,8 @@ test('at its bound the spool makes senders wait, says so, and lets them in once 
   const dir = tempDir();
   const { writer, stored, down, up } = recordingWriter();
   down();
-  const frame = encodeFrame('t', point(0)).length;
-  const { transport, metrics, lines } = await spool(dir, writer, { maxBytes: 10 * frame });
+  const size = frame(0).length;
+  const { transport, metrics, lines } = await spool(dir, writer, { maxBytes: 10 * size });
   let acked = 0;
   const sends = Array.from({ length: 25 }, (_, i) =>
     transport.send('t', point(i)).then(() => {
@@ -291,9 +188,9 @@ test('the log reports one commit per group: a single send is one fsync of one fr
   const dir = tempDir();
   const groups: number[] = [];
   const log = await openSpoolLog({ dir, segmentBytes: 1 << 20, onCommit: (_s, n) => groups.push(n) }, 0);
-  await log.append(encodeFrame('t', point(1)));
+  await log.append(frame(1));
   assert.deepEqual(groups, [1]);
-  await Promise.all(Array.from({ length: 500 }, (_, i) => log.append(encodeFrame('t', point(i)))));
+  await Promise.all(Array.from({ length: 500 }, (_, i) => log.append(frame(i))));
   assert.equal(
     groups.slice(1).reduce((a, b) => a + b, 0),
     500,

@@ -2,19 +2,20 @@ import { mkdir } from 'node:fs/promises';
 import { isSkjoldError, SkjoldError } from '../lib/errors.ts';
 import type { Logger } from '../lib/log.ts';
 import type { Metrics } from '../lib/metrics.ts';
-import type { Point } from '../lib/point.ts';
+import { encodePoint, joinLines } from '../store/line-protocol.ts';
 import { readCheckpoint, writeCheckpoint } from './spool-checkpoint.ts';
 import type { SpoolFiles } from './spool-files.ts';
-import { encodeFrame, type SpoolRecord } from './spool-frame.ts';
+import { decodeLine, encodeFrame, type SpoolRecord } from './spool-frame.ts';
+import { decodeLegacy } from './spool-legacy.ts';
 import { lockSpoolDir } from './spool-lock.ts';
-import { openSpoolLog } from './spool-log.ts';
-import type { StoreWriter } from './store-writer.ts';
+import { type CommitPolicy, openSpoolLog } from './spool-log.ts';
+import type { LineWriter } from './store-writer.ts';
 import type { Transport } from './transport.ts';
 
 export interface SpoolOptions {
   /** Segment files and the checkpoint live here. */
   dir: string;
-  writer: StoreWriter;
+  writer: LineWriter;
   metrics: Metrics;
   logger: Logger;
   /** Records per store write. */
@@ -25,11 +26,29 @@ export interface SpoolOptions {
   maxBytes: number;
   /** A new segment file is started past this size. */
   segmentBytes: number;
+  /** …or once a segment has taken appends for this long (ms), so a drained one can be deleted. */
+  segmentMaxAgeMs: number;
+  /** The most one group commit (one write, one fdatasync) takes; COMMIT_POLICY by default. */
+  commit?: CommitPolicy;
   /** Batches written to the store at once. */
   concurrency?: number;
   /** How segment files are opened (node:fs by default; tests make fdatasync hang or fail). */
   files?: SpoolFiles;
 }
+
+/**
+ * Group commit, sized by `node benchmarks/spool-fsync.ts` on the 2-core reference
+ * VM (transport/README.md has the table): one write + fdatasync costs about
+ * the same (~0.2–0.5 ms) up to ~300 KiB and grows past ~1 MiB (1.5 ms at
+ * 1.4 MiB, 14 ms at 2.9 MiB, 40 ms at 5.9 MiB, with p99s ten times that). A
+ * group stops at 4,000 records or 1 MiB, whichever comes first (records are
+ * ~200–300 bytes), so a backlog is acknowledged in steady steps of ~1 ms
+ * rather than one long sync; a commit waits up to 2 ms for its
+ * group to fill, because at 20k msg/s syncs that short would otherwise come
+ * ~3,000 times a second for a handful of records each, on CPU the broker and
+ * InfluxDB need.
+ */
+export const COMMIT_POLICY: CommitPolicy = { maxRecords: 4000, maxBytes: 1024 * 1024, maxWaitMs: 2 };
 
 interface Drain {
   /** Log position after this batch's last record. */
@@ -67,6 +86,8 @@ export async function createSpoolTransport(options: SpoolOptions): Promise<Trans
     {
       dir,
       segmentBytes: options.segmentBytes,
+      segmentMaxAgeMs: options.segmentMaxAgeMs,
+      commit: options.commit ?? COMMIT_POLICY,
       ...(options.files ? { files: options.files } : {}),
       onCommit(seconds, frames) {
         metrics.spoolFsyncSeconds.observe(seconds);
@@ -74,7 +95,10 @@ export async function createSpoolTransport(options: SpoolOptions): Promise<Trans
       },
     },
     checkpoint,
-  );
+  ).catch(async (err: unknown) => {
+    await unlock(); // a spool this version cannot read stays for one that can
+    throw err;
+  });
   const { recovery } = log;
   if (recovery.truncatedBytes > 0) {
     logger.warn(
@@ -84,6 +108,12 @@ export async function createSpoolTransport(options: SpoolOptions): Promise<Trans
   }
   if (recovery.records > 0)
     logger.info({ records: recovery.records }, 'spool: replaying from the checkpoint');
+  if (recovery.legacyRecords > 0) {
+    logger.info(
+      { records: recovery.legacyRecords },
+      'spool: records of the JSON format of earlier versions are converted to line protocol as they are written',
+    );
+  }
 
   let pending = recovery.records; // records durable in the spool, not yet accepted by the store
   let toReplay = recovery.records;
@@ -169,10 +199,10 @@ export async function createSpoolTransport(options: SpoolOptions): Promise<Trans
 
       const chunk = await log.read(readPos, batchPoints);
       readPos = chunk.next;
-      if (chunk.records.length === 0) continue; // a gap a truncated segment left
-      const drain: Drain = { end: chunk.next, records: chunk.records.length, done: false };
+      if (chunk.payloads.length === 0) continue; // a gap a truncated segment left
+      const drain: Drain = { end: chunk.next, records: chunk.payloads.length, done: false };
       inFlight.push(drain);
-      const write = store(chunk.records).then((ok) => {
+      const write = store(chunk.payloads).then((ok) => {
         if (!ok) {
           halted = true;
           return;
@@ -186,16 +216,19 @@ export async function createSpoolTransport(options: SpoolOptions): Promise<Trans
   }
 
   /** True when the store took the records (or refused them outright); false when the drainer must stop. */
-  async function store(records: SpoolRecord[]): Promise<boolean> {
-    const byTenant = new Map<string, Point[]>();
-    for (const r of records) {
+  async function store(payloads: Buffer[]): Promise<boolean> {
+    // Lines are joined into one write body per tenant (one database each): no decoding, one copy.
+    const byTenant = new Map<string, Buffer[]>();
+    for (const payload of payloads) {
+      const r = decodeLine(payload) ?? upgraded(payload);
+      if (!r) continue;
       const list = byTenant.get(r.tenantId);
-      if (list) list.push(r.point);
-      else byTenant.set(r.tenantId, [r.point]);
+      if (list) list.push(r.line);
+      else byTenant.set(r.tenantId, [r.line]);
     }
     const results = await Promise.all(
-      [...byTenant].map(([tenantId, points]) =>
-        writer.write(tenantId, points).then(
+      [...byTenant].map(([tenantId, lines]) =>
+        writer.writeLines(tenantId, joinLines(lines), lines.length).then(
           () => true,
           // A batch the store refuses (malformed) is counted and logged by the
           // writer; retrying it forever would stop every tenant behind it.
@@ -204,6 +237,17 @@ export async function createSpoolTransport(options: SpoolOptions): Promise<Trans
       ),
     );
     return results.every(Boolean);
+  }
+
+  /** A record of the JSON format before line protocol, encoded now; undefined if the store could never take it. */
+  function upgraded(payload: Buffer): SpoolRecord | undefined {
+    try {
+      return decodeLegacy(payload);
+    } catch (err) {
+      metrics.writeBatches.inc({ outcome: 'rejected' });
+      logger.error({ err }, 'spool: a record of the earlier JSON format cannot be written; passed over');
+      return undefined;
+    }
   }
 
   /** Moves the checkpoint over every leading batch the store accepted. */
@@ -262,7 +306,10 @@ export async function createSpoolTransport(options: SpoolOptions): Promise<Trans
   return {
     async send(tenantId, point) {
       if (closed) throw new SkjoldError('SKJOLD_ERR_TRANSPORT_CLOSED');
-      const frame = encodeFrame(tenantId, point);
+      // Encoded once, here: the drainer sends these bytes as they are. A point
+      // line protocol cannot carry is refused now (SKJOLD_ERR_STORE_WRITE), as
+      // the store would refuse it, and ingest counts it as such.
+      const frame = encodeFrame(tenantId, encodePoint(point));
       // A record always fits in an empty spool, however small the bound.
       while (!closed && used() > 0 && used() + frame.length > maxBytes) {
         await new Promise<void>((r) => {

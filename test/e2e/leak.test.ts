@@ -10,7 +10,9 @@ import { startStack } from '../harness/stack.ts';
 import { defineLeakTests } from './leak-suite.ts';
 
 defineLeakTests(async () => {
-  const stack = await startStack();
+  // Segments stay for the whole test (a drained one is otherwise deleted within
+  // seconds), so the spool's files hold every point the test sent to search.
+  const stack = await startStack({ SKJOLD_SPOOL_SEGMENT_MAX_AGE_MS: 10 * 60_000 });
   assert.equal(stack.skjold.config.SKJOLD_TRANSPORT, 'spool');
   return {
     ...stack,

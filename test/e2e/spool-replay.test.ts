@@ -66,6 +66,7 @@ async function openSpool(metrics: Metrics) {
     maxBytes: 64 * 1024 * 1024,
     // One segment: a drained segment is deleted, but the one being written stays.
     segmentBytes: 64 * 1024 * 1024,
+    segmentMaxAgeMs: 10 * 60_000,
   });
 }
 
