@@ -112,3 +112,10 @@ test('Copenhagen on the default 1 km grid: one cell for the street, the next cel
   // The antimeridian is one meridian: 180° and −180° share a cell.
   assert.deepEqual(snapToGrid(10, 180, 1000), snapToGrid(10, -180, 1000));
 });
+
+test('a longitude a hair short of 180° is in the last column; 180° itself wraps to the first', () => {
+  const edge = gridCell(0, 179.99999999999994, 117);
+  assert.ok(edge.west <= 179.99999999999994 && edge.east === 180);
+  assert.equal(gridCell(0, 180, 117).col, 0);
+  assert.deepEqual(gridCell(0, 180, 117), gridCell(0, -180, 117));
+});

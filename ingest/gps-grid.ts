@@ -74,8 +74,10 @@ export function gridCell(lat: number, lon: number, sizeM: number): GridCell {
   const north = row === rows - 1 ? 90 : -90 + (row + 1) * dLat;
   const cols = colsFor(sizeM, south, north);
   const dLon = 360 / cols;
-  // 180° is −180°: the same meridian, the first column.
-  const col = band(lon, -180, dLon, cols + 1) % cols;
+  // 180° is −180°: the same meridian, the first column. Anything short of it,
+  // however little, is in the last column (a band of cols + 1 would round
+  // 179.99999999999994 over into the wrap).
+  const col = lon >= 180 ? 0 : band(lon, -180, dLon, cols);
   const west = -180 + col * dLon;
   const east = col === cols - 1 ? 180 : -180 + (col + 1) * dLon;
   return { row, col, south, north, west, east, centre: { lat: (south + north) / 2, lon: (west + east) / 2 } };
