@@ -117,7 +117,8 @@ const ALTERNATIVES: ReadonlyArray<readonly [FindingType | 'skip', string]> = [
   // A firmware or software version, when it is called one.
   [
     'skip',
-    String.raw`(?<![A-Za-z0-9])(?:[vV]|[fF][wW]|[fF]irmware|[vV]ersion|[vV]er\.?)[ ]?\d{1,5}(?:\.\d{1,6}){1,4}(?:[-+][0-9A-Za-z.]{1,20})?`,
+    // A bare `v` only glued to its number ('v1.2.3'); 'v 3.3 155869' is a word and a phone number.
+    String.raw`(?<![A-Za-z0-9])(?:[vV](?=\d)|(?:[fF][wW]|[fF]irmware|[vV]ersion|[vV]er\.?) ?)\d{1,5}(?:\.\d{1,6}){1,4}(?:[-+][0-9A-Za-z.]{1,20})?${NOT_GROUPED}`,
   ],
   // A wM-Bus meter id: manufacturer code and 8-digit serial.
   ['wmbus', String.raw`(?<![A-Za-z0-9])(?:[A-Z]{3}[ -]?|[A-Za-z]{3})\d{8}(?![A-Za-z0-9])`],
