@@ -51,10 +51,16 @@ export interface Child {
 }
 
 /** Forks `file` with the runner's own node binary; structured-clone serialisation (Maps pass as is). */
-export function forkChild(name: string, file: string, execArgv: string[] = []): Child {
+export function forkChild(
+  name: string,
+  file: string,
+  execArgv: string[] = [],
+  env: Record<string, string> = {},
+): Child {
   const child: ChildProcess = fork(file, [], {
     execPath: process.execPath,
     execArgv: [...process.execArgv, ...execArgv],
+    env: { ...process.env, ...env },
     serialization: 'advanced',
     stdio: ['ignore', 'inherit', 'pipe', 'ipc'],
   });

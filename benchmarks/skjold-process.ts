@@ -1,8 +1,7 @@
 /**
  * Skjold itself — broker and ingest in one process, as `npm start` runs it —
- * built the way test/harness/stack.ts builds it (fresh PGlite registry from
- * the shared template, a temp data dir, free ports), with limits raised for
- * load and logs at warn to a file.
+ * built the way `skjold start` builds it (PGlite registry in a fresh data
+ * dir, free ports), with limits raised for load and logs at warn to a file.
  */
 import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
@@ -11,7 +10,6 @@ import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { createSkjold, type Skjold } from '../app/create-skjold.ts';
 import { loadConfig } from '../lib/config.ts';
 import { createLogger } from '../lib/log.ts';
-import { freshPglite } from '../test/harness/registry.ts';
 import { type CpuProfile, type CpuStages, cpuStages } from './cpu-stages.ts';
 import { serveIpc } from './ipc.ts';
 
@@ -62,7 +60,6 @@ async function start(args: SkjoldStartArgs): Promise<SkjoldStarted> {
   const logFile = join(dataDir, 'skjold.log');
   skjold = await createSkjold(config, {
     logger: createLogger(config.SKJOLD_LOG_LEVEL, createWriteStream(logFile)),
-    sql: await freshPglite(),
   });
   const { mqttPort, apiPort } = await skjold.start();
   return {
@@ -231,10 +228,22 @@ async function watchStop(args?: WatchStopArgs): Promise<RuntimeWatch> {
 
 async function stop(): Promise<void> {
   if (skjold) {
-    await skjold.stop();
-    await skjold.registry.close();
+    await skjold.stop(); // closes the registry it opened
   }
   skjold = undefined;
 }
 
-serveIpc({ start, metrics, watchStart, watchStop, stop });
+/** Where the resident memory is: V8's heap, buffers and WASM memory outside it (MiB). */
+function memory(): Record<string, number> {
+  const m = process.memoryUsage();
+  const mib = (v: number) => Math.round(v / 2 ** 20);
+  return {
+    rss: mib(m.rss),
+    heapTotal: mib(m.heapTotal),
+    heapUsed: mib(m.heapUsed),
+    external: mib(m.external),
+    arrayBuffers: mib(m.arrayBuffers),
+  };
+}
+
+serveIpc({ start, metrics, memory, watchStart, watchStop, stop });
