@@ -11,7 +11,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { MALLOC_TUNING } from '../lib/process/malloc-tuning.ts';
+import { RUNTIME_ENV } from '../lib/process/runtime-tuning.ts';
 import { waitUntil } from '../lib/process/server-process.ts';
 import { metricValue, scrape } from '../test/e2e/metrics.ts';
 import { type InfluxdServer, startInfluxd } from '../test/harness/influxd.ts';
@@ -75,9 +75,9 @@ test('npm start: port 0 works with the demo fleet, and its rejections are summar
   );
   assert.doesNotMatch(apiUrl, /:0$/, 'the banner names the port the API got');
   assert.match(stderr, /MQTT \(devices\) +mqtt:\/\/127\.0\.0\.1:(?!0 )\d+/);
-  // The process we started, now running Skjold, has replaced itself with glibc's allocator settings.
+  // The process we started, now running Skjold, has replaced itself with the runtime settings.
   const environ = readFileSync(`/proc/${proc.pid}/environ`, 'utf8').split('\0');
-  for (const [k, v] of Object.entries(MALLOC_TUNING)) assert.ok(environ.includes(`${k}=${v}`), `${k} is set`);
+  for (const [k, v] of Object.entries(RUNTIME_ENV)) assert.ok(environ.includes(`${k}=${v}`), `${k} is set`);
 
   let rejected = 0;
   let stored = 0;

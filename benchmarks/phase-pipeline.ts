@@ -15,7 +15,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MALLOC_TUNING } from '../lib/process/malloc-tuning.ts';
+import { RUNTIME_ENV } from '../lib/process/runtime-tuning.ts';
 import { type ServerProcess, spawnServer } from '../lib/process/server-process.ts';
 import { createInfluxV1Store } from '../store/influx-v1.ts';
 import { startInfluxd } from '../test/harness/influxd.ts';
@@ -50,7 +50,7 @@ export async function runPipelinePhase(
   const influx = await startInfluxd();
   const kafka = s.kafka ? await startKafkaOnMock() : undefined;
   const dataDir = mkdtempSync(join(tmpdir(), 'skjold-bench-'));
-  // With the allocator settings `skjold start` gives itself (bin/skjold.ts).
+  // With the runtime settings `skjold start` gives itself (bin/skjold.ts).
   const skjold = forkChild(
     'skjold',
     new URL('./skjold-process.ts', import.meta.url).pathname,
@@ -58,7 +58,7 @@ export async function runPipelinePhase(
       ...(s.profileDir ? ['--cpu-prof', '--cpu-prof-dir', s.profileDir] : []),
       ...(kafka ? ['--import', MOCK_CONTROLLER_PATCH] : []),
     ],
-    { ...MALLOC_TUNING },
+    { ...RUNTIME_ENV },
   );
   const store = createInfluxV1Store({
     url: influx.url,

@@ -7,6 +7,7 @@ import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { join } from 'node:path';
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
+import { getHeapSpaceStatistics } from 'node:v8';
 import { createSkjold, type Skjold } from '../app/create-skjold.ts';
 import { loadConfig } from '../lib/config.ts';
 import { createLogger } from '../lib/log.ts';
@@ -243,6 +244,11 @@ function memory(): Record<string, number> {
     heapUsed: mib(m.heapUsed),
     external: mib(m.external),
     arrayBuffers: mib(m.arrayBuffers),
+    ...Object.fromEntries(
+      getHeapSpaceStatistics()
+        .filter((space) => space.space_size >= 2 ** 20)
+        .map((space) => [space.space_name, mib(space.space_size)]),
+    ),
   };
 }
 
