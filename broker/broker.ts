@@ -12,7 +12,7 @@ import type { Metrics } from '../lib/metrics.ts';
 import type { Authenticator } from './authenticator.ts';
 import type { Cluster } from './cluster.ts';
 import { attachFastPath } from './fast-path.ts';
-import { createFrameGuard, PacketTooLargeError } from './frame-guard.ts';
+import { createFrameGuard, guardParser, PacketTooLargeError } from './frame-guard.ts';
 import { createSourceLimit, type SourceLimitOptions, sourceOf } from './source-limit.ts';
 import { createTokenBucket, type TokenBucket } from './token-bucket.ts';
 import { commandTopic, telemetryTopic } from './topics.ts';
@@ -244,19 +244,18 @@ export async function createBroker(deps: BrokerDeps) {
   function onConnection(socket: net.Socket): void {
     if (socket.destroyed) return; // dropped by the connection-rate limit
     socket.on('error', () => {}); // surfaced through aedes' client error
-    const guard = createFrameGuard(limits.maxPacketBytes);
-    guard.on('error', (err) => {
-      // The guard also errors when aedes tears a connection down; only its own refusal counts.
-      if (err instanceof PacketTooLargeError) {
-        metrics.mqttLimited.inc({ limit: 'packet_size' });
-        logger.warn({ bytes: err.size }, 'connection closed: MQTT packet over the size limit');
-      }
-      socket.destroy();
-    });
-    socket.pipe(guard);
-    const conn = Duplex.from({ readable: guard, writable: socket });
+    const conn = parserGuard ? socket : guardedStream(socket);
     sources.set(conn, sourceOf(socket.remoteAddress));
     const client = aedes.handle(conn);
+    if (parserGuard && !guardParser(client, limits.maxPacketBytes, (err) => refuseTooLarge(socket, err))) {
+      // Unguarded, this connection must not be served; later ones get the stream guard.
+      parserGuard = false;
+      logger.warn(
+        'this aedes version has a client shape the packet-size guard does not know; using a stream',
+      );
+      socket.destroy();
+      return;
+    }
     if (fastPath && !attachFastPath(client, fastPathDeps)) {
       fastPath = false;
       logger.warn(
@@ -265,6 +264,25 @@ export async function createBroker(deps: BrokerDeps) {
     }
   }
 
+  /** The packet-size guard as a stream in front of aedes (see frame-guard.ts). */
+  function guardedStream(socket: net.Socket): Duplex {
+    const guard = createFrameGuard(limits.maxPacketBytes);
+    guard.on('error', (err) => {
+      // The guard also errors when aedes tears a connection down; only its own refusal counts.
+      if (err instanceof PacketTooLargeError) refuseTooLarge(socket, err);
+      else socket.destroy();
+    });
+    socket.pipe(guard);
+    return Duplex.from({ readable: guard, writable: socket });
+  }
+
+  function refuseTooLarge(socket: net.Socket, err: PacketTooLargeError): void {
+    metrics.mqttLimited.inc({ limit: 'packet_size' });
+    logger.warn({ bytes: err.size }, 'connection closed: MQTT packet over the size limit');
+    socket.destroy();
+  }
+
+  let parserGuard = true;
   let fastPath = deps.fastPath ?? true;
   const fastPathDeps = {
     route: (client: Client) => sessions.get(client),
