@@ -71,14 +71,15 @@ export function createAuthenticator(deps: AuthenticatorDeps) {
       keyVersion,
       // Every version: an identifier registered under key 1 is still the device's own under key 2.
       ownPseudonyms: new Set(rows.map((r) => r.pseudonym)),
-      tags: {
+      // Frozen: every point of the device shares this object, and the store encodes it once (line-protocol.ts).
+      tags: Object.freeze({
         tenant: device.tenantId,
         device: devicePseudonym,
         contract: contract.id,
         role: contract.role,
         purpose: contract.purpose,
         legal_basis: contract.legalBasis,
-      },
+      }),
       gpsGridMeters: contract.gpsGridMeters,
     };
     return {

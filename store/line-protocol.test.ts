@@ -207,3 +207,21 @@ describe('line protocol', () => {
     );
   });
 });
+
+test('a frozen tags object is encoded once and reused; an unfrozen one is encoded every time', () => {
+  const point = (tags: Record<string, string>, measurement = 'heat_meter') => ({
+    measurement,
+    tags,
+    fields: { v: 1 },
+    timestampMs: 1_000,
+  });
+  const frozen = Object.freeze({ tenant: 'acme', device: 'a b' });
+  assert.equal(encodePoint(point(frozen)), 'heat_meter,device=a\\ b,tenant=acme v=1 1000');
+  assert.equal(encodePoint(point(frozen)), 'heat_meter,device=a\\ b,tenant=acme v=1 1000');
+  // The same tags under another measurement are not mistaken for the cached series.
+  assert.equal(encodePoint(point(frozen, 'sim_unit')), 'sim_unit,device=a\\ b,tenant=acme v=1 1000');
+  const open: Record<string, string> = { tenant: 'acme' };
+  assert.equal(encodePoint(point(open)), 'heat_meter,tenant=acme v=1 1000');
+  open.tenant = 'other';
+  assert.equal(encodePoint(point(open)), 'heat_meter,tenant=other v=1 1000');
+});

@@ -110,11 +110,30 @@ function encodeFields(point: Point): string {
   return out;
 }
 
+/**
+ * Measurement and tags as line protocol, kept per tags object when it is
+ * frozen (so it cannot change under the cache): a device's tags are built
+ * once, at authentication, and every point it sends shares them.
+ */
+const seriesCache = new WeakMap<object, { measurement: string; series: string }>();
+
+function encodeSeries(point: Point): string {
+  const { tags, measurement } = point;
+  const frozen = Object.isFrozen(tags);
+  if (frozen) {
+    const hit = seriesCache.get(tags);
+    if (hit?.measurement === measurement) return hit.series;
+  }
+  const series = `${escapeMeasurement(point)}${encodeTags(point)}`;
+  if (frozen) seriesCache.set(tags, { measurement, series });
+  return series;
+}
+
 /** One point as a line (no trailing newline). Throws a non-retryable StoreError for a point that cannot be written. */
 export function encodePoint(point: Point): string {
   const ts = point.timestampMs;
   if (!Number.isFinite(ts)) reject(point, 'timestamp is not a finite number');
-  return `${escapeMeasurement(point)}${encodeTags(point)} ${encodeFields(point)} ${Math.trunc(ts)}`;
+  return `${encodeSeries(point)} ${encodeFields(point)} ${Math.trunc(ts)}`;
 }
 
 /** A write body: one line per point. Throws on the first point that cannot be written. */
