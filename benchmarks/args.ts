@@ -1,12 +1,12 @@
 /**
  * `npm run bench [-- --quick] [--duration <s>] [--rates a,b,…] [--broker-rates a,b,…]
- *  [--skjold SKJOLD_NAME=value …] [--phases A,B,C,W] [--workers 1,2] [--kafka] [--profile] [--stages] [--out <file>]`
+ *  [--skjold SKJOLD_NAME=value …] [--phases A,B,C,W] [--workers 1,2] [--worker-rates a,b,…] [--kafka] [--profile] [--stages] [--out <file>]`
  */
 import { parseArgs } from 'node:util';
 
 export interface BenchSettings {
   quick: boolean;
-  /** Which of A (InfluxDB alone), B (broker alone), C (end to end), W (worker scaling) to run; A, B, C unless `--phases`. */
+  /** Which of A (InfluxDB alone), B (broker alone), C (end to end), W (worker scaling) to run; all four unless `--phases`. */
   phases: string[];
   /** Devices of each kind per tenant (2 tenants × 3 kinds). */
   devicesPerKind: number;
@@ -18,6 +18,8 @@ export interface BenchSettings {
   pipelineStepMs: number;
   /** Tried in order while they pass; when the first fails, `pipelineFallbackRates` are tried. */
   pipelineRates: number[];
+  /** Phase W's offered rates, each run with every worker count. */
+  workerRates: number[];
   pipelineFallbackRates: number[];
   /** One more step halfway between the highest passing and the lowest failing rate. */
   refine: boolean;
@@ -57,7 +59,8 @@ export function parseSettings(argv: string[]): BenchSettings {
       profile: { type: 'boolean', default: false },
       stages: { type: 'boolean', default: false },
       kafka: { type: 'boolean', default: false },
-      phases: { type: 'string', default: 'A,B,C' },
+      phases: { type: 'string', default: 'A,B,C,W' },
+      'worker-rates': { type: 'string' },
       workers: { type: 'string', default: '1,2' },
     },
     strict: true,
@@ -91,6 +94,13 @@ export function parseSettings(argv: string[]): BenchSettings {
         ? [15_000]
         : [15_000, 20_000, 25_000, 30_000],
     pipelineFallbackRates: [10_000, 5_000],
+    workerRates: values['worker-rates']
+      ? rateList(values['worker-rates'])
+      : values.rates
+        ? rateList(values.rates)
+        : quick
+          ? [15_000]
+          : [20_000, 25_000],
     refine: !quick,
     latencyDevices: 12,
     probeIntervalMs: 100,

@@ -128,7 +128,7 @@ async function runCount(
     const primary = skjold.proc.pid;
     const workerPids = workers > 1 ? childPids(primary) : [primary];
     const steps: WorkersStep[] = [];
-    for (const [i, rate] of s.pipelineRates.entries()) {
+    for (const [i, rate] of s.workerRates.entries()) {
       const pids: Record<string, number> = { influxd: findPid(influx.dataDir) ?? 0, load: load.pid };
       workerPids.forEach((pid, k) => {
         pids[`worker ${k + 1}`] = pid;
