@@ -1,6 +1,6 @@
 /**
  * `npm run bench [-- --quick] [--duration <s>] [--rates a,b,…] [--broker-rates a,b,…]
- *  [--skjold SKJOLD_NAME=value …] [--phases A,B,C,W] [--workers 1,2] [--worker-rates a,b,…] [--kafka] [--profile] [--stages] [--out <file>]`
+ *  [--skjold SKJOLD_NAME=value …] [--node-option --flag=value …] [--phases A,B,C,W] [--workers 1,2] [--worker-rates a,b,…] [--kafka] [--profile] [--stages] [--out <file>]`
  */
 import { parseArgs } from 'node:util';
 
@@ -30,6 +30,8 @@ export interface BenchSettings {
   workers: number[];
   /** Extra Skjold settings (`--skjold SKJOLD_BATCH_POINTS=5000`), applied over the benchmark's own. */
   skjoldEnv: Record<string, string>;
+  /** node/V8 options for the Skjold process of phase C (`--node-option`, repeatable). */
+  skjoldNodeOptions: string[];
   /** Phase C on the Kafka transport, against librdkafka's mock cluster (`--kafka`). */
   kafka: boolean;
   /** Directory for a V8 CPU profile of the Skjold process (`--profile`), or null. */
@@ -56,6 +58,7 @@ export function parseSettings(argv: string[]): BenchSettings {
       'broker-rates': { type: 'string' },
       out: { type: 'string' },
       skjold: { type: 'string', multiple: true },
+      'node-option': { type: 'string', multiple: true },
       profile: { type: 'boolean', default: false },
       stages: { type: 'boolean', default: false },
       kafka: { type: 'boolean', default: false },
@@ -113,6 +116,7 @@ export function parseSettings(argv: string[]): BenchSettings {
         return [kv.slice(0, eq), kv.slice(eq + 1)];
       }),
     ),
+    skjoldNodeOptions: values['node-option'] ?? [],
     kafka: values.kafka === true,
     profileDir: values.profile ? new URL('./results/profiles/', import.meta.url).pathname : null,
     stages: values.stages === true,

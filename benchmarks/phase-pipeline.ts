@@ -55,6 +55,7 @@ export async function runPipelinePhase(
     'skjold',
     new URL('./skjold-process.ts', import.meta.url).pathname,
     [
+      ...s.skjoldNodeOptions,
       ...(s.profileDir ? ['--cpu-prof', '--cpu-prof-dir', s.profileDir] : []),
       ...(kafka ? ['--import', MOCK_CONTROLLER_PATCH] : []),
     ],
