@@ -5,11 +5,11 @@
  * this directory says what each figure means.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { getPriority, setPriority } from 'node:os';
 import { dirname, relative } from 'node:path';
 import { parseSettings } from './args.ts';
 import type { FleetSpec } from './bench-fleet.ts';
 import { forkChild } from './ipc.ts';
+import { prioritise } from './load-priority.ts';
 import { machineInfo } from './machine.ts';
 import { type BrokerPhase, runBrokerPhase } from './phase-broker.ts';
 import { type InfluxPhase, runInfluxPhase } from './phase-influx.ts';
@@ -21,7 +21,6 @@ import { summary } from './summary.ts';
 const TARGET = { minRate: 15_000, maxP99Ms: 1_000 };
 /** Cores in use by others above which the run is flagged (loopback softirq and sampling stay below). */
 const QUIET_CORES = 0.2;
-const LOAD_NICE = -10;
 
 const LATENCY_METHOD =
   'Every message of a sample of devices (latencyDevices, spread over tenants and kinds) is followed: the load ' +
@@ -92,23 +91,6 @@ async function main(): Promise<void> {
     );
   } finally {
     await load.stop();
-  }
-}
-
-/**
- * Devices do not slow down when the server's machine is busy, but a load
- * generator sharing two cores with the server does: its 10 ms ticks arrive
- * late and it catches up in bursts. A higher priority keeps the offered load
- * on schedule without giving the generator more CPU than it needs. Needs
- * CAP_SYS_NICE (root); without it the generator runs at normal priority.
- */
-function prioritise(pid: number): number {
-  try {
-    setPriority(pid, LOAD_NICE);
-    return getPriority(pid);
-  } catch {
-    process.stderr.write('note: could not raise the load generator’s priority; expect burstier load\n');
-    return getPriority(pid);
   }
 }
 
