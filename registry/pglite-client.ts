@@ -60,6 +60,8 @@ async function initPgliteDir(dataDir: string): Promise<void> {
   await promisify(execFile)(process.execPath, [join(import.meta.dirname, 'pglite-init.ts'), dataDir], {
     timeout: 120_000,
   }).catch((err: Error & { stderr?: string }) => {
-    throw new Error(`could not create the registry database in ${dataDir}: ${err.stderr?.trim() || err.message}`);
+    throw new Error(
+      `could not create the registry database in ${dataDir}: ${err.stderr?.trim() || err.message}`,
+    );
   });
 }
