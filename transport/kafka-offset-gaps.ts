@@ -54,19 +54,23 @@ export function createOffsetGapDetector(options: OffsetGapOptions) {
     const current = ++generation;
     expected = new Map();
     consumer.pause([{ topic }]);
-    committedOffsets()
-      .then((offsets) => {
+    void (async () => {
+      try {
+        const offsets = await committedOffsets();
         if (current === generation) expected = offsets;
-      })
-      .catch((err: unknown) =>
+      } catch (err) {
         logger.warn(
           { err },
           'committed offsets not read: records deleted unstored go unnoticed until the next rebalance',
-        ),
-      )
-      .finally(() => {
-        if (current === generation) consumer.resume([{ topic }]);
-      });
+        );
+      }
+      if (current !== generation) return;
+      try {
+        consumer.resume([{ topic }]);
+      } catch {
+        // The writer stopped meanwhile: there is nothing to resume.
+      }
+    })();
   }
 
   /** Before a batch is stored: reports records between the expected offset and the batch's first. */
