@@ -4,6 +4,7 @@ import { createMetrics, type Metrics } from '../lib/metrics.ts';
 import type { Point } from '../lib/point.ts';
 import { createInProcessTransport } from './in-process.ts';
 import { decodeRecord } from './kafka-message.ts';
+import { createOffsetGapDetector } from './kafka-offset-gaps.ts';
 import type { StoreWriter } from './store-writer.ts';
 
 export interface KafkaWriterOptions {
@@ -52,6 +53,10 @@ export async function startKafkaWriter(options: KafkaWriterOptions) {
     heartbeatInterval: HEARTBEAT_MS,
     maxWaitTimeInMs: FETCH_WAIT_MS,
   });
+  const admin = kafka.admin();
+  await admin.connect();
+  const gaps = createOffsetGapDetector({ admin, consumer, topic, groupId, metrics, logger });
+  consumer.on(consumer.events.GROUP_JOIN, () => gaps.assigned());
 
   // Batches from all partitions this writer holds are pooled into store writes of up to
   // `batchPoints`, two at a time: one partition's fetch is often only a few dozen points.
@@ -100,7 +105,9 @@ export async function startKafkaWriter(options: KafkaWriterOptions) {
       if (record) records.push(record);
       else undecodable++;
     }
-    const where = { partition: batch.partition, offsets: `${batch.firstOffset()}-${batch.lastOffset()}` };
+    const first = batch.firstOffset();
+    const where = { partition: batch.partition, offsets: `${first}-${batch.lastOffset()}` };
+    if (first !== null) await gaps.check(batch.partition, first);
     if (undecodable > 0) {
       metrics.kafkaConsumed.inc({ outcome: 'undecodable' }, undecodable);
       logger.error(
@@ -119,6 +126,7 @@ export async function startKafkaWriter(options: KafkaWriterOptions) {
     if (!isRunning() || isStale()) return; // reassigned meanwhile: the new owner writes it again, harmlessly
     const last = batch.lastOffset();
     resolveOffset(last);
+    gaps.stored(batch.partition, BigInt(last) + 1n);
     try {
       await consumer.commitOffsets([
         { topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() },
@@ -162,6 +170,7 @@ export async function startKafkaWriter(options: KafkaWriterOptions) {
     async stop(): Promise<void> {
       stopping = true;
       await consumer.disconnect();
+      await admin.disconnect();
       await pool.close(0);
     },
   };

@@ -8,6 +8,9 @@ import { encodeRecord } from './kafka-message.ts';
 import { memoKeyPartitioner } from './kafka-partitioner.ts';
 import type { Transport } from './transport.ts';
 
+/** Sends of the records a send's answer left out, before the batch fails (no PUBACK; devices resend). */
+const UNANSWERED_RESENDS = 10;
+
 export interface KafkaTransportOptions {
   kafka: Kafka;
   topic: string;
@@ -37,21 +40,61 @@ export interface KafkaTransportOptions {
  */
 export async function createKafkaTransport(options: KafkaTransportOptions): Promise<Transport> {
   const { kafka, topic, metrics, logger, batchMessages, lingerMs, bufferPoints, groupId } = options;
+  /** The partition each message of a request went to, to check the answer covers them all. */
+  const placed = new WeakMap<Message, number>();
   const producer = kafka.producer({
     idempotent: true,
     maxInFlightRequests: 1,
     allowAutoTopicCreation: false,
-    createPartitioner: memoKeyPartitioner, // murmur2 on the key, as Java clients do, remembered per device
+    // murmur2 on the key, as Java clients do, remembered per device
+    createPartitioner: () => {
+      const partitionOf = memoKeyPartitioner();
+      return (args) => {
+        const partition = partitionOf(args);
+        placed.set(args.message, partition);
+        return partition;
+      };
+    },
     // Retriable errors (leader moved, broker down, timeouts) are retried for as long as it takes:
     // devices wait for their PUBACK meanwhile, as they do when InfluxDB is down on the in-process path.
     retry: { initialRetryTime: 100, maxRetryTime: 5000, retries: Number.MAX_SAFE_INTEGER },
   });
   await producer.connect();
 
+  /**
+   * Sends until Kafka has answered for every partition the messages went to.
+   * kafkajs 2.2.4 (producer/sendMessages.js) keeps, across the retries of one
+   * send, the answer of each broker that took its part, and sends again only
+   * to brokers without one. When a partition's leader moves to a broker that
+   * already answered, that partition's records are never sent, yet the send
+   * resolves — and the idempotent sequence was rolled back, so the next batch
+   * takes their place without an error. A partition missing from the answer
+   * is therefore sent again; were its records written after all, the idempotent
+   * producer's sequence (or the point identity in InfluxDB) makes that harmless.
+   */
+  async function sendAll(messages: Message[]): Promise<void> {
+    let pending = messages;
+    for (let attempt = 1; ; attempt++) {
+      const answered = new Set(
+        (await producer.send({ topic, acks: -1, messages: pending })).map((r) => r.partition),
+      );
+      const missed = pending.filter((m) => !answered.has(placed.get(m) ?? -1));
+      if (missed.length === 0) return;
+      if (attempt >= UNANSWERED_RESENDS) {
+        throw new Error(`Kafka did not answer for ${missed.length} records after ${attempt} sends`);
+      }
+      logger.warn(
+        { points: missed.length, partitions: [...new Set(missed.map((m) => placed.get(m)))] },
+        'Kafka answered a send without some of its partitions (a leader moved); sending those again',
+      );
+      pending = missed;
+    }
+  }
+
   async function produce(batch: Job<Message>[]): Promise<void> {
     const end = metrics.kafkaProduceSeconds.startTimer();
     try {
-      await producer.send({ topic, acks: -1, messages: batch.map((j) => j.item) });
+      await sendAll(batch.map((j) => j.item));
       end();
       metrics.kafkaProduced.inc({ outcome: 'ok' }, batch.length);
       for (const j of batch) j.resolve();

@@ -28,7 +28,12 @@ export interface AckedLoad {
 export function startAckedLoad(
   mqttUrl: string,
   devices: readonly TestDevice[],
-  options: { t0: number; publishTimeoutMs?: number },
+  options: {
+    t0: number;
+    publishTimeoutMs?: number;
+    /** A device waits this long after each acknowledged reading: its reporting interval (default: none). */
+    intervalMs?: number;
+  },
 ): AckedLoad {
   const ackedSeqs = new Map<TestDevice, number[]>(devices.map((d) => [d, []]));
   let running = true;
@@ -53,6 +58,7 @@ export function startAckedLoad(
         );
         acked.push(seq);
         seq++;
+        if (options.intervalMs) await delay(options.intervalMs);
       } catch {
         resends++;
         client?.end(true);
