@@ -43,7 +43,7 @@ const schema = z.object({
   SKJOLD_MQTT_SOURCE_MAX_FAILURES: int(20), // failed logins from one source address in the window before it is refused; 0: off
   SKJOLD_MQTT_SOURCE_FAILURE_WINDOW_SECONDS: z.coerce.number().int().positive().default(60), // and how long it then stays refused
   SKJOLD_MQTT_SOURCE_TABLE_SIZE: z.coerce.number().int().positive().default(10_000), // source addresses remembered at once (LRU)
-  SKJOLD_MQTT_FAST_PATH: bool(false), // a device's own telemetry (QoS 0/1) bypasses aedes' emitter; off by default for now (docs/architecture.md, "The fast path")
+  SKJOLD_MQTT_FAST_PATH: bool(true), // a device's own telemetry (QoS 0/1) bypasses aedes' emitter (docs/architecture.md, "The fast path")
   SKJOLD_AUTH_CACHE_SECONDS: int(300), // how long a verified credential is remembered
   SKJOLD_OBJECTION_REFRESH_SECONDS: z.coerce.number().int().positive().default(30), // ingest re-reads objections from the registry this often (changes made through another instance)
 

@@ -2,7 +2,7 @@
  * The broker's fast path (broker/fast-path.ts): a device's own telemetry at
  * QoS 0 and 1 goes to ingest without aedes' emitter, with the PUBACK still
  * sent only once the transport holds the point. QoS 2 and everything else
- * stay with aedes. SKJOLD_MQTT_FAST_PATH=false (the default) puts telemetry back through aedes.
+ * stay with aedes (the default). SKJOLD_MQTT_FAST_PATH=false puts telemetry back through aedes.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
