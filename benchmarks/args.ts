@@ -1,6 +1,6 @@
 /**
  * `npm run bench [-- --quick] [--duration <s>] [--rates a,b,…] [--broker-rates a,b,…]
- *  [--skjold SKJOLD_NAME=value …] [--node-option --flag=value …] [--phases A,B,C,W] [--workers 1,2] [--worker-rates a,b,…] [--kafka] [--profile] [--stages] [--out <file>]`
+ *  [--skjold SKJOLD_NAME=value …] [--node-option --flag=value …] [--phases A,B,C,W] [--workers 1,2] [--worker-rates a,b,…] [--kafka] [--profile] [--no-stages] [--out <file>]`
  */
 import { parseArgs } from 'node:util';
 
@@ -60,7 +60,8 @@ export function parseSettings(argv: string[]): BenchSettings {
       skjold: { type: 'string', multiple: true },
       'node-option': { type: 'string', multiple: true },
       profile: { type: 'boolean', default: false },
-      stages: { type: 'boolean', default: false },
+      stages: { type: 'boolean', default: true },
+      'no-stages': { type: 'boolean', default: false },
       kafka: { type: 'boolean', default: false },
       phases: { type: 'string', default: 'A,B,C,W' },
       'worker-rates': { type: 'string' },
@@ -119,7 +120,7 @@ export function parseSettings(argv: string[]): BenchSettings {
     skjoldNodeOptions: values['node-option'] ?? [],
     kafka: values.kafka === true,
     profileDir: values.profile ? new URL('./results/profiles/', import.meta.url).pathname : null,
-    stages: values.stages === true,
+    stages: values.stages === true && values['no-stages'] !== true,
     out: values.out ?? new URL('./results/latest.json', import.meta.url).pathname,
   };
 }

@@ -50,6 +50,10 @@ export async function runPipelinePhase(
         `  pipeline ${rate} msg/s: achieved ${step.achievedRate}/s, p50 ${step.latencyMs.p50} ms, ` +
           `p99 ${step.latencyMs.p99} ms, lost ${step.lost}${step.pass ? '' : ` — FAIL (${step.failures.join('; ')})`}\n`,
       );
+      const cpu = step.cpuPerMessageUs;
+      process.stderr.write(
+        `    cpu µs/msg (all threads): Skjold ${cpu.skjold} + influxd ${cpu.influxd} = ${cpu.total}\n`,
+      );
       const stages = step.skjoldRuntime.cpuStages;
       if (stages) process.stderr.write(`    ${stagesLine(stages)}\n`);
       return step.pass;

@@ -48,6 +48,8 @@ export interface PipelineStep {
   pass: boolean;
   failures: string[];
   usage: PhaseUsage;
+  /** CPU time per acknowledged message over the step (all threads, from /proc), µs. */
+  cpuPerMessageUs: { skjold: number; influxd: number; total: number };
 }
 
 export interface Context {
@@ -172,7 +174,19 @@ export async function pipelineStep(ctx: Context, rate: number, index: number): P
     pass: failures.length === 0,
     failures,
     usage,
+    cpuPerMessageUs: cpuPerMessage(usage, report.acked),
   };
+}
+
+/** Cores × seconds ÷ messages: what each acknowledged message cost Skjold and influxd together. */
+function cpuPerMessage(usage: PhaseUsage, messages: number): PipelineStep['cpuPerMessageUs'] {
+  const us = (name: string) =>
+    messages > 0
+      ? Math.round((((usage.processes[name]?.cpuCoresAvg ?? 0) * usage.durationS) / messages) * 1e7) / 10
+      : 0;
+  const skjold = us('skjold');
+  const influxd = us('influxd');
+  return { skjold, influxd, total: Math.round((skjold + influxd) * 10) / 10 };
 }
 
 function counterDelta(before: Record<string, number>, after: Record<string, number>): Record<string, number> {

@@ -94,12 +94,16 @@ function usageLines(r: SummaryInput): string[] {
   }
   const steps = r.pipeline?.steps ?? [];
   if (steps.length > 0)
-    out.push('inside Skjold (store write seen by Skjold / inside influxd; event loop delay; GC pauses):');
+    out.push(
+      'inside Skjold (CPU per acknowledged message; store write seen by Skjold / inside influxd; event loop delay; GC pauses):',
+    );
   for (const st of steps) {
     const rt = st.skjoldRuntime;
     const gcShare = Math.round(rt.gc.totalMs / 10 / Math.max(1, st.usage.durationS));
+    const cpu = st.cpuPerMessageUs;
     out.push(
-      `   C at ${n(st.targetRate)}: write ${st.storeWrites.meanMs} / ${st.influxd.writeMeanMs} ms ` +
+      `   C at ${n(st.targetRate)}: CPU per message ${cpu.total} µs (Skjold ${cpu.skjold} + influxd ${cpu.influxd}); ` +
+        `write ${st.storeWrites.meanMs} / ${st.influxd.writeMeanMs} ms ` +
         `(${st.storeWrites.meanPoints} points); loop delay p99 ${rt.eventLoopDelayMs.p99} ms, ` +
         `max ${rt.eventLoopDelayMs.max} ms; GC pauses ${gcShare} % of the time; buffer max ${n(rt.bufferedMax)} points`,
     );
