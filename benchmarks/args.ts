@@ -90,13 +90,13 @@ export function parseSettings(argv: string[]): BenchSettings {
       ? rateList(values['broker-rates'])
       : quick
         ? [10_000, 20_000]
-        : [10_000, 15_000, 20_000, 25_000, 30_000, 40_000],
+        : [10_000, 15_000, 20_000, 25_000, 30_000, 35_000, 40_000],
     pipelineStepMs: stepS * 1000,
     pipelineRates: values.rates
       ? rateList(values.rates)
       : quick
         ? [15_000]
-        : [15_000, 20_000, 25_000, 30_000],
+        : [15_000, 20_000, 25_000, 30_000, 35_000, 40_000],
     pipelineFallbackRates: [10_000, 5_000],
     workerRates: values['worker-rates']
       ? rateList(values['worker-rates'])
@@ -104,7 +104,7 @@ export function parseSettings(argv: string[]): BenchSettings {
         ? rateList(values.rates)
         : quick
           ? [15_000]
-          : [20_000, 25_000],
+          : [25_000, 35_000],
     refine: !quick,
     latencyDevices: 12,
     probeIntervalMs: 100,
