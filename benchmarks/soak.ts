@@ -71,6 +71,7 @@ async function main(): Promise<void> {
   // The end-to-end settings of `npm run bench`, with one step per interval.
   const s = {
     ...parseSettings([
+      '--no-stages', // a profiler running all the while would be part of what is measured
       '--duration',
       String(intervalS),
       ...(values.skjold ?? []).flatMap((kv) => ['--skjold', kv]),
