@@ -20,6 +20,7 @@ import type { BenchSettings } from './args.ts';
 import { BENCH_TENANTS, benchFleet, type FleetSpec } from './bench-fleet.ts';
 import type { Child } from './ipc.ts';
 import type { MqttLoadResult } from './load-process.ts';
+import { warmUp } from './pipeline-setup.ts';
 import { findPid, type PhaseUsage, startSampler } from './proc-sampler.ts';
 import { registerBenchFleet } from './register-fleet.ts';
 import { perSecond } from './stats.ts';
@@ -116,15 +117,7 @@ async function runCount(
     process.stderr.write(
       `  ${workers} worker(s): registered ${registered.created} devices in ${registered.seconds} s\n`,
     );
-    await load.call('mqttLoad', {
-      mqttUrl,
-      fleet,
-      totalRate: 2_000,
-      durationMs: 3_000,
-      maxInflight: 2_000,
-      firstSeq: 0,
-      sampleLogins: [],
-    });
+    await warmUp(load, mqttUrl, fleet);
     const primary = skjold.proc.pid;
     const workerPids = workers > 1 ? childPids(primary) : [primary];
     const steps: WorkersStep[] = [];

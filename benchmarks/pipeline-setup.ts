@@ -21,6 +21,19 @@ import { findPid, rssMiB } from './proc-sampler.ts';
 import { registerBenchFleet } from './register-fleet.ts';
 import type { SkjoldStarted } from './skjold-process.ts';
 
+/** Every device authenticates once (scrypt, then cached), the databases exist, the code is hot. */
+export async function warmUp(load: Child, mqttUrl: string, fleet: FleetSpec): Promise<void> {
+  await load.call('mqttLoad', {
+    mqttUrl,
+    fleet,
+    totalRate: 2_000,
+    durationMs: 3_000,
+    maxInflight: 2_000,
+    firstSeq: 0,
+    sampleLogins: [],
+  });
+}
+
 export interface Pipeline {
   ctx: Context;
   started: SkjoldStarted;
@@ -88,16 +101,7 @@ export async function startPipeline(s: BenchSettings, fleet: FleetSpec, load: Ch
       measurement: d.kind,
       pseudonym: registered.pseudonyms.get(d.login) ?? '',
     }));
-    // Warm-up: every device authenticates once (scrypt, then cached), databases exist, code is hot.
-    await load.call('mqttLoad', {
-      mqttUrl: started.mqttUrl,
-      fleet,
-      totalRate: 2_000,
-      durationMs: 3_000,
-      maxInflight: 2_000,
-      firstSeq: 0,
-      sampleLogins: [],
-    });
+    await warmUp(load, started.mqttUrl, fleet);
     return {
       ctx: {
         s,

@@ -24,8 +24,12 @@ export const RUNTIME_ENV: Readonly<Record<string, string>> = { MALLOC_MMAP_THRES
 export function reexecTuned(): void {
   if (process.platform !== 'linux' || typeof process.execve !== 'function') return;
   if (Object.keys(RUNTIME_ENV).every((k) => process.env[k] !== undefined)) return;
-  process.execve(process.execPath, [process.execPath, ...process.execArgv, ...process.argv.slice(1)], {
-    ...RUNTIME_ENV,
-    ...process.env,
-  });
+  try {
+    process.execve(process.execPath, [process.execPath, ...process.execArgv, ...process.argv.slice(1)], {
+      ...RUNTIME_ENV,
+      ...process.env,
+    });
+  } catch {
+    // Not replaced (e.g. a sandbox forbids exec): Skjold runs as it is, with glibc's defaults.
+  }
 }
