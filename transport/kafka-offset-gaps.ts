@@ -56,7 +56,16 @@ export function createOffsetGapDetector(options: OffsetGapOptions) {
     consumer.pause([{ topic }]);
     void (async () => {
       try {
-        const offsets = await committedOffsets();
+        // Bounded: consumption waits for this read, and must not wait on it for ever.
+        const offsets = await Promise.race([
+          committedOffsets(),
+          new Promise<never>((_, reject) =>
+            setTimeout(
+              () => reject(new Error('reading the committed offsets took over 10 s')),
+              10_000,
+            ).unref(),
+          ),
+        ]);
         if (current === generation) expected = offsets;
       } catch (err) {
         logger.warn(
