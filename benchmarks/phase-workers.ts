@@ -24,7 +24,7 @@ import { warmUp } from './pipeline-setup.ts';
 import { findPid, type PhaseUsage, startSampler } from './proc-sampler.ts';
 import { registerBenchFleet } from './register-fleet.ts';
 import { perSecond } from './stats.ts';
-import { countPoints } from './store-count.ts';
+import { settledCount } from './store-count.ts';
 
 export interface WorkersStep {
   workers: number;
@@ -142,7 +142,12 @@ async function runCount(
         to: report.lastAckAt ?? Date.now(),
       });
       // PUBACK means "in the spool": wait until the workers' drainers have caught up.
-      const stored = await settledCount(store, report.startTime, report.acked - report.tsCollisions);
+      const stored = await settledCount(
+        store,
+        BENCH_TENANTS.map((t) => t.id),
+        report.startTime,
+        report.acked - report.tsCollisions,
+      );
       const workerCores = workerPids.map((_, k) => usage.processes[`worker ${k + 1}`]?.cpuCoresAvg ?? 0);
       const skjoldCores =
         workerCores.reduce((a, b) => a + b, 0) + (usage.processes.primary?.cpuCoresAvg ?? 0);
@@ -172,26 +177,6 @@ async function runCount(
     await store.close();
     await Promise.all([influx.stop(), postgres.stop(), redis.stop()]);
     rmSync(dataDir, { recursive: true, force: true });
-  }
-}
-
-/** Points stored since `sinceMs`, polled until it reaches `expected` or stops growing for 10 s. */
-async function settledCount(
-  store: ReturnType<typeof createInfluxV1Store>,
-  sinceMs: number,
-  expected: number,
-): Promise<number> {
-  const tenants = BENCH_TENANTS.map((t) => t.id);
-  let last = -1;
-  let sameSince = Date.now();
-  for (;;) {
-    const count = await countPoints(store, tenants, sinceMs);
-    if (count >= expected) return count;
-    if (count !== last) {
-      last = count;
-      sameSince = Date.now();
-    } else if (Date.now() - sameSince > 10_000) return count;
-    await new Promise((r) => setTimeout(r, 250));
   }
 }
 

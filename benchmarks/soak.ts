@@ -20,7 +20,7 @@ import { machineInfo } from './machine.ts';
 import { startPipeline } from './pipeline-setup.ts';
 import { type PipelineStep, pipelineStep } from './pipeline-step.ts';
 import { chooseRate, soakVerdict } from './soak-verdict.ts';
-import { countPoints } from './store-count.ts';
+import { settledCount } from './store-count.ts';
 
 const LATEST = new URL('./results/latest.json', import.meta.url).pathname;
 
@@ -213,14 +213,7 @@ async function reckon(ctx: Parameters<typeof pipelineStep>[0], steps: PipelineSt
   const acked = steps.reduce((a, st) => a + st.acked, 0);
   const tsCollisions = steps.reduce((a, st) => a + st.tsCollisions, 0);
   const tenants = BENCH_TENANTS.map((t) => t.id);
-  let stored = await countPoints(ctx.store, tenants, since);
-  // Until the count stops moving (the store writes in batches), for at most ten seconds.
-  for (let waited = 0; stored < acked - tsCollisions && waited < 10_000; waited += 1_000) {
-    await new Promise((r) => setTimeout(r, 1_000));
-    const again = await countPoints(ctx.store, tenants, since);
-    if (again === stored) break;
-    stored = again;
-  }
+  const stored = await settledCount(ctx.store, tenants, since, acked - tsCollisions);
   return { acked, stored, tsCollisions, lost: Math.max(0, acked - stored - tsCollisions) };
 }
 

@@ -1,5 +1,8 @@
 /** Latency and rate summaries for the results file. */
 
+/** Publish-to-queryable p99 every end-to-end step and soak interval must stay under (ms). */
+export const P99_BAR_MS = 1_000;
+
 export interface Distribution {
   count: number;
   p50: number;

@@ -14,3 +14,27 @@ export async function countPoints(
   }
   return total;
 }
+
+/**
+ * Points stored since `sinceMs`, polled every 250 ms until the count reaches
+ * `expected` or stops growing for 10 s (the store writes in batches, so a
+ * count that still moves is not final).
+ */
+export async function settledCount(
+  store: TelemetryStore,
+  tenants: string[],
+  sinceMs: number,
+  expected: number,
+): Promise<number> {
+  let last = -1;
+  let sameSince = Date.now();
+  for (;;) {
+    const count = await countPoints(store, tenants, sinceMs);
+    if (count >= expected) return count;
+    if (count !== last) {
+      last = count;
+      sameSince = Date.now();
+    } else if (Date.now() - sameSince > 10_000) return count;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
