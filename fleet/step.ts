@@ -54,7 +54,11 @@ export function createStepCounter() {
     accepted(device: DeviceRef, dropped: Readonly<Record<string, number>>): void {
       const c = countsOf(device.tenantId);
       c.accepted++;
-      for (const [reason, n] of Object.entries(dropped)) if (n > 0) bump(c.dropped, reason, n);
+      // Once per stored message: a for-in, not Object.entries' array of pairs.
+      for (const reason in dropped) {
+        const n = dropped[reason] as number;
+        if (n > 0) bump(c.dropped, reason, n);
+      }
     },
 
     dropped(device: DeviceRef, reason: string): void {

@@ -61,7 +61,9 @@ export function createIngest(options: IngestOptions) {
         options.fleet?.dropped(ctx, blocked);
         return 'dropped';
       }
-      for (const [reason, n] of Object.entries(result.dropped)) {
+      const { dropped } = result;
+      for (const reason in dropped) {
+        const n = dropped[reason as keyof typeof dropped];
         if (n > 0) metrics.ingestFieldsDropped.inc({ kind: ctx.kind, reason }, n);
       }
       for (const p of result.pseudonymised)

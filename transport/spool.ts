@@ -277,6 +277,21 @@ export async function createSpoolTransport(options: SpoolOptions): Promise<Trans
   }
 
   /** Persists `drainedPos`; saves coalesce while one is running. */
+  /**
+   * The gauges once per burst of sends, not five label-hashing sets per
+   * send: a microtask, so they are current before any timer, I/O callback or
+   * scrape runs.
+   */
+  let gaugesQueued = false;
+  function updateGaugesSoon(): void {
+    if (gaugesQueued) return;
+    gaugesQueued = true;
+    queueMicrotask(() => {
+      gaugesQueued = false;
+      updateGauges();
+    });
+  }
+
   function saveCheckpoint(): void {
     if (saving) return;
     saving = (async () => {
@@ -325,7 +340,7 @@ export async function createSpoolTransport(options: SpoolOptions): Promise<Trans
         reserved -= frame.length;
       }
       pending++;
-      updateGauges();
+      updateGaugesSoon();
       kick();
     },
 
