@@ -247,6 +247,14 @@ export async function createBroker(deps: BrokerDeps) {
     const conn = parserGuard ? socket : guardedStream(socket);
     sources.set(conn, sourceOf(socket.remoteAddress));
     const client = aedes.handle(conn);
+    // The fast path first: it reads telemetry inside aedes' parse call, which
+    // the guard then wraps, so the guard sees every byte before either parser.
+    if (fastPath && !attachFastPath(client, fastPathDeps)) {
+      fastPath = false;
+      logger.warn(
+        'this aedes version has a client shape the fast path does not know; telemetry goes through aedes',
+      );
+    }
     if (parserGuard && !guardParser(client, limits.maxPacketBytes, (err) => refuseTooLarge(socket, err))) {
       // Unguarded, this connection must not be served; later ones get the stream guard.
       parserGuard = false;
@@ -255,12 +263,6 @@ export async function createBroker(deps: BrokerDeps) {
       );
       socket.destroy();
       return;
-    }
-    if (fastPath && !attachFastPath(client, fastPathDeps)) {
-      fastPath = false;
-      logger.warn(
-        'this aedes version has a client shape the fast path does not know; telemetry goes through aedes',
-      );
     }
   }
 

@@ -1,5 +1,6 @@
 import type { EventEmitter } from 'node:events';
 import type { Client } from 'aedes';
+import { type PublishFields, readPublish } from './publish-reader.ts';
 
 /**
  * The parts of an aedes 1.2 client (lib/client.js) the fast path works with.
@@ -7,7 +8,7 @@ import type { Client } from 'aedes';
  * the client to aedes alone when a later aedes has moved them.
  */
 interface ClientInternals {
-  _parser: EventEmitter;
+  _parser: EventEmitter & ParserInternals;
   /** Packets of the current socket read still being handled; the next read waits for 0. */
   _parsingBatch: number;
   /** Called once per packet handled; with an error it tears the connection down. */
@@ -20,6 +21,17 @@ interface ClientInternals {
   errored: boolean;
   conn: NodeJS.WritableStream;
   waitForDrain(callback: (err?: Error | null) => void): void;
+}
+
+/** mqtt-packet 9's parser (parser.js): its input, and whether it holds part of a packet. */
+interface ParserInternals {
+  parse(buf: Buffer): unknown;
+  /** Bytes received and not yet parsed (a BufferList). */
+  _list: { length: number };
+  /** 0 between packets; past the fixed header otherwise. */
+  _stateCounter: number;
+  error: Error | null;
+  settings: { protocolVersion?: number };
 }
 
 interface PublishPacket {
@@ -71,6 +83,9 @@ export function attachFastPath(client: Client, deps: FastPathDeps): boolean {
   const c = client as unknown as ClientInternals;
   if (
     typeof c._parser?.listeners !== 'function' ||
+    typeof c._parser.parse !== 'function' ||
+    typeof c._parser._list?.length !== 'number' ||
+    typeof c._parser._stateCounter !== 'number' ||
     typeof c._nextBatch !== 'function' ||
     typeof c._parsingBatch !== 'number' ||
     typeof c.waitForDrain !== 'function'
@@ -86,21 +101,55 @@ export function attachFastPath(client: Client, deps: FastPathDeps): boolean {
     const route = fastRoute(packet);
     if (!route) return aedesEnqueue.call(this, packet);
     const publish = packet as PublishPacket;
+    take(route, publish.qos as 0 | 1, publish.messageId ?? 0, publish.payload);
+  });
+
+  // The device's own telemetry PUBLISHes at the start of each socket read are
+  // read here (publish-reader.ts), while mqtt-packet holds no partial packet;
+  // from the first other packet on, the rest of the read goes to mqtt-packet
+  // and then to onPacket above, in order. Telemetry therefore takes the same
+  // path, with the same checks, whichever parser read it.
+  const parser = c._parser;
+  const parse = parser.parse;
+  const fields: PublishFields = { qos: 0, messageId: 0, payloadStart: 0, end: 0 };
+  let topicBytes: { topic: string; bytes: Buffer } | undefined;
+  parser.parse = function readFast(buf: Buffer) {
+    let at = 0;
+    const route = between(parser) && c.connackSent ? deps.route(client) : undefined;
+    if (route) {
+      if (topicBytes?.topic !== route.telemetry) {
+        topicBytes = { topic: route.telemetry, bytes: Buffer.from(route.telemetry, 'utf8') };
+      }
+      while (readPublish(buf, at, topicBytes.bytes, fields)) {
+        const { qos, messageId, payloadStart, end } = fields;
+        at = end;
+        take(route, qos, messageId, buf.subarray(payloadStart, end));
+      }
+    }
+    if (at === 0) return parse.call(parser, buf);
+    return at < buf.length ? parse.call(parser, buf.subarray(at)) : 0;
+  };
+
+  function take(route: FastPathRoute, qos: 0 | 1, messageId: number, payload: Buffer): void {
     // As aedes' enqueue and handle do for every packet (lib/client.js, lib/handlers/index.js).
     c._parsingBatch++;
     if (c._keepaliveInterval > 0) c._keepaliveTimer?.refresh();
-    const qos = publish.qos as 0 | 1;
-    route.admit(publish.payload).then(
+    route.admit(payload).then(
       () => {
         if (qos === 0) return settle(null, 0);
-        writePuback(publish.messageId as number, (err) => settle(err, 1));
+        writePuback(messageId, (err) => settle(err, 1));
       },
       (err: unknown) => {
         deps.failed?.(client, err);
         c._nextBatch(err instanceof Error ? err : new Error('not accepted'));
       },
     );
-  });
+  }
+
+  /** mqtt-packet is between packets: nothing buffered, no error, MQTT 3.1/3.1.1 (aedes 1.2 speaks no other). */
+  function between(p: ParserInternals): boolean {
+    return p._list.length === 0 && p._stateCounter === 0 && !p.error && p.settings.protocolVersion !== 5;
+  }
 
   function fastRoute(packet: { cmd: string }): FastPathRoute | undefined {
     if (packet.cmd !== 'publish' || !c.connackSent) return undefined;

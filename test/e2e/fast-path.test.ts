@@ -5,8 +5,11 @@
  * stay with aedes (the default). SKJOLD_MQTT_FAST_PATH=false puts telemetry back through aedes.
  */
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import net from 'node:net';
 import { after, before, test } from 'node:test';
 import type { MqttClient } from 'mqtt';
+import mqttPacket, { type Packet } from 'mqtt-packet';
 import { rows } from '../harness/influx-rows.ts';
 import { type InfluxdServer, startInfluxd } from '../harness/influxd.ts';
 import { type Stack, startStack } from '../harness/stack.ts';
@@ -128,6 +131,79 @@ test('another device’s topic is refused by aedes’ ACL: the fast path takes o
   await withDeadline(closed, 10_000, 'connection closed after a forbidden publish');
   await eventually('the forbidden publish counted', async () => (await forbidden()) === before + 1);
   assert.deepEqual(await storedSeqs(fast, a), []);
+});
+
+/** A device's MQTT session spoken byte by byte, with every packet the broker sends back. */
+async function rawSession(stack: Stack, d: TestDevice) {
+  const url = new URL(stack.mqttUrl);
+  const socket = net.connect(Number(url.port), url.hostname);
+  socket.setNoDelay(true);
+  await once(socket, 'connect');
+  const received: Packet[] = [];
+  const parser = mqttPacket.parser();
+  parser.on('packet', (p: Packet) => received.push(p));
+  socket.on('data', (chunk: Buffer) => parser.parse(chunk));
+  socket.write(
+    mqttPacket.generate({
+      cmd: 'connect',
+      protocolId: 'MQTT',
+      protocolVersion: 4,
+      clean: true,
+      clientId: `raw-${d.id}`,
+      keepalive: 30,
+      username: d.login,
+      password: Buffer.from(d.secret),
+    }),
+  );
+  await eventually('CONNACK', () => received.some((p) => p.cmd === 'connack'));
+  return { socket, received };
+}
+
+test('telemetry packed with other packets in one read, and cut across reads, is each acknowledged once and stored once', async () => {
+  const emitter = watchEmitter(fast);
+  const { device: d } = await device(fast, 'fast-packed');
+  const { socket, received } = await rawSession(fast, d);
+  const publish = (seq: number, qos: 0 | 1) =>
+    mqttPacket.generate({
+      cmd: 'publish',
+      topic: d.telemetry,
+      qos,
+      messageId: 100 + seq,
+      dup: false,
+      retain: false,
+      payload: Buffer.from(body(d, seq)),
+    });
+  const ping = mqttPacket.generate({ cmd: 'pingreq' });
+  const cut = publish(5, 1);
+  // One write: two readings, a QoS 0 one, a PINGREQ (aedes' to answer), one more, and half of the next.
+  socket.write(
+    Buffer.concat([
+      publish(0, 1),
+      publish(1, 1),
+      publish(2, 0),
+      ping,
+      publish(3, 1),
+      publish(4, 1),
+      cut.subarray(0, 9),
+    ]),
+  );
+  await eventually('the PINGRESP and the first four PUBACKs', () => {
+    const acks = received.filter((p) => p.cmd === 'puback').length;
+    return acks === 4 && received.some((p) => p.cmd === 'pingresp');
+  });
+  // The rest of the cut packet, then one more in the same write.
+  socket.write(Buffer.concat([cut.subarray(9), publish(6, 1)]));
+  await eventually('six PUBACKs', () => received.filter((p) => p.cmd === 'puback').length === 6);
+  await eventually('all 7 readings stored', async () => (await storedSeqs(fast, d)).length === 7);
+  await fast.settled();
+  assert.deepEqual(await storedSeqs(fast, d), [0, 1, 2, 3, 4, 5, 6]);
+  const acked = received.flatMap((p) => (p.cmd === 'puback' ? [p.messageId] : []));
+  assert.deepEqual(
+    acked.sort((a, b) => (a ?? 0) - (b ?? 0)),
+    [100, 101, 103, 104, 105, 106],
+  );
+  assert.equal(emitter.telemetry, 0, 'no telemetry message went through aedes');
+  socket.destroy();
 });
 
 test('SKJOLD_MQTT_FAST_PATH=false: every telemetry message goes through aedes’ emitter', async () => {
