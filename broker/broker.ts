@@ -286,9 +286,13 @@ export async function createBroker(deps: BrokerDeps) {
 
   let parserGuard = true;
   let fastPath = deps.fastPath ?? true;
+  const fastTaken = [
+    metrics.mqttTelemetry.tally({ path: 'fast', qos: '0' }),
+    metrics.mqttTelemetry.tally({ path: 'fast', qos: '1' }),
+  ] as const;
   const fastPathDeps = {
     route: (client: Client) => sessions.get(client),
-    taken: (qos: 0 | 1) => metrics.mqttTelemetry.inc({ path: 'fast', qos: String(qos) }),
+    taken: (qos: 0 | 1) => fastTaken[qos].inc(),
     failed: (client: Client, err: unknown) =>
       logger.warn(
         { device: sessions.get(client)?.ctx.devicePseudonym, err },

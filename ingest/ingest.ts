@@ -1,4 +1,5 @@
 import type { FleetEvents } from '../fleet/events.ts';
+import { DEVICE_KINDS, type DeviceKind } from '../lib/device-kinds.ts';
 import { isSkjoldError } from '../lib/errors.ts';
 import type { Metrics } from '../lib/metrics.ts';
 import type { Transport } from '../transport/transport.ts';
@@ -35,6 +36,13 @@ export type IngestOutcome = 'stored' | 'rejected' | 'dropped';
 export function createIngest(options: IngestOptions) {
   const { pseudonymizer, transport, metrics, rejections, time } = options;
   const now = options.now ?? Date.now;
+  // Counted per message: tallies, not a label hash per increment (lib/tallied-counter.ts).
+  const stored = perKind((kind) => metrics.ingestMessages.tally({ kind, outcome: 'stored' }));
+  const fieldsDropped = perKind((kind) => ({
+    unknown: metrics.ingestFieldsDropped.tally({ kind, reason: 'unknown' }),
+    identifier: metrics.ingestFieldsDropped.tally({ kind, reason: 'identifier' }),
+    location: metrics.ingestFieldsDropped.tally({ kind, reason: 'location' }),
+  }));
 
   return {
     async handle(ctx: DeviceContext, payload: Buffer): Promise<IngestOutcome> {
@@ -62,9 +70,10 @@ export function createIngest(options: IngestOptions) {
         return 'dropped';
       }
       const { dropped } = result;
+      const droppedTally = fieldsDropped[ctx.kind];
       for (const reason in dropped) {
         const n = dropped[reason as keyof typeof dropped];
-        if (n > 0) metrics.ingestFieldsDropped.inc({ kind: ctx.kind, reason }, n);
+        if (n > 0) droppedTally[reason as keyof typeof dropped].inc(n);
       }
       for (const p of result.pseudonymised)
         metrics.identifiersPseudonymised.inc({ type: p.type, where: p.where });
@@ -81,7 +90,7 @@ export function createIngest(options: IngestOptions) {
         options.fleet?.rejected(ctx, 'store_refused');
         return 'rejected';
       }
-      metrics.ingestMessages.inc({ kind: ctx.kind, outcome: 'stored' });
+      stored[ctx.kind].inc();
       options.fleet?.accepted(ctx, result.dropped);
       return 'stored';
     },
@@ -89,3 +98,7 @@ export function createIngest(options: IngestOptions) {
 }
 
 export type Ingest = ReturnType<typeof createIngest>;
+
+function perKind<T>(make: (kind: DeviceKind) => T): Record<DeviceKind, T> {
+  return Object.fromEntries(DEVICE_KINDS.map((kind) => [kind, make(kind)])) as Record<DeviceKind, T>;
+}

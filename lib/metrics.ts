@@ -1,4 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { talliedCounter } from './tallied-counter.ts';
 
 /**
  * Every metric Skjold exports, built per instance so tests can run several.
@@ -51,7 +52,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       labelNames: ['action'] as const,
       registers,
     }),
-    mqttTelemetry: new Counter({
+    mqttTelemetry: talliedCounter({
       name: 'skjold_mqtt_telemetry_messages_total',
       help: "Telemetry messages taken from devices, by path (fast: beside aedes' emitter; broker: through aedes) and QoS",
       labelNames: ['path', 'qos'] as const,
@@ -68,7 +69,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       help: 'HTTP requests answered 429 for exceeding the per-address request rate',
       registers,
     }),
-    ingestMessages: new Counter({
+    ingestMessages: talliedCounter({
       name: 'skjold_ingest_messages_total',
       help: 'Telemetry messages handled by ingest, by device kind and outcome',
       labelNames: ['kind', 'outcome'] as const,
@@ -86,7 +87,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       labelNames: ['kind', 'reason'] as const,
       registers,
     }),
-    ingestFieldsDropped: new Counter({
+    ingestFieldsDropped: talliedCounter({
       name: 'skjold_ingest_fields_dropped_total',
       help: 'Fields removed from accepted messages, by reason (unknown, identifier, location)',
       labelNames: ['kind', 'reason'] as const,
