@@ -172,7 +172,10 @@ export function attachFastPath(client: Client, deps: FastPathDeps): boolean {
       setImmediate(done, new Error('connection closed'));
       return;
     }
-    const packet = Buffer.from([0x40, 0x02, messageId >> 8, messageId & 0xff]);
+    const packet = Buffer.allocUnsafe(4);
+    packet[0] = 0x40;
+    packet[1] = 0x02;
+    packet.writeUInt16BE(messageId, 2);
     let written: boolean;
     try {
       written = c.conn.write(packet);
