@@ -11,7 +11,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { RUNTIME_ENV } from '../lib/process/runtime-tuning.ts';
+import { RUNTIME_ENV, RUNTIME_NODE_OPTIONS } from '../lib/process/runtime-tuning.ts';
 import { waitUntil } from '../lib/process/server-process.ts';
 import { metricValue, scrape } from '../test/e2e/metrics.ts';
 import { type InfluxdServer, startInfluxd } from '../test/harness/influxd.ts';
@@ -78,6 +78,8 @@ test('npm start: port 0 works with the demo fleet, and its rejections are summar
   // The process we started, now running Skjold, has replaced itself with the runtime settings.
   const environ = readFileSync(`/proc/${proc.pid}/environ`, 'utf8').split('\0');
   for (const [k, v] of Object.entries(RUNTIME_ENV)) assert.ok(environ.includes(`${k}=${v}`), `${k} is set`);
+  const cmdline = readFileSync(`/proc/${proc.pid}/cmdline`, 'utf8').split('\0');
+  for (const option of RUNTIME_NODE_OPTIONS) assert.ok(cmdline.includes(option), `${option} is given`);
 
   let rejected = 0;
   let stored = 0;

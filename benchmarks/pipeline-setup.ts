@@ -8,7 +8,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { RUNTIME_ENV } from '../lib/process/runtime-tuning.ts';
+import { RUNTIME_ENV, tunedExecArgv } from '../lib/process/runtime-tuning.ts';
 import { type ServerProcess, spawnServer } from '../lib/process/server-process.ts';
 import { createInfluxV1Store } from '../store/influx-v1.ts';
 import { startInfluxd } from '../test/harness/influxd.ts';
@@ -54,7 +54,7 @@ export async function startPipeline(s: BenchSettings, fleet: FleetSpec, load: Ch
     'skjold',
     new URL('./skjold-process.ts', import.meta.url).pathname,
     [
-      ...s.skjoldNodeOptions,
+      ...tunedExecArgv(s.skjoldNodeOptions),
       ...(s.profileDir ? ['--cpu-prof', '--cpu-prof-dir', s.profileDir] : []),
       ...(kafka ? ['--import', MOCK_CONTROLLER_PATCH] : []),
     ],

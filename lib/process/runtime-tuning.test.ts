@@ -1,0 +1,20 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { RUNTIME_NODE_OPTIONS, tunedExecArgv } from './runtime-tuning.ts';
+
+test('the runtime node options come first, the user’s own after them', () => {
+  assert.deepEqual(tunedExecArgv(['--enable-source-maps']), [
+    ...RUNTIME_NODE_OPTIONS,
+    '--enable-source-maps',
+  ]);
+  // Already tuned (the re-exec'd process): nothing is added twice.
+  assert.deepEqual(tunedExecArgv(tunedExecArgv([])), [...RUNTIME_NODE_OPTIONS]);
+});
+
+test('a young-generation size the user chose is kept, however it was spelled or given', () => {
+  for (const own of ['--max-semi-space-size=64', '--max_semi_space_size=64']) {
+    assert.deepEqual(tunedExecArgv([own]), [own]);
+  }
+  assert.deepEqual(tunedExecArgv([], '--trace-warnings --max-semi-space-size=8'), []);
+  assert.deepEqual(tunedExecArgv([], '--trace-warnings'), [...RUNTIME_NODE_OPTIONS]);
+});
