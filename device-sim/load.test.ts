@@ -154,4 +154,6 @@ test('startLoad reports progress while it runs and hands each send time over onc
   }
   assert.equal(report.acked, report.published);
   assert.equal(report.unacked, 0);
+  // Read after the fleet disconnected: the devices online when publishing stopped.
+  assert.equal(run.progress().online, fleet.devices.length);
 });

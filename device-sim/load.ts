@@ -81,8 +81,9 @@ export interface LoadProgress {
   /** Published and not yet acknowledged (QoS 1). */
   unacked: number;
   throttledTicks: number;
-  /** Devices that connected at the start, and those connected now. */
+  /** Devices that connected at the start. */
   connected: number;
+  /** Devices connected now; once publishing has stopped, those connected when it stopped. */
   online: number;
   errors: Record<string, number>;
   firstPublishAt: number | null;
@@ -158,6 +159,12 @@ export function startLoad(opts: RunLoadOptions): LoadRun {
 
   const slots: Slot[] = [];
   const recorded: Slot[] = [];
+  const countOnline = (): number => {
+    let online = 0;
+    for (const s of slots) if (s.client.connected) online++;
+    return online;
+  };
+  let onlineAtStop: number | undefined;
   // Set when publishing starts: device time = clock.startMs + (now − clock.t0).
   let clock: { t0: number; startMs: number } | undefined;
   const takeSendTimes = (): SendTimes => {
@@ -234,6 +241,7 @@ export function startLoad(opts: RunLoadOptions): LoadRun {
         throttled: () => report.throttledTicks++,
       });
     }
+    onlineAtStop = countOnline();
 
     if (inflight > 0) {
       await new Promise<void>((resolve) => {
@@ -269,8 +277,6 @@ export function startLoad(opts: RunLoadOptions): LoadRun {
     done,
     progress() {
       const at = Date.now();
-      let online = 0;
-      for (const s of slots) if (s.client.connected) online++;
       return {
         at,
         deviceTime: clock ? clock.startMs + (at - clock.t0) : at,
@@ -279,7 +285,7 @@ export function startLoad(opts: RunLoadOptions): LoadRun {
         unacked: finished ? report.unacked : inflight,
         throttledTicks: report.throttledTicks,
         connected: slots.length,
-        online,
+        online: onlineAtStop ?? countOnline(),
         errors: { ...report.errors },
         firstPublishAt: report.firstPublishAt,
         lastAckAt: report.lastAckAt,
