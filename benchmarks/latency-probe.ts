@@ -4,7 +4,8 @@
  * Kept cheap so it does not distort what it measures: one query per poll for
  * all sampled devices (tag filter, indexed), over a time window that starts
  * at the oldest point not yet seen — so each poll returns roughly the points
- * written since the previous one, not the whole step.
+ * written since the previous one, not the whole step. A long run reads it in
+ * parts (`take`): what was handed over is forgotten, so its maps stay small.
  */
 import { quoteIdentifier, quoteString } from '../store/influxql.ts';
 import type { TelemetryStore } from '../store/telemetry-store.ts';
@@ -29,6 +30,15 @@ export interface ProbeStats {
 export interface Probe {
   /** Waits until every seq in `expected` (per login) has been seen, or `timeoutMs`; then stops. */
   finish(expected: Record<string, Iterable<number>>, timeoutMs: number): Promise<void>;
+  /**
+   * Waits as `finish` does but goes on polling; hands over when each expected seq was seen
+   * (per login: seq → epoch ms, the unseen ones absent) and forgets every seq up to the highest
+   * one expected: one seen later counts as never seen.
+   */
+  take(
+    expected: Record<string, Iterable<number>>,
+    timeoutMs: number,
+  ): Promise<Map<string, Map<number, number>>>;
   /** Per login: seq → epoch ms of the first poll that returned it. */
   seen: Map<string, Map<number, number>>;
   stats: ProbeStats;
@@ -49,12 +59,15 @@ interface Front {
   maxSeen: number;
   /** When a gap at `next` was first noticed (0: none). */
   gapSince: number;
+  /** Seqs below this were handed over by `take`; any of them seen later is dropped at the next `take`. */
+  floor: number;
 }
 
 function advance(f: Front, got: Map<number, number>, times: Map<number, number>, now: number): void {
   for (;;) {
     if (got.has(f.next)) {
       f.time = times.get(f.next) ?? f.time;
+      times.delete(f.next);
       f.next++;
       f.gapSince = 0;
     } else if (f.maxSeen > f.next && f.gapSince === 0) {
@@ -82,7 +95,10 @@ export function startProbe(opts: {
   const seen = new Map<string, Map<number, number>>(targets.map((t) => [t.login, new Map()]));
   // Per login: next seq not yet seen in an unbroken run, and the time of the last seen one.
   const front = new Map(
-    targets.map((t) => [t.login, { next: opts.firstSeq, time: opts.sinceMs, maxSeen: -1, gapSince: 0 }]),
+    targets.map((t) => [
+      t.login,
+      { next: opts.firstSeq, time: opts.sinceMs, maxSeen: -1, gapSince: 0, floor: opts.firstSeq },
+    ]),
   );
   const pointTimes = new Map<string, Map<number, number>>(targets.map((t) => [t.login, new Map()]));
   const sources = [
@@ -147,21 +163,81 @@ export function startProbe(opts: {
     }
   })();
 
+  const waitSeen = async (expected: Record<string, Iterable<number>>, timeoutMs: number): Promise<void> => {
+    const deadline = Date.now() + timeoutMs;
+    const missing = (): boolean => {
+      for (const [login, seqs] of Object.entries(expected)) {
+        const got = seen.get(login);
+        for (const seq of seqs) if (!got?.has(seq)) return true;
+      }
+      return false;
+    };
+    while (missing() && Date.now() < deadline) await new Promise((r) => setTimeout(r, opts.intervalMs));
+  };
+
   return {
     seen,
     stats,
     async finish(expected, timeoutMs) {
-      const deadline = Date.now() + timeoutMs;
-      const missing = (): boolean => {
-        for (const [login, seqs] of Object.entries(expected)) {
-          const got = seen.get(login);
-          for (const seq of seqs) if (!got?.has(seq)) return true;
-        }
-        return false;
-      };
-      while (missing() && Date.now() < deadline) await new Promise((r) => setTimeout(r, opts.intervalMs));
+      await waitSeen(expected, timeoutMs);
       stopped = true;
       await loop;
     },
+    async take(expected, timeoutMs) {
+      // Lists, not iterators: they are read while waiting and again to hand over.
+      const lists = Object.fromEntries(Object.entries(expected).map(([login, seqs]) => [login, [...seqs]]));
+      await waitSeen(lists, timeoutMs);
+      const out = new Map<string, Map<number, number>>();
+      for (const [login, seqs] of Object.entries(lists)) {
+        const got = seen.get(login);
+        const f = front.get(login);
+        const times = pointTimes.get(login);
+        if (!got || !f || !times) continue;
+        const taken = new Map<number, number>();
+        let floor = f.floor;
+        for (const seq of seqs) {
+          const at = got.get(seq);
+          if (at !== undefined) taken.set(seq, at);
+          if (seq >= floor) floor = seq + 1;
+        }
+        out.set(login, taken);
+        // The front moves past what was handed over: a seq still missing is not waited for again.
+        if (f.next < floor) {
+          f.time = Math.max(f.time, times.get(floor - 1) ?? f.time);
+          f.next = floor;
+          f.gapSince = 0;
+        }
+        f.floor = floor;
+        for (const seq of got.keys()) if (seq < floor) got.delete(seq);
+        for (const seq of times.keys()) if (seq < floor) times.delete(seq);
+      }
+      return out;
+    },
   };
+}
+
+/**
+ * Publish-to-queryable latencies of a sample: per login, each sent seq's visibility time minus its
+ * send time; a seq never seen counts as overwritten when a timestamp collision took it
+ * (ts-collisions.ts), else as not seen.
+ */
+export function sampleLatencies(
+  sent: Record<string, Map<number, number>>,
+  seen: Map<string, Map<number, number>>,
+  overwritten: Record<string, number[]>,
+): { latencies: number[]; notSeen: number; overwritten: number } {
+  const latencies: number[] = [];
+  let notSeen = 0;
+  let shared = 0;
+  for (const [login, times] of Object.entries(sent)) {
+    const got = seen.get(login);
+    const collided = new Set(overwritten[login]);
+    for (const [seq, sentAt] of times) {
+      const at = got?.get(seq);
+      if (at !== undefined) latencies.push(at - sentAt);
+      else if (collided.has(seq)) shared++;
+      else notSeen++;
+    }
+  }
+  return { latencies, notSeen, overwritten: shared };
 }

@@ -1,10 +1,13 @@
 /**
  * The client side of every phase, in its own process so its CPU is counted
  * apart: Phase A's InfluxDB writers, and Phases B and C's load generator
- * (device-sim/load.ts) publishing the fleet's telemetry over MQTT.
+ * (device-sim/load.ts) publishing the fleet's telemetry over MQTT — one load
+ * per call (`mqttLoad`), or one long load the soak reads as it runs
+ * (`loadStart`, `loadProgress`, `loadEnd`). serveIpc answers each request as
+ * it comes, so `loadProgress` is served while `loadEnd` waits.
  */
 import type { SimDevice } from '../device-sim/fleet.ts';
-import { type LoadReport, runLoad } from '../device-sim/load.ts';
+import { type LoadProgress, type LoadReport, type LoadRun, runLoad, startLoad } from '../device-sim/load.ts';
 import { createInfluxV1Store } from '../store/influx-v1.ts';
 import { benchFleet, type FleetSpec } from './bench-fleet.ts';
 import { serveIpc } from './ipc.ts';
@@ -56,6 +59,24 @@ export type MqttLoadResult = Omit<LoadReport, 'sendTimes' | 'perSecond'> & {
   elapsedMs: number;
 };
 
+/** A reading of the long load: its counters so far, and what was recorded since the previous reading. */
+export type LoadPoll = Omit<LoadProgress, 'sendTimes'> & {
+  /** Per sampled login: seq → epoch ms of publish, for the messages published since the previous reading. */
+  sample: Record<string, Map<number, number>>;
+  /** Messages stamped with their device's previous timestamp since the load started (ts-collisions.ts). */
+  tsCollisions: number;
+  /** Per sampled login: seqs overwritten by a timestamp collision since the previous reading. */
+  sampleOverwritten: Record<string, number[]>;
+};
+
+export interface LoadStarted {
+  /** Epoch ms when publishing began (the fleet connected). */
+  at: number;
+  /** Device clock then: every point of the load is stamped at or after it. */
+  deviceTime: number;
+  connected: number;
+}
+
 installCollisionCounter();
 let devicesFor: { key: string; devices: SimDevice[] } | undefined;
 const fleetDevices = (spec: FleetSpec): SimDevice[] => {
@@ -103,37 +124,89 @@ async function influxWrite(args: InfluxWriteArgs): Promise<InfluxWriteResult> {
   return result;
 }
 
-async function mqttLoad(args: MqttLoadArgs): Promise<MqttLoadResult> {
-  const devices = fleetDevices(args.fleet);
-  const topicOf = (login: string): string => `skjold/d/${login}/telemetry`;
-  resetCollisions(args.sampleLogins.map(topicOf));
-  const startTime = Date.now();
-  const report = await runLoad({
+const topicOf = (login: string): string => `skjold/d/${login}/telemetry`;
+
+function loadOptions(args: MqttLoadArgs) {
+  return {
     mqttUrl: args.mqttUrl,
-    devices,
+    devices: fleetDevices(args.fleet),
     totalRate: args.totalRate,
     durationMs: args.durationMs,
-    qos: 1,
-    recordSendTimes: args.sampleLogins.length > 0,
+    qos: 1 as const,
+    recordSendTimesFor: new Set(args.sampleLogins),
     maxInflight: args.maxInflight,
     firstSeq: args.firstSeq,
-    startTime: new Date(startTime),
     connectConcurrency: 64,
     drainTimeoutMs: args.drainTimeoutMs ?? 10_000,
-  });
-  const elapsedMs = Date.now() - startTime;
-  const { sendTimes, perSecond: _perSecond, ...rest } = report;
-  const sample: Record<string, Map<number, number>> = {};
-  for (const login of args.sampleLogins) sample[login] = new Map();
-  for (const [key, at] of sendTimes ?? []) {
-    const colon = key.lastIndexOf(':');
-    const perLogin = sample[key.slice(0, colon)];
-    if (perLogin) perLogin.set(Number(key.slice(colon + 1)), at);
-  }
-  const collisions = takeCollisions();
-  const sampleOverwritten: Record<string, number[]> = {};
-  for (const login of args.sampleLogins) sampleOverwritten[login] = collisions.seqs.get(topicOf(login)) ?? [];
-  return { ...rest, sample, tsCollisions: collisions.count, sampleOverwritten, startTime, elapsedMs };
+  };
 }
 
-serveIpc({ influxWrite, mqttLoad });
+/** Per sampled login (every one present, maybe empty): seq → send time. */
+function bySampledLogin(
+  logins: string[],
+  sendTimes: LoadReport['sendTimes'],
+): Record<string, Map<number, number>> {
+  return Object.fromEntries(logins.map((login) => [login, sendTimes?.get(login) ?? new Map()]));
+}
+
+function overwritten(logins: string[], seqs: Map<string, number[]>): Record<string, number[]> {
+  return Object.fromEntries(logins.map((login) => [login, seqs.get(topicOf(login)) ?? []]));
+}
+
+async function mqttLoad(args: MqttLoadArgs): Promise<MqttLoadResult> {
+  resetCollisions(args.sampleLogins.map(topicOf));
+  const startTime = Date.now();
+  const report = await runLoad({ ...loadOptions(args), startTime: new Date(startTime) });
+  const elapsedMs = Date.now() - startTime;
+  const { sendTimes, perSecond: _perSecond, ...rest } = report;
+  const collisions = takeCollisions();
+  return {
+    ...rest,
+    sample: bySampledLogin(args.sampleLogins, sendTimes),
+    tsCollisions: collisions.count,
+    sampleOverwritten: overwritten(args.sampleLogins, collisions.seqs),
+    startTime,
+    elapsedMs,
+  };
+}
+
+// The long load: one at a time, read by loadProgress while it runs.
+let long: { run: LoadRun; logins: string[] } | undefined;
+
+/** Starts a load of `durationMs` and answers once the fleet is connected and publishing. */
+async function loadStart(args: MqttLoadArgs): Promise<LoadStarted> {
+  if (long) throw new Error('a long load is already running: loadEnd it first');
+  resetCollisions(args.sampleLogins.map(topicOf));
+  const run = startLoad(loadOptions(args));
+  long = { run, logins: args.sampleLogins };
+  const started = await run.started;
+  return { ...started, connected: run.progress().connected };
+}
+
+function poll(): LoadPoll {
+  if (!long) throw new Error('no long load: loadStart one first');
+  const { sendTimes, ...progress } = long.run.progress();
+  const collisions = takeCollisions(true);
+  return {
+    ...progress,
+    sample: bySampledLogin(long.logins, sendTimes),
+    tsCollisions: collisions.count,
+    sampleOverwritten: overwritten(long.logins, collisions.seqs),
+  };
+}
+
+/** Waits for the long load to end (its duration, then the drain) and gives the last reading. */
+async function loadEnd(): Promise<LoadPoll> {
+  if (!long) throw new Error('no long load: loadStart one first');
+  const report = await long.run.done;
+  const last = poll();
+  // What the last reading could not hand over: the send times the run kept after publishing stopped.
+  for (const [login, times] of report.sendTimes ?? []) {
+    const into = last.sample[login];
+    if (into) for (const [seq, at] of times) into.set(seq, at);
+  }
+  long = undefined;
+  return { ...last, unacked: report.unacked };
+}
+
+serveIpc({ influxWrite, mqttLoad, loadStart, loadProgress: poll, loadEnd });

@@ -9,7 +9,7 @@ import type { BenchSettings } from './args.ts';
 import { BENCH_TENANTS, type FleetSpec } from './bench-fleet.ts';
 import { type HttpdDelta, httpdDelta, httpdStats } from './influxd-stats.ts';
 import type { Child } from './ipc.ts';
-import { type ProbeStats, type ProbeTarget, startProbe } from './latency-probe.ts';
+import { type ProbeStats, type ProbeTarget, sampleLatencies, startProbe } from './latency-probe.ts';
 import type { MqttLoadResult } from './load-process.ts';
 import { type PhaseUsage, startSampler } from './proc-sampler.ts';
 import type { MetricValues, RuntimeWatch, WatchArgs } from './skjold-process.ts';
@@ -120,19 +120,11 @@ export async function pipelineStep(ctx: Context, rate: number, index: number): P
   const counters = counterDelta(before.counters, after.counters);
   const writes = counters.skjold_store_write_seconds_count ?? 0;
 
-  const latencies: number[] = [];
-  let notSeen = 0;
-  let overwritten = 0;
-  for (const [login, sent] of Object.entries(report.sample)) {
-    const seen = probe.seen.get(login);
-    const shared = new Set(report.sampleOverwritten[login]);
-    for (const [seq, sentAt] of sent) {
-      const at = seen?.get(seq);
-      if (at !== undefined) latencies.push(at - sentAt);
-      else if (shared.has(seq)) overwritten++;
-      else notSeen++;
-    }
-  }
+  const { latencies, notSeen, overwritten } = sampleLatencies(
+    report.sample,
+    probe.seen,
+    report.sampleOverwritten,
+  );
   const latencyMs = distribution(latencies);
   const achievedRate = perSecond(report.acked, report.firstPublishAt, report.lastAckAt);
   const lost = Math.max(0, report.acked - stored - report.tsCollisions);
@@ -189,7 +181,10 @@ function cpuPerMessage(usage: PhaseUsage, messages: number): PipelineStep['cpuPe
   return { skjold, influxd, total: Math.round((skjold + influxd) * 10) / 10 };
 }
 
-function counterDelta(before: Record<string, number>, after: Record<string, number>): Record<string, number> {
+export function counterDelta(
+  before: Record<string, number>,
+  after: Record<string, number>,
+): Record<string, number> {
   const out: Record<string, number> = {};
   for (const [key, value] of Object.entries(after)) {
     const d = value - (before[key] ?? 0);

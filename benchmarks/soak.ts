@@ -4,10 +4,9 @@
  *
  * Skjold end to end (the same setup as Phase C) under a steady load at 70 % of
  * its measured capacity for many minutes: does memory creep, does latency
- * drift, is anything lost? One end-to-end step (pipeline-step.ts) per
- * interval, back to back, each with its own reckoning; between steps the load
- * generator reconnects the fleet (a second or two without load). Prints one
- * line per interval and a verdict; writes benchmarks/results/soak.json.
+ * drift, is anything lost? One load for the whole run, the fleet connected
+ * throughout (soak-load.ts), read every interval. Prints one line per
+ * interval and a verdict; writes benchmarks/results/soak.json.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, relative } from 'node:path';
@@ -18,9 +17,8 @@ import { forkChild } from './ipc.ts';
 import { prioritise } from './load-priority.ts';
 import { machineInfo } from './machine.ts';
 import { startPipeline } from './pipeline-setup.ts';
-import { type PipelineStep, pipelineStep } from './pipeline-step.ts';
+import { type IntervalRow, reckon, type SoakLoad, soakLoad } from './soak-load.ts';
 import { chooseRate, soakVerdict } from './soak-verdict.ts';
-import { settledCount } from './store-count.ts';
 
 const LATEST = new URL('./results/latest.json', import.meta.url).pathname;
 
@@ -68,12 +66,10 @@ async function main(): Promise<void> {
     latest: readLatest(),
   });
   const out = values.out ?? new URL('./results/soak.json', import.meta.url).pathname;
-  // The end-to-end settings of `npm run bench`, with one step per interval.
+  // The end-to-end settings of `npm run bench` (fleet, latency sample, probe).
   const s = {
     ...parseSettings([
       '--no-stages', // a profiler running all the while would be part of what is measured
-      '--duration',
-      String(intervalS),
       ...(values.skjold ?? []).flatMap((kv) => ['--skjold', kv]),
     ]),
     out,
@@ -88,22 +84,20 @@ async function main(): Promise<void> {
   try {
     const pipeline = await startPipeline(s, fleet, load);
     const { ctx } = pipeline;
-    const rows: ReturnType<typeof intervalRow>[] = [];
-    const steps: PipelineStep[] = [];
+    const rows: IntervalRow[] = [];
+    let run: SoakLoad | undefined;
     let aborted: string | null = null;
-    let final = { acked: 0, stored: 0, tsCollisions: 0, lost: 0 };
+    let final = { acked: 0, stored: 0, tsCollisions: 0, lost: 0, unacked: 0 };
     try {
-      const t0 = Date.now();
-      for (let k = 1; k <= count; k++) {
-        const stepStart = Date.now();
-        const step = await pipelineStep(ctx, rate, k);
-        const memory = await ctx.skjold.call<Record<string, number>>('memory');
-        steps.push(step);
-        const row = intervalRow(k, (Date.now() - t0) / 60_000, (Date.now() - stepStart) / 1000, step, memory);
+      run = await soakLoad(ctx, { rate, intervals: count, intervalMs: intervalS * 1000 }, (row) => {
         rows.push(row);
         process.stderr.write(`${line(row, count)}\n`);
-      }
-      final = await reckon(ctx, steps, t0);
+      });
+      final = await reckon(ctx, run);
+      const withLoss = rows.filter((r) => (r.lost ?? 0) > 0).map((r) => `${r.interval}: ${r.lost}`);
+      process.stderr.write(
+        `  stored per interval: ${rows.map((r) => r.stored).join(', ')}${withLoss.length ? ` (lost in ${withLoss.join(', ')})` : ''}\n`,
+      );
       await ctx.skjold.call('stop');
     } catch (err) {
       // A crash ends the soak; the intervals measured until then are kept, and it fails.
@@ -121,7 +115,7 @@ async function main(): Promise<void> {
     if (aborted) verdict.failures.unshift(`aborted: ${aborted.split('\n')[0]}`);
     if (aborted || rows.length < count) verdict.pass = false;
     const results = {
-      schema: 1,
+      schema: 2,
       startedAt: startedAt.toISOString(),
       finishedAt: new Date().toISOString(),
       command: `npm run bench:soak${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
@@ -136,7 +130,19 @@ async function main(): Promise<void> {
       totals: final,
       verdict,
       aborted,
-      steps,
+      load: run
+        ? {
+            published: run.final.published,
+            acked: run.final.acked,
+            unacked: run.final.unacked,
+            throttledTicks: run.final.throttledTicks,
+            connected: run.final.connected,
+            errors: run.final.errors,
+          }
+        : null,
+      probe: run?.probe ?? null,
+      influxd: run?.influxd ?? null,
+      skjoldCounters: run?.skjoldCounters ?? null,
     };
     mkdirSync(dirname(out), { recursive: true });
     writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
@@ -147,80 +153,26 @@ async function main(): Promise<void> {
   }
 }
 
-/** One interval's figures: what the line shows and soak.json keeps (the whole step is kept too). */
-function intervalRow(
-  k: number,
-  endMin: number,
-  wallS: number,
-  step: PipelineStep,
-  memory: Record<string, number>,
-) {
-  const skjold = step.usage.processes.skjold;
-  return {
-    interval: k,
-    endMin: Math.round(endMin * 100) / 100,
-    /** Share of the interval with load on: the rest is the reconnect and the reckoning between steps. */
-    loadShare: Math.round((step.usage.durationS / wallS) * 100) / 100,
-    achievedRate: step.achievedRate,
-    acked: step.acked,
-    stored: step.stored,
-    tsCollisions: step.tsCollisions,
-    lost: step.lost,
-    unacked: step.unacked,
-    latencyMs: {
-      count: step.latencyMs.count,
-      p50: step.latencyMs.p50,
-      p99: step.latencyMs.p99,
-      max: step.latencyMs.max,
-    },
-    latencyNotSeen: step.latencyNotSeen,
-    skjold: {
-      rssMiB: skjold?.rssEndMiB ?? 0,
-      rssPeakMiB: skjold?.rssPeakMiB ?? 0,
-      heapUsedMiB: memory.heapUsed ?? 0,
-      heapTotalMiB: memory.heapTotal ?? 0,
-      externalMiB: memory.external ?? 0,
-      arrayBuffersMiB: memory.arrayBuffers ?? 0,
-      cpuCores: skjold?.cpuCoresAvg ?? 0,
-    },
-    influxdCores: step.usage.processes.influxd?.cpuCoresAvg ?? 0,
-    buffer: {
-      mean: step.skjoldRuntime.bufferedMean,
-      max: step.skjoldRuntime.bufferedMax,
-      fullShare: step.skjoldRuntime.fullShare,
-    },
-    failures: step.failures,
-  };
-}
-
-function line(r: ReturnType<typeof intervalRow>, count: number): string {
+function line(r: IntervalRow, count: number): string {
   const w = String(count).length;
+  const spaces = Object.entries(r.skjold.heapSpacesMiB)
+    .map(([name, mib]) => `${name.replace(/_space$/, '')} ${mib}`)
+    .join(' ');
   return (
-    `  [${String(r.interval).padStart(w)}/${count}] ${r.endMin.toFixed(1)} min: ${r.achievedRate}/s ` +
-    `p50 ${r.latencyMs.p50} p99 ${r.latencyMs.p99} max ${r.latencyMs.max} ms, ` +
-    `RSS ${r.skjold.rssMiB} MiB heap ${r.skjold.heapUsedMiB}/${r.skjold.heapTotalMiB} MiB, ` +
-    `cores skjold ${r.skjold.cpuCores} influxd ${r.influxdCores}, ` +
-    `buffer mean ${r.buffer.mean} max ${r.buffer.max}, lost ${r.lost}`
+    `  [${String(r.interval).padStart(w)}/${count}] ${r.endMin.toFixed(1)} min: acked ${r.acked}, ${r.achievedRate}/s, ` +
+    `p50 ${r.latencyMs.p50} p99 ${r.latencyMs.p99} max ${r.latencyMs.max} ms (${r.latencyMs.count} sampled), ` +
+    `RSS ${r.skjold.rssMiB} MiB heap ${r.skjold.heapUsedMiB}/${r.skjold.heapTotalMiB} MiB (${spaces}), ` +
+    `cores skjold ${r.skjold.cpuCores} influxd ${r.influxdCores} load ${r.loadCores}, ` +
+    `load RSS ${r.loadRssMiB} MiB, ` +
+    `buffer mean ${r.buffer.mean} max ${r.buffer.max}, online ${r.online}` +
+    (r.failures.length ? ` — ${r.failures.join('; ')}` : '')
   );
-}
-
-/**
- * Acknowledged vs stored over the whole soak, counted again once the store has caught up — so a
- * point that reached InfluxDB after its step was counted is not taken for lost — the same reckoning
- * as each step's: lost = acked − stored − timestamp collisions (ts-collisions.ts), at least 0.
- */
-async function reckon(ctx: Parameters<typeof pipelineStep>[0], steps: PipelineStep[], since: number) {
-  const acked = steps.reduce((a, st) => a + st.acked, 0);
-  const tsCollisions = steps.reduce((a, st) => a + st.tsCollisions, 0);
-  const tenants = BENCH_TENANTS.map((t) => t.id);
-  const stored = await settledCount(ctx.store, tenants, since, acked - tsCollisions);
-  return { acked, stored, tsCollisions, lost: Math.max(0, acked - stored - tsCollisions) };
 }
 
 function summary(
   r: {
     rate: { msgPerS: number; source: string };
-    totals: { acked: number; stored: number; tsCollisions: number; lost: number };
+    totals: { acked: number; stored: number; tsCollisions: number; lost: number; unacked: number };
     verdict: ReturnType<typeof soakVerdict>;
   },
   out: string,
@@ -229,7 +181,8 @@ function summary(
   return [
     '',
     `Soak at ${r.rate.msgPerS} msg/s (${r.rate.source})`,
-    `  acknowledged ${r.totals.acked}, stored ${r.totals.stored}, timestamp collisions ${r.totals.tsCollisions}: lost ${r.totals.lost}`,
+    `  acknowledged ${r.totals.acked}, stored ${r.totals.stored}, timestamp collisions ${r.totals.tsCollisions}: lost ${r.totals.lost}` +
+      (r.totals.unacked ? ` (${r.totals.unacked} never acknowledged)` : ''),
     `  RSS slope ${rss.miBPerMin ?? '–'} MiB/min over ${rss.intervalsUsed} intervals after ${rss.warmupMin} min of warm-up`,
     `  p99 median ${p99.firstThirdMedianMs} ms (first ${p99.thirdOf} intervals) → ${p99.lastThirdMedianMs} ms (last ${p99.thirdOf}), ` +
       `×${p99.ratio}, slope ${p99.slopeMsPerMin ?? '–'} ms/min, max ${p99.maxMs} ms`,

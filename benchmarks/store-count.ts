@@ -1,14 +1,19 @@
 import type { TelemetryStore } from '../store/telemetry-store.ts';
 
-/** Points stored across the tenants' databases with time ≥ `sinceMs` (every measurement has `seq`). */
+/** Points stored across the tenants' databases with `sinceMs` ≤ time < `untilMs` (every measurement has `seq`). */
 export async function countPoints(
   store: TelemetryStore,
   tenants: string[],
   sinceMs: number,
+  untilMs?: number,
 ): Promise<number> {
   let total = 0;
+  const until = untilMs === undefined ? '' : ` AND time < ${untilMs}ms`;
   for (const tenantId of tenants) {
-    const [result] = await store.query(tenantId, `SELECT count(seq) FROM /.*/ WHERE time >= ${sinceMs}ms`);
+    const [result] = await store.query(
+      tenantId,
+      `SELECT count(seq) FROM /.*/ WHERE time >= ${sinceMs}ms${until}`,
+    );
     if (result?.error) throw new Error(`count in ${tenantId}: ${result.error}`);
     for (const series of result?.series ?? []) total += Number(series.values[0]?.[1] ?? 0);
   }

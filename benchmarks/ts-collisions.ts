@@ -51,7 +51,12 @@ export function resetCollisions(topics: string[]): void {
   watched = new Map(topics.map((t) => [t, []]));
 }
 
-/** Collisions since the reset, and per watched topic the seqs involved. */
-export function takeCollisions(): { count: number; seqs: Map<string, number[]> } {
-  return { count: collisions, seqs: watched };
+/**
+ * Collisions since the reset, and per watched topic the seqs involved; with `forget`, those seqs
+ * are handed over once (a long load reads them as it goes and keeps none).
+ */
+export function takeCollisions(forget = false): { count: number; seqs: Map<string, number[]> } {
+  const seqs = watched;
+  if (forget) watched = new Map([...seqs.keys()].map((t) => [t, []]));
+  return { count: collisions, seqs };
 }

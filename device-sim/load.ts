@@ -3,7 +3,9 @@
  * fleet's connections, paced in ~10 ms ticks. Per message it only concatenates
  * a pre-built JSON template with a timestamp (shared by the tick) and a
  * sequence number; acknowledgements go to one callback per device, so the hot
- * path allocates no closures.
+ * path allocates no closures. Send times are kept only for the logins asked
+ * for, in a map per device keyed by seq (no key strings), and `progress()`
+ * hands them over while the load runs, so a run of any length stays flat.
  */
 import type { MqttClient } from 'mqtt';
 import { connectDevice } from './connect-device.ts';
@@ -20,13 +22,18 @@ export interface RunLoadOptions {
   totalRate: number;
   durationMs: number;
   qos: 0 | 1;
-  /** Record when each message was published (costs memory: one map entry per message). */
+  /** Record when each message of every device was published (one map entry per message: short runs only). */
   recordSendTimes?: boolean;
+  /**
+   * Record when each message of these logins was published. Memory grows with their share of the
+   * traffic only, and `progress()` hands the times over and forgets them: a long run stays flat.
+   */
+  recordSendTimesFor?: ReadonlySet<string>;
   /** QoS 1 messages awaiting PUBACK across the fleet before the generator holds back (default 10 000). */
   maxInflight?: number;
   /** Tick length in ms (default 10). */
   tickMs?: number;
-  /** Device clock at the start (default now; then it follows real time). */
+  /** Device clock when publishing starts (default: the real time then; it follows real time after). */
   startTime?: Date;
   firstSeq?: number;
   seed?: number | string;
@@ -35,6 +42,9 @@ export interface RunLoadOptions {
   signal?: AbortSignal;
 }
 
+/** Per recorded login: seq → epoch ms of its publish. */
+export type SendTimes = Map<string, Map<number, number>>;
+
 export interface LoadReport {
   published: number;
   /** PUBACKs received (QoS 1); messages written to the socket (QoS 0). */
@@ -42,6 +52,7 @@ export interface LoadReport {
   unacked: number;
   /** Ticks in which the generator held back because `maxInflight` was reached. */
   throttledTicks: number;
+  /** Devices that connected at the start. */
   connected: number;
   errors: Record<string, number>;
   /** Epoch ms. */
@@ -49,8 +60,43 @@ export interface LoadReport {
   lastAckAt: number | null;
   /** Acknowledgements per second since the first publish. */
   perSecond: number[];
-  /** Epoch ms of each publish, keyed `${login}:${seq}` (only with `recordSendTimes`). */
-  sendTimes?: Map<string, number>;
+  /**
+   * With `recordSendTimes` or `recordSendTimesFor`: the send times not already handed over by
+   * `progress()` (all of them when it was never called).
+   */
+  sendTimes?: SendTimes;
+}
+
+/** The load so far, read while it runs. */
+export interface LoadProgress {
+  /** Epoch ms of this reading. */
+  at: number;
+  /**
+   * Device clock at this reading: every message published before it carries an earlier or equal
+   * timestamp, every later one this or a later one (ticks are never split by a reading).
+   */
+  deviceTime: number;
+  published: number;
+  acked: number;
+  /** Published and not yet acknowledged (QoS 1). */
+  unacked: number;
+  throttledTicks: number;
+  /** Devices that connected at the start. */
+  connected: number;
+  /** Devices connected now; once publishing has stopped, those connected when it stopped. */
+  online: number;
+  errors: Record<string, number>;
+  firstPublishAt: number | null;
+  lastAckAt: number | null;
+  /** Send times recorded since the previous reading; handed over once and forgotten here. */
+  sendTimes: SendTimes;
+}
+
+export interface LoadRun {
+  /** Resolves once the fleet is connected and publishing has begun (or the load ended without). */
+  started: Promise<{ at: number; deviceTime: number }>;
+  progress(): LoadProgress;
+  done: Promise<LoadReport>;
 }
 
 interface Slot {
@@ -61,16 +107,30 @@ interface Slot {
   /** JSON of a reading after its `seq`: `,"energy_kwh":…}`; a few variants rotated. */
   tails: string[];
   onAck: (err?: Error) => void;
+  /** seq → publish time since the last hand-over, for recorded logins; null for the rest. */
+  sendTimes: Map<number, number> | null;
 }
 
 const TEMPLATE_VARIANTS = 4;
 
-export async function runLoad(opts: RunLoadOptions): Promise<LoadReport> {
+export function runLoad(opts: RunLoadOptions): Promise<LoadReport> {
+  try {
+    return startLoad(opts).done;
+  } catch (err) {
+    return Promise.reject(err);
+  }
+}
+
+/** Starts the load and returns at once: read it with `progress()` while it runs, await `done` for the report. */
+export function startLoad(opts: RunLoadOptions): LoadRun {
   if (!(opts.totalRate > 0)) throw new RangeError('totalRate must be > 0');
   const tickMs = opts.tickMs ?? 10;
   const maxInflight = opts.maxInflight ?? 10_000;
-  const startMs = (opts.startTime ?? new Date()).getTime();
+  // The readings' values are shaped by the time of day; the device clock itself starts with publishing.
+  const templateMs = (opts.startTime ?? new Date()).getTime();
   const seed = opts.seed ?? 1;
+  const recordAll = opts.recordSendTimes === true;
+  const recordSome = opts.recordSendTimesFor;
   const report: LoadReport = {
     published: 0,
     acked: 0,
@@ -82,7 +142,6 @@ export async function runLoad(opts: RunLoadOptions): Promise<LoadReport> {
     lastAckAt: null,
     perSecond: [],
   };
-  if (opts.recordSendTimes) report.sendTimes = new Map();
   const count = (key: string): void => {
     report.errors[key] = (report.errors[key] ?? 0) + 1;
   };
@@ -99,72 +158,141 @@ export async function runLoad(opts: RunLoadOptions): Promise<LoadReport> {
   };
 
   const slots: Slot[] = [];
-  await mapLimit(opts.devices, opts.connectConcurrency ?? 32, async (device) => {
-    if (opts.signal?.aborted) return;
-    const rng = createRng(`${seed}:${device.login}`);
-    const outcome = await connectDevice({
-      mqttUrl: opts.mqttUrl,
-      login: device.login,
-      password: device.secret,
-      clientId: `d-${rng.hex(16)}`,
-      onError: count,
-      ...(opts.signal ? { signal: opts.signal } : {}),
-    });
-    if (!outcome.ok) return count(outcome.reason);
-    const state = modelState(device);
-    const tails: string[] = [];
-    for (let v = 0; v < TEMPLATE_VARIANTS; v++) {
-      const { ts: _ts, seq: _seq, ...values } = reading(device, state, startMs + v * 3_600_000, 0);
-      tails.push(`,${JSON.stringify(values).slice(1)}`);
+  const recorded: Slot[] = [];
+  const countOnline = (): number => {
+    let online = 0;
+    for (const s of slots) if (s.client.connected) online++;
+    return online;
+  };
+  let onlineAtStop: number | undefined;
+  // Set when publishing starts: device time = clock.startMs + (now − clock.t0).
+  let clock: { t0: number; startMs: number } | undefined;
+  const takeSendTimes = (): SendTimes => {
+    const taken: SendTimes = new Map();
+    for (const slot of recorded) {
+      taken.set(slot.login, slot.sendTimes as Map<number, number>);
+      slot.sendTimes = new Map();
     }
-    const onAck = (err?: Error): void => {
-      if (finished) return;
-      if (opts.qos === 1 && --inflight === 0) drained?.();
-      if (err) count('publish_error');
-      else acked();
-    };
-    const topic = `skjold/d/${device.login}/telemetry`;
-    slots.push({ login: device.login, client: outcome.client, topic, seq: opts.firstSeq ?? 0, tails, onAck });
+    return taken;
+  };
+
+  let markStarted: (at: { at: number; deviceTime: number }) => void = () => {};
+  const started = new Promise<{ at: number; deviceTime: number }>((resolve) => {
+    markStarted = resolve;
   });
-  report.connected = slots.length;
 
-  if (slots.length > 0 && !opts.signal?.aborted) {
-    await pace(opts, slots, tickMs, startMs, {
-      publishOne: (slot, ts) => {
-        const seq = slot.seq++;
-        const body = `{"ts":"${ts}","seq":${seq}${slot.tails[seq % TEMPLATE_VARIANTS]}`;
-        if (opts.qos === 1) inflight++;
-        const now = Date.now();
-        report.firstPublishAt ??= now;
-        report.sendTimes?.set(`${slot.login}:${seq}`, now);
-        report.published++;
-        slot.client.publish(slot.topic, body, { qos: opts.qos }, slot.onAck);
-      },
-      canPublish: () => opts.qos === 0 || inflight < maxInflight,
-      throttled: () => report.throttledTicks++,
-    });
-  }
-
-  if (inflight > 0) {
-    await new Promise<void>((resolve) => {
-      const deadline = setTimeout(resolve, opts.drainTimeoutMs ?? 10_000);
-      drained = () => {
-        clearTimeout(deadline);
-        resolve();
+  const run = async (): Promise<LoadReport> => {
+    await mapLimit(opts.devices, opts.connectConcurrency ?? 32, async (device) => {
+      if (opts.signal?.aborted) return;
+      const rng = createRng(`${seed}:${device.login}`);
+      const outcome = await connectDevice({
+        mqttUrl: opts.mqttUrl,
+        login: device.login,
+        password: device.secret,
+        clientId: `d-${rng.hex(16)}`,
+        onError: count,
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      });
+      if (!outcome.ok) return count(outcome.reason);
+      const state = modelState(device);
+      const tails: string[] = [];
+      for (let v = 0; v < TEMPLATE_VARIANTS; v++) {
+        const { ts: _ts, seq: _seq, ...values } = reading(device, state, templateMs + v * 3_600_000, 0);
+        tails.push(`,${JSON.stringify(values).slice(1)}`);
+      }
+      const onAck = (err?: Error): void => {
+        if (finished) return;
+        if (opts.qos === 1 && --inflight === 0) drained?.();
+        if (err) count('publish_error');
+        else acked();
       };
+      const topic = `skjold/d/${device.login}/telemetry`;
+      const record = recordAll || recordSome?.has(device.login) === true;
+      const slot: Slot = {
+        login: device.login,
+        client: outcome.client,
+        topic,
+        seq: opts.firstSeq ?? 0,
+        tails,
+        onAck,
+        sendTimes: record ? new Map() : null,
+      };
+      slots.push(slot);
+      if (record) recorded.push(slot);
     });
-  }
-  report.unacked = inflight;
-  finished = true;
-  const force = inflight > 0;
-  await mapLimit(slots, 64, (s) =>
-    Promise.race([
-      s.client.endAsync(force).catch(() => {}),
-      new Promise((r) => setTimeout(r, 2_000).unref()),
-    ]),
+    report.connected = slots.length;
+
+    const t0 = Date.now();
+    clock = { t0, startMs: opts.startTime?.getTime() ?? t0 };
+    markStarted({ at: t0, deviceTime: clock.startMs });
+    if (slots.length > 0 && !opts.signal?.aborted) {
+      await pace(opts, slots, tickMs, clock, {
+        publishOne: (slot, ts) => {
+          const seq = slot.seq++;
+          const body = `{"ts":"${ts}","seq":${seq}${slot.tails[seq % TEMPLATE_VARIANTS]}`;
+          if (opts.qos === 1) inflight++;
+          const now = Date.now();
+          report.firstPublishAt ??= now;
+          if (slot.sendTimes !== null) slot.sendTimes.set(seq, now);
+          report.published++;
+          slot.client.publish(slot.topic, body, { qos: opts.qos }, slot.onAck);
+        },
+        canPublish: () => opts.qos === 0 || inflight < maxInflight,
+        throttled: () => report.throttledTicks++,
+      });
+    }
+    onlineAtStop = countOnline();
+
+    if (inflight > 0) {
+      await new Promise<void>((resolve) => {
+        const deadline = setTimeout(resolve, opts.drainTimeoutMs ?? 10_000);
+        drained = () => {
+          clearTimeout(deadline);
+          resolve();
+        };
+      });
+    }
+    report.unacked = inflight;
+    finished = true;
+    const force = inflight > 0;
+    await mapLimit(slots, 64, (s) =>
+      Promise.race([
+        s.client.endAsync(force).catch(() => {}),
+        new Promise((r) => setTimeout(r, 2_000).unref()),
+      ]),
+    );
+    for (const s of slots) if (!s.client.disconnected) s.client.end(true);
+    if (recordAll || recordSome) report.sendTimes = takeSendTimes();
+    return report;
+  };
+
+  const done = run();
+  // A load that failed before publishing still counts as started, so nobody waits on it forever.
+  done.then(
+    () => markStarted({ at: Date.now(), deviceTime: clock?.startMs ?? Date.now() }),
+    () => markStarted({ at: Date.now(), deviceTime: clock?.startMs ?? Date.now() }),
   );
-  for (const s of slots) if (!s.client.disconnected) s.client.end(true);
-  return report;
+  return {
+    started,
+    done,
+    progress() {
+      const at = Date.now();
+      return {
+        at,
+        deviceTime: clock ? clock.startMs + (at - clock.t0) : at,
+        published: report.published,
+        acked: report.acked,
+        unacked: finished ? report.unacked : inflight,
+        throttledTicks: report.throttledTicks,
+        connected: slots.length,
+        online: onlineAtStop ?? countOnline(),
+        errors: { ...report.errors },
+        firstPublishAt: report.firstPublishAt,
+        lastAckAt: report.lastAckAt,
+        sendTimes: takeSendTimes(),
+      };
+    },
+  };
 }
 
 interface PaceHooks {
@@ -178,11 +306,11 @@ function pace(
   opts: RunLoadOptions,
   slots: Slot[],
   tickMs: number,
-  startMs: number,
+  clock: { t0: number; startMs: number },
   hooks: PaceHooks,
 ): Promise<void> {
+  const { t0, startMs } = clock;
   return new Promise((resolve) => {
-    const t0 = Date.now();
     let due = 0; // messages that should have been published by now
     let sent = 0;
     let next = 0; // round-robin cursor
