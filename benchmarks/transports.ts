@@ -17,7 +17,7 @@ import { type CpuStages, stagesLine } from './cpu-stages.ts';
 
 const { values: args } = parseArgs({
   options: {
-    rates: { type: 'string', default: '10000,15000,20000,25000,30000,35000' },
+    rates: { type: 'string', default: '10000,15000,20000,25000,30000,35000,40000' },
     duration: { type: 'string', default: '20' },
     transports: { type: 'string', default: 'memory,spool,kafka' },
     out: { type: 'string', default: join(import.meta.dirname, 'results', 'transports.json') },
