@@ -30,6 +30,12 @@ export interface PipelinePhase {
   /** Why the phase stopped early (e.g. Skjold crashed, with its stderr), or null. */
   aborted: string | null;
   steps: PipelineStep[];
+  /**
+   * One more step at the sustained rate with Skjold's CPU profiled, for CPU per
+   * message by stage (`--stages`, on by default); not judged, since the
+   * profiler itself takes CPU and memory from what the steps measure.
+   */
+  stageProfile: PipelineStep | null;
 }
 
 export async function runPipelinePhase(
@@ -42,10 +48,17 @@ export async function runPipelinePhase(
   try {
     const steps: PipelineStep[] = [];
     let current = 0;
-    const run = async (rate: number): Promise<boolean> => {
+    let stageProfile: PipelineStep | null = null;
+    let index = 0;
+    const run = async (rate: number, profile = false): Promise<boolean> => {
       current = rate;
-      const step = await pipelineStep(ctx, rate, steps.length + 1);
-      steps.push(step);
+      const step = await pipelineStep(ctx, rate, ++index, { profile });
+      if (profile) {
+        stageProfile = step;
+        process.stderr.write(`  pipeline ${rate} msg/s once more, profiled for CPU by stage (not judged):\n`);
+      } else {
+        steps.push(step);
+      }
       process.stderr.write(
         `  pipeline ${rate} msg/s: achieved ${step.achievedRate}/s, p50 ${step.latencyMs.p50} ms, ` +
           `p99 ${step.latencyMs.p99} ms, lost ${step.lost}${step.pass ? '' : ` — FAIL (${step.failures.join('; ')})`}\n`,
@@ -68,13 +81,15 @@ export async function runPipelinePhase(
       if (!anyPassed) for (const rate of s.pipelineFallbackRates) if (await run(rate)) break;
       const mid = midpoint(steps);
       if (s.refine && mid !== undefined) await run(mid);
+      const best = sustainedStep(steps);
+      if (s.stages && best) await run(best.targetRate, true);
       await ctx.skjold.call('stop');
     } catch (err) {
       // A crashed Skjold (or load generator) ends the phase; what was measured until then is kept.
       aborted = `at ${current} msg/s: ${err instanceof Error ? err.message : String(err)}`;
       process.stderr.write(`  pipeline aborted: ${aborted.split('\n')[0]}\n`);
     }
-    const best = steps.filter((st) => st.pass).sort((a, b) => b.achievedRate - a.achievedRate)[0];
+    const best = sustainedStep(steps);
     return {
       sustained: best
         ? {
@@ -94,10 +109,16 @@ export async function runPipelinePhase(
       skjoldSettings: started.settings,
       aborted,
       steps,
+      stageProfile,
     };
   } finally {
     await pipeline.close();
   }
+}
+
+/** The passing step with the highest achieved rate. */
+function sustainedStep(steps: PipelineStep[]): PipelineStep | undefined {
+  return steps.filter((st) => st.pass).sort((a, b) => b.achievedRate - a.achievedRate)[0];
 }
 
 /** Halfway between the highest passing and the lowest failing rate above it, when they are ≥ 2,000 apart. */

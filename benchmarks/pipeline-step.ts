@@ -64,7 +64,18 @@ export interface Context {
   targets: ProbeTarget[];
 }
 
-export async function pipelineStep(ctx: Context, rate: number, index: number): Promise<PipelineStep> {
+/**
+ * One end-to-end step at `rate`. With `profile`, Skjold's CPU is profiled
+ * during it and summed into CPU per message by stage; the profiler itself
+ * costs CPU and memory, so a phase profiles one extra step, never the steps
+ * it judges.
+ */
+export async function pipelineStep(
+  ctx: Context,
+  rate: number,
+  index: number,
+  { profile = false }: { profile?: boolean } = {},
+): Promise<PipelineStep> {
   const { s, targets } = ctx;
   const firstSeq = index * 10_000_000;
   const probe = startProbe({
@@ -77,8 +88,8 @@ export async function pipelineStep(ctx: Context, rate: number, index: number): P
   const before = await ctx.skjold.call<MetricValues>('metrics');
   const httpdBefore = await httpdStats(ctx.influx.url, ctx.influx.adminUser, ctx.influx.adminPassword);
   const watch: WatchArgs = {
-    profile: s.stages,
-    ...(s.stages && s.profileDir
+    profile,
+    ...(profile && s.profileDir
       ? { profileFile: join(s.profileDir, `step-${index}-${rate}.cpuprofile`) }
       : {}),
   };
