@@ -19,11 +19,13 @@ export const RUNTIME_ENV: Readonly<Record<string, string>> = { MALLOC_MMAP_THRES
 /**
  * V8 sizes its young generation from the machine's memory: 2 × 64 MiB on a
  * 24 GiB host, all of it touched as it cycles. Once the per-message path
- * allocated ~7 KB instead of ~15 KB, 2 × 16 MiB cost 1–3 µs of CPU per
- * message and ~5 % of the time in scavenges at 25,000–31,000 msg/s, and
- * saved ~100 MiB of resident memory at every load.
+ * allocated ~7 KB instead of ~15 KB, 2 × 32 MiB held 70–90 MiB less at
+ * 25,000–31,000 msg/s for 1–6 µs more CPU per message and 3–6 % of the time
+ * in GC pauses. 2 × 16 MiB held less still, but its pauses reached 10–20 % of
+ * the time above 25,000 msg/s and cost throughput (benchmarks/README.md,
+ * "Memory").
  */
-export const RUNTIME_NODE_OPTIONS: readonly string[] = ['--max-semi-space-size=16'];
+export const RUNTIME_NODE_OPTIONS: readonly string[] = ['--max-semi-space-size=32'];
 
 /** The option's name, `--max-semi-space-size` of `--max-semi-space-size=16`. */
 const optionName = (option: string): string => option.split('=')[0] as string;
