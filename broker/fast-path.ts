@@ -31,7 +31,7 @@ interface ParserInternals {
   /** 0 between packets; past the fixed header otherwise. */
   _stateCounter: number;
   error: Error | null;
-  settings: { protocolVersion?: number };
+  settings?: { protocolVersion?: number };
 }
 
 interface PublishPacket {
@@ -148,7 +148,7 @@ export function attachFastPath(client: Client, deps: FastPathDeps): boolean {
 
   /** mqtt-packet is between packets: nothing buffered, no error, MQTT 3.1/3.1.1 (aedes 1.2 speaks no other). */
   function between(p: ParserInternals): boolean {
-    return p._list.length === 0 && p._stateCounter === 0 && !p.error && p.settings.protocolVersion !== 5;
+    return p._list.length === 0 && p._stateCounter === 0 && !p.error && p.settings?.protocolVersion !== 5;
   }
 
   function fastRoute(packet: { cmd: string }): FastPathRoute | undefined {
