@@ -9,6 +9,7 @@
  */
 import type { MqttClient } from 'mqtt';
 import { connectDevice } from './connect-device.ts';
+import { drainWait } from './drain-wait.ts';
 import type { SimDevice } from './fleet.ts';
 import { mapLimit } from './map-limit.ts';
 import { modelState } from './models.ts';
@@ -244,13 +245,9 @@ export function startLoad(opts: RunLoadOptions): LoadRun {
     onlineAtStop = countOnline();
 
     if (inflight > 0) {
-      await new Promise<void>((resolve) => {
-        const deadline = setTimeout(resolve, opts.drainTimeoutMs ?? 10_000);
-        drained = () => {
-          clearTimeout(deadline);
-          resolve();
-        };
-      });
+      const wait = drainWait(opts.drainTimeoutMs ?? 10_000);
+      drained = wait.drained;
+      await wait.done;
     }
     report.unacked = inflight;
     finished = true;

@@ -10,6 +10,7 @@
  */
 import type { MqttClient } from 'mqtt';
 import { connectDevice, errorKey } from './connect-device.ts';
+import { drainWait } from './drain-wait.ts';
 import { deviceIdentifiers, type SimDevice } from './fleet.ts';
 import { createIdentifierSource, type IdentifierSource } from './identifiers.ts';
 import { mapLimit } from './map-limit.ts';
@@ -241,13 +242,9 @@ export async function runFleet(opts: RunFleetOptions): Promise<RunReport> {
 
   // Drain: wait for outstanding PUBACKs, with a deadline.
   if (inflight > 0) {
-    await new Promise<void>((resolve) => {
-      const deadline = setTimeout(resolve, opts.drainTimeoutMs ?? 10_000);
-      drained = () => {
-        clearTimeout(deadline);
-        resolve();
-      };
-    });
+    const wait = drainWait(opts.drainTimeoutMs ?? 10_000);
+    drained = wait.drained;
+    await wait.done;
   }
   report.unacked = inflight;
   finished = true;
