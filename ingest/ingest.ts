@@ -1,5 +1,5 @@
 import type { FleetEvents } from '../fleet/events.ts';
-import { DEVICE_KINDS, type DeviceKind } from '../lib/device-kinds.ts';
+import { byKind } from '../lib/device-kinds.ts';
 import { isSkjoldError } from '../lib/errors.ts';
 import type { Metrics } from '../lib/metrics.ts';
 import type { Transport } from '../transport/transport.ts';
@@ -37,8 +37,8 @@ export function createIngest(options: IngestOptions) {
   const { pseudonymizer, transport, metrics, rejections, time } = options;
   const now = options.now ?? Date.now;
   // Counted per message: tallies, not a label hash per increment (lib/tallied-counter.ts).
-  const stored = perKind((kind) => metrics.ingestMessages.tally({ kind, outcome: 'stored' }));
-  const fieldsDropped = perKind((kind) => ({
+  const stored = byKind((kind) => metrics.ingestMessages.tally({ kind, outcome: 'stored' }));
+  const fieldsDropped = byKind((kind) => ({
     unknown: metrics.ingestFieldsDropped.tally({ kind, reason: 'unknown' }),
     identifier: metrics.ingestFieldsDropped.tally({ kind, reason: 'identifier' }),
     location: metrics.ingestFieldsDropped.tally({ kind, reason: 'location' }),
@@ -98,7 +98,3 @@ export function createIngest(options: IngestOptions) {
 }
 
 export type Ingest = ReturnType<typeof createIngest>;
-
-function perKind<T>(make: (kind: DeviceKind) => T): Record<DeviceKind, T> {
-  return Object.fromEntries(DEVICE_KINDS.map((kind) => [kind, make(kind)])) as Record<DeviceKind, T>;
-}

@@ -1,3 +1,4 @@
+import { byKind } from '../lib/device-kinds.ts';
 import type { Point } from '../lib/point.ts';
 import type { DeviceContext } from './device-context.ts';
 import { compileFastAccept } from './fast-accept.ts';
@@ -51,11 +52,7 @@ export interface TimePolicy {
 }
 
 /** Each kind's schema compiled for the common case; zod decides the rest (fast-accept.ts). */
-const FAST_ACCEPT = {
-  heat_meter: compileFastAccept(SCHEMAS.heat_meter),
-  sim_unit: compileFastAccept(SCHEMAS.sim_unit),
-  building_sensor: compileFastAccept(SCHEMAS.building_sensor),
-} as const;
+const FAST_ACCEPT = byKind((kind) => compileFastAccept(SCHEMAS[kind]));
 
 const INTEGER_FIELDS = ['seq', 'bytes_up', 'bytes_down', 'co2_ppm', 'occupancy'];
 

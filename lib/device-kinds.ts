@@ -1,6 +1,11 @@
 export const DEVICE_KINDS = ['heat_meter', 'sim_unit', 'building_sensor'] as const;
 export type DeviceKind = (typeof DEVICE_KINDS)[number];
 
+/** One value per device kind, made by `make`. */
+export function byKind<T>(make: (kind: DeviceKind) => T): Record<DeviceKind, T> {
+  return Object.fromEntries(DEVICE_KINDS.map((kind) => [kind, make(kind)])) as Record<DeviceKind, T>;
+}
+
 export function isDeviceKind(value: string): value is DeviceKind {
   return (DEVICE_KINDS as readonly string[]).includes(value);
 }

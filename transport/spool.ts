@@ -278,8 +278,8 @@ export async function createSpoolTransport(options: SpoolOptions): Promise<Trans
 
   /** Persists `drainedPos`; saves coalesce while one is running. */
   /**
-   * The gauges once per burst of sends, not five label-hashing sets per
-   * send: a microtask, so they are current before any timer, I/O callback or
+   * The gauges once per burst of sends, not five gauge sets (a new object
+   * each in prom-client) per send: a microtask, so they are current before any timer, I/O callback or
    * scrape runs.
    */
   let gaugesQueued = false;
