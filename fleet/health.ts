@@ -17,9 +17,13 @@ import {
 import { createRing } from './ring.ts';
 import { createStepCounter } from './step.ts';
 
-/** The store is pinged at most this often; between pings the last answer is reported. */
-const STORE_PING_MS = 10_000;
-const STORE_PING_TIMEOUT_MS = 2_000;
+/**
+ * An answer that the store is up holds this long; one that it is down is asked
+ * again at the next look, so a single slow answer on a busy host shows the
+ * store down for one refresh, not for ten seconds of them.
+ */
+const STORE_UP_HOLDS_MS = 10_000;
+const STORE_PING_TIMEOUT_MS = 3_000;
 /** How often the clock is looked at to close a step. */
 const TICK_MS = 1_000;
 
@@ -49,6 +53,7 @@ export function createFleetHealth(deps: FleetHealthDeps) {
   let stepStartedAt = clock().getTime();
   let baseline: HistogramSnapshot | undefined;
   let storeUp: { up: boolean; at: number } | undefined;
+  let pinging: Promise<boolean> | undefined;
   let timer: NodeJS.Timeout | undefined;
 
   const events: FleetEvents = {
@@ -68,9 +73,8 @@ export function createFleetHealth(deps: FleetHealthDeps) {
     disconnected: (device) => presence.disconnected(device),
   };
 
-  async function pingStore(): Promise<boolean> {
-    const now = clock().getTime();
-    if (storeUp && Math.abs(now - storeUp.at) < STORE_PING_MS) return storeUp.up;
+  async function askStore(): Promise<boolean> {
+    const at = clock().getTime();
     let timeout: NodeJS.Timeout | undefined;
     const up = await Promise.race([
       store.ping().catch(() => false),
@@ -78,8 +82,19 @@ export function createFleetHealth(deps: FleetHealthDeps) {
         timeout = setTimeout(() => r(false), STORE_PING_TIMEOUT_MS);
       }),
     ]).finally(() => clearTimeout(timeout));
-    storeUp = { up, at: now };
+    storeUp = { up, at };
     return up;
+  }
+
+  /** Whether the store answers: a recent "up" as it stands, else one ping shared by everyone asking meanwhile. */
+  function pingStore(): Promise<boolean> {
+    if (storeUp?.up && Math.abs(clock().getTime() - storeUp.at) < STORE_UP_HOLDS_MS) {
+      return Promise.resolve(true);
+    }
+    pinging ??= askStore().finally(() => {
+      pinging = undefined;
+    });
+    return pinging;
   }
 
   async function gaugeValue(g: Metrics['spoolBytes']): Promise<number> {

@@ -19,6 +19,7 @@ import {
   startConsoleWorld,
   WAIT,
   waitForAttr,
+  waitVisible,
 } from './console-world.ts';
 import type { TestDevice } from './devices.ts';
 
@@ -56,7 +57,7 @@ describe('console: a tenant’s DPO and admin', () => {
     await screenshot(dpo, '08-dpo-telemetry');
     // Its own fleet: no other tenant, no spool internals.
     await dpo.goto(`${w.stack.apiUrl}/#/fleet`);
-    await dpo.waitForSelector('#fleet-kpis .pill.ok', WAIT);
+    await waitVisible(dpo, '#fleet-kpis .pill.ok');
     const fleet = (await dpo.textContent('#page')) ?? '';
     assert.match(fleet, /Building sensors/);
     assert.doesNotMatch(fleet, new RegExp(`${B}|Spool backlog`));

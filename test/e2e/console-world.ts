@@ -64,6 +64,19 @@ export async function waitForAttr(
   }
 }
 
+/** Waits for `selector` to be visible; a screenshot and the page's text in the error if it never is. */
+export async function waitVisible(page: Page, selector: string) {
+  try {
+    await page.waitForSelector(selector, WAIT);
+  } catch (err) {
+    await screenshot(page, `failed-${selector.replace(/[^a-z0-9]+/gi, '-')}`);
+    const text = (await page.textContent('body').catch(() => null))?.replace(/\s+/g, ' ').slice(0, 2000);
+    throw new Error(`${selector} not visible within ${WAIT.timeout} ms; the page said: ${text}`, {
+      cause: err,
+    });
+  }
+}
+
 export const sessionCookie = async (page: Page) =>
   (await page.context().cookies()).find((c) => c.name === 'skjold_session')?.value;
 

@@ -8,7 +8,15 @@ import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { screenshot } from '../harness/browser.ts';
 import { callAs, operator } from '../harness/tenant-api.ts';
-import { A, B, type ConsoleWorld, startConsoleWorld, WAIT, waitForAttr } from './console-world.ts';
+import {
+  A,
+  B,
+  type ConsoleWorld,
+  startConsoleWorld,
+  WAIT,
+  waitForAttr,
+  waitVisible,
+} from './console-world.ts';
 
 /** A CO₂ value no simulated sensor reaches: when the chart's maximum is this, the chart shows the new reading. */
 const MARKER_PPM = 31_337;
@@ -109,7 +117,7 @@ describe('console: the operator', () => {
   test('an operator sees fleet health, the privacy desk and the art. 30 records', async () => {
     const page = await w.signIn('ops');
     await page.goto(`${w.stack.apiUrl}/#/fleet`);
-    await page.waitForSelector('#fleet-kpis .pill.ok', WAIT);
+    await waitVisible(page, '#fleet-kpis .pill.ok');
     const fleet = (await page.textContent('#page')) ?? '';
     assert.match(fleet, /Building sensors/);
     assert.match(fleet, new RegExp(B));
