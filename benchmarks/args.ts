@@ -21,7 +21,7 @@ export interface BenchSettings {
   /** Phase W's offered rates, each run with every worker count. */
   workerRates: number[];
   pipelineFallbackRates: number[];
-  /** One more step halfway between the highest passing and the lowest failing rate. */
+  /** Steps halfway between the highest passing and the lowest failing rate, until they are < 2,000 apart. */
   refine: boolean;
   /** Devices whose every message is followed to InfluxDB for latency. */
   latencyDevices: number;

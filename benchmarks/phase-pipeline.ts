@@ -79,8 +79,9 @@ export async function runPipelinePhase(
         anyPassed = true;
       }
       if (!anyPassed) for (const rate of s.pipelineFallbackRates) if (await run(rate)) break;
-      const mid = midpoint(steps);
-      if (s.refine && mid !== undefined) await run(mid);
+      // Halved until the highest pass and the lowest failure are within 2,000 msg/s (three steps at most
+      // from 5,000 apart), so two paths compared in one run differ by their capacity, not by the grid.
+      for (let mid = midpoint(steps); s.refine && mid !== undefined; mid = midpoint(steps)) await run(mid);
       const best = sustainedStep(steps);
       if (s.stages && best) await run(best.targetRate, true);
       await ctx.skjold.call('stop');
