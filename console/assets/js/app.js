@@ -118,9 +118,16 @@ async function route() {
     params: parsed.params,
     el,
     flash,
-    // Keeps the form's state in the address (shareable, survives reload) without a history entry per change.
-    setParams: (params) =>
-      history.replaceState(null, '', hashFor(section.id, api.operator ? tenant : null, params)),
+    // Keeps the form's state in the address (shareable, survives reload) without a history entry per change;
+    // only while the address still names this page. Leaving it changes the address at once but runs
+    // route() a task later: a save in between must not put this page's address back, or route() reads
+    // that and renders this page again instead of the one asked for.
+    setParams: (params) => {
+      const shown = parseHash(location.hash);
+      const own = api.operator ? tenant : null;
+      if (seq !== renderSeq || shown.section !== section.id || (shown.tenant ?? null) !== own) return;
+      history.replaceState(null, '', hashFor(section.id, own, params));
+    },
     current: () => seq === renderSeq,
   };
   try {
