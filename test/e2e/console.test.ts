@@ -94,10 +94,9 @@ describe('console: the operator', () => {
     await page.goto(`${w.stack.apiUrl}/#/tenants/${A}/telemetry?kind=building_sensor&live=0`);
     await waitForAttr(page, '.chart', 'data-points', (v) => Number(v) > 0);
     // The address changes at once, its hashchange runs a task later; the explorer saves its form in between.
-    await page.evaluate(() => {
-      location.hash = '#/fleet';
-      document.getElementById('agg')?.dispatchEvent(new Event('change'));
-    });
+    await page.evaluate(
+      "location.hash = '#/fleet'; document.getElementById('agg').dispatchEvent(new Event('change'))",
+    );
     await waitVisible(page, '#fleet-kpis');
     assert.equal(await page.textContent('#page-title'), 'Fleet health');
     assert.equal(new URL(page.url()).hash, '#/fleet');
