@@ -15,6 +15,7 @@ import {
   A,
   B,
   type ConsoleWorld,
+  downloadBy,
   sessionCookie,
   startConsoleWorld,
   WAIT,
@@ -131,10 +132,7 @@ describe('console: a tenant’s DPO and admin', () => {
     await screenshot(dpo, '10-dpo-request-filed');
 
     await dpo.click(`button[data-action="export"][data-request="${id}"]`);
-    const [download] = await Promise.all([
-      dpo.waitForEvent('download', WAIT),
-      dpo.click('form[data-form="export"] button[type=submit]'),
-    ]);
+    const download = await downloadBy(dpo, 'form[data-form="export"] button[type=submit]');
     const file = join(ARTIFACTS, 'export.json');
     await download.saveAs(file);
     const text = readFileSync(file, 'utf8');
@@ -217,10 +215,7 @@ describe('console: a tenant’s DPO and admin', () => {
     await dpo.click(`button[data-action="carry-out"][data-request="${id}"]`);
     assert.equal(await dpo.inputValue('form[data-form="carry-out"] input[name="subjectRef"]'), 'cust-3003');
     await screenshot(dpo, '13-dpo-erasure');
-    const [download] = await Promise.all([
-      dpo.waitForEvent('download', WAIT),
-      dpo.click('form[data-form="carry-out"] button[type=submit]'),
-    ]);
+    const download = await downloadBy(dpo, 'form[data-form="carry-out"] button[type=submit]');
     const file = join(ARTIFACTS, 'erasure-receipt.json');
     await download.saveAs(file);
     const receipt = JSON.parse(readFileSync(file, 'utf8')) as {
@@ -249,10 +244,7 @@ describe('console: a tenant’s DPO and admin', () => {
     assert.equal(await dpo.locator('button[data-action="tenant-export"]').count(), 0, 'not the DPO');
     const admin = await w.signIn('admin.nordvarme');
     await admin.goto(`${w.stack.apiUrl}/#/privacy`);
-    const [download] = await Promise.all([
-      admin.waitForEvent('download', WAIT),
-      admin.click('button[data-action="tenant-export"][data-format="json"]'),
-    ]);
+    const download = await downloadBy(admin, 'button[data-action="tenant-export"][data-format="json"]');
     const file = join(ARTIFACTS, 'tenant-export.json');
     await download.saveAs(file);
     const text = readFileSync(file, 'utf8');

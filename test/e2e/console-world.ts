@@ -70,12 +70,37 @@ export async function waitVisible(page: Page, selector: string) {
     await page.waitForSelector(selector, WAIT);
   } catch (err) {
     await screenshot(page, `failed-${selector.replace(/[^a-z0-9]+/gi, '-')}`);
-    const text = (await page.textContent('body').catch(() => null))?.replace(/\s+/g, ' ').slice(0, 2000);
-    throw new Error(`${selector} not visible within ${WAIT.timeout} ms; the page said: ${text}`, {
-      cause: err,
-    });
+    throw new Error(
+      `${selector} not visible within ${WAIT.timeout} ms; the page said: ${await pageText(page)}`,
+      {
+        cause: err,
+      },
+    );
   }
 }
+
+/**
+ * Clicks `selector` and waits for the download it starts; if none comes, the
+ * error has a screenshot and the page's text (a failed action says why in its flash).
+ */
+export async function downloadBy(page: Page, selector: string) {
+  await waitVisible(page, selector);
+  try {
+    const [download] = await Promise.all([page.waitForEvent('download', WAIT), page.click(selector)]);
+    return download;
+  } catch (err) {
+    await screenshot(page, `failed-download-${selector.replace(/[^a-z0-9]+/gi, '-')}`);
+    throw new Error(
+      `no download from ${selector} within ${WAIT.timeout} ms; the page said: ${await pageText(page)}`,
+      {
+        cause: err,
+      },
+    );
+  }
+}
+
+const pageText = async (page: Page) =>
+  (await page.textContent('body').catch(() => null))?.replace(/\s+/g, ' ').slice(0, 2000);
 
 export const sessionCookie = async (page: Page) =>
   (await page.context().cookies()).find((c) => c.name === 'skjold_session')?.value;

@@ -104,20 +104,32 @@ const admin = () =>
 async function caughtUp(group = GROUP, timeoutMs = 120_000): Promise<void> {
   const a = admin();
   await a.connect();
+  /** Partitions whose committed offset is short of their end, as `partition: committed/end`. */
+  const behind = async (): Promise<string[]> => {
+    const ends = await a.fetchTopicOffsets(stack.topic);
+    const [committed] = await a.fetchOffsets({ groupId: group, topics: [stack.topic] });
+    return ends.flatMap((e) => {
+      // A partition no device's key landed on holds nothing to write, and no writer commits for it.
+      if (BigInt(e.high) <= BigInt(e.low)) return [];
+      const c = committed?.partitions.find((p) => p.partition === e.partition);
+      return c !== undefined && BigInt(c.offset) >= BigInt(e.high)
+        ? []
+        : [`${e.partition}: ${c?.offset}/${e.high}`];
+    });
+  };
   try {
-    await waitUntil(
-      async () => {
-        const ends = await a.fetchTopicOffsets(stack.topic);
-        const [committed] = await a.fetchOffsets({ groupId: group, topics: [stack.topic] });
-        return ends.every((e) => {
-          // A partition no device's key landed on holds nothing to write, and no writer commits for it.
-          if (BigInt(e.high) <= BigInt(e.low)) return true;
-          const c = committed?.partitions.find((p) => p.partition === e.partition);
-          return c !== undefined && BigInt(c.offset) >= BigInt(e.high);
-        });
-      },
-      { what: 'writers caught up with the topic', timeoutMs, intervalMs: 200 },
-    );
+    await waitUntil(async () => (await behind()).length === 0, {
+      what: 'writers caught up with the topic',
+      timeoutMs,
+      intervalMs: 200,
+    }).catch(async (err: Error) => {
+      throw new Error(
+        `${err.message} Still behind (partition: committed/end): ${(await behind()).join(', ')}`,
+        {
+          cause: err,
+        },
+      );
+    });
   } finally {
     await a.disconnect();
   }
