@@ -69,13 +69,7 @@ export async function waitVisible(page: Page, selector: string) {
   try {
     await page.waitForSelector(selector, WAIT);
   } catch (err) {
-    await screenshot(page, `failed-${selector.replace(/[^a-z0-9]+/gi, '-')}`);
-    throw new Error(
-      `${selector} not visible within ${WAIT.timeout} ms; the page said: ${await pageText(page)}`,
-      {
-        cause: err,
-      },
-    );
+    return timedOut(page, `failed-${slug(selector)}`, `${selector} not visible`, err);
   }
 }
 
@@ -89,18 +83,18 @@ export async function downloadBy(page: Page, selector: string) {
     const [download] = await Promise.all([page.waitForEvent('download', WAIT), page.click(selector)]);
     return download;
   } catch (err) {
-    await screenshot(page, `failed-download-${selector.replace(/[^a-z0-9]+/gi, '-')}`);
-    throw new Error(
-      `no download from ${selector} within ${WAIT.timeout} ms; the page said: ${await pageText(page)}`,
-      {
-        cause: err,
-      },
-    );
+    return timedOut(page, `failed-download-${slug(selector)}`, `no download from ${selector}`, err);
   }
 }
 
-const pageText = async (page: Page) =>
-  (await page.textContent('body').catch(() => null))?.replace(/\s+/g, ' ').slice(0, 2000);
+const slug = (selector: string) => selector.replace(/[^a-z0-9]+/gi, '-');
+
+/** A wait that ran out: a screenshot named `shot`, and an error quoting what the page said. */
+async function timedOut(page: Page, shot: string, what: string, cause: unknown): Promise<never> {
+  await screenshot(page, shot);
+  const text = (await page.textContent('body').catch(() => null))?.replace(/\s+/g, ' ').slice(0, 2000);
+  throw new Error(`${what} within ${WAIT.timeout} ms; the page said: ${text}`, { cause });
+}
 
 export const sessionCookie = async (page: Page) =>
   (await page.context().cookies()).find((c) => c.name === 'skjold_session')?.value;
