@@ -52,7 +52,8 @@ export function createFleetHealth(deps: FleetHealthDeps) {
   const ring = createRing<HistoryStep>(WINDOW_MS / 1000 / STEP_S);
   let stepStartedAt = clock().getTime();
   let baseline: HistogramSnapshot | undefined;
-  let storeUp: { up: boolean; at: number } | undefined;
+  /** When the store last answered up; undefined once it did not (that answer is not reused). */
+  let upAt: number | undefined;
   let pinging: Promise<boolean> | undefined;
   let timer: NodeJS.Timeout | undefined;
 
@@ -82,13 +83,13 @@ export function createFleetHealth(deps: FleetHealthDeps) {
         timeout = setTimeout(() => r(false), STORE_PING_TIMEOUT_MS);
       }),
     ]).finally(() => clearTimeout(timeout));
-    storeUp = { up, at };
+    upAt = up ? at : undefined;
     return up;
   }
 
   /** Whether the store answers: a recent "up" as it stands, else one ping shared by everyone asking meanwhile. */
   function pingStore(): Promise<boolean> {
-    if (storeUp?.up && Math.abs(clock().getTime() - storeUp.at) < STORE_UP_HOLDS_MS) {
+    if (upAt !== undefined && Math.abs(clock().getTime() - upAt) < STORE_UP_HOLDS_MS) {
       return Promise.resolve(true);
     }
     pinging ??= askStore().finally(() => {
