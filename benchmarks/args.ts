@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [--duration <s>] [--rates a,b,…] [--broker-rates a,b,…]
+ * `npm run bench:pipeline [-- --quick] [--duration <s>] [--rates a,b,…] [--broker-rates a,b,…]
  *  [--skjold SKJOLD_NAME=value …] [--node-option --flag=value …] [--phases A,B,C,W] [--workers 1,2] [--worker-rates a,b,…] [--kafka] [--profile] [--no-stages] [--out <file>]`
  */
 import { parseArgs } from 'node:util';

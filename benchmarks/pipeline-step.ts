@@ -40,6 +40,13 @@ export interface PipelineStep {
   skjoldRuntime: RuntimeWatch;
   /** Skjold's writes to InfluxDB during the step (one per tenant per batch). */
   storeWrites: { count: number; meanMs: number; meanPoints: number };
+  /**
+   * The spool's group commits (none on the other transports): one write and
+   * one fdatasync each, timed on Skjold's main thread, so a commit's time
+   * includes the event-loop turns it waited for. A PUBACK waits for its commit,
+   * and the drainer sees a record only after it.
+   */
+  spoolCommits: { count: number; meanMs: number; meanRecords: number };
   /** influxd's view of the step: its own time per write request, and the probe's queries (with the counts). */
   influxd: HttpdDelta;
   /** Skjold's own counters over the step (ingest outcomes, limits, store write retries). */
@@ -166,6 +173,7 @@ export async function pipelineStep(
         writes > 0 ? Math.round(((counters.skjold_store_write_seconds_sum ?? 0) / writes) * 10_000) / 10 : 0,
       meanPoints: writes > 0 ? Math.round((counters.skjold_store_points_written_total ?? 0) / writes) : 0,
     },
+    spoolCommits: spoolCommits(counters),
     influxd: httpd,
     skjoldCounters: counters,
     probe: {
@@ -178,6 +186,16 @@ export async function pipelineStep(
     failures,
     usage,
     cpuPerMessageUs: cpuPerMessage(usage, report.acked),
+  };
+}
+
+function spoolCommits(counters: Record<string, number>): PipelineStep['spoolCommits'] {
+  const count = counters.skjold_spool_fsync_seconds_count ?? 0;
+  if (count === 0) return { count: 0, meanMs: 0, meanRecords: 0 };
+  return {
+    count,
+    meanMs: Math.round(((counters.skjold_spool_fsync_seconds_sum ?? 0) / count) * 10_000) / 10,
+    meanRecords: Math.round((counters.skjold_spool_commit_records_sum ?? 0) / count),
   };
 }
 

@@ -1,6 +1,6 @@
 /**
  * `node benchmarks/profile-summary.ts <file.cpuprofile> [top]`: where a
- * process spent its CPU (from `npm run bench -- --profile`): self time by
+ * process spent its CPU (from `npm run bench:pipeline -- --profile`): self time by
  * function and by source directory or package.
  */
 import { readFileSync } from 'node:fs';

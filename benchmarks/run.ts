@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: the InfluxDB ceiling (A), the broker ceiling (B) and
+ * `npm run bench:pipeline` (the first part of `npm run bench`): the InfluxDB ceiling (A), the broker ceiling (B) and
  * Skjold end to end (C), in one run on one machine so the figures compare.
  * Writes benchmarks/results/latest.json and prints a summary. README.md in
  * this directory says what each figure means.

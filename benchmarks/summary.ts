@@ -95,17 +95,20 @@ function usageLines(r: SummaryInput): string[] {
   const steps = r.pipeline?.steps ?? [];
   if (steps.length > 0)
     out.push(
-      'inside Skjold (CPU per acknowledged message; store write seen by Skjold / inside influxd; event loop delay; GC pauses):',
+      "inside Skjold (CPU per acknowledged message; store write seen by Skjold / inside influxd; event loop delay; GC pauses; points not yet in the store; the spool's mean group commit):",
     );
   for (const st of steps) {
     const rt = st.skjoldRuntime;
     const gcShare = Math.round(rt.gc.totalMs / 10 / Math.max(1, st.usage.durationS));
     const cpu = st.cpuPerMessageUs;
+    const commits = st.spoolCommits;
+    const spool =
+      commits.count > 0 ? `; spool commit ${commits.meanMs} ms (${n(commits.meanRecords)} records)` : '';
     out.push(
       `   C at ${n(st.targetRate)}: CPU per message ${cpu.total} µs (Skjold ${cpu.skjold} + influxd ${cpu.influxd}); ` +
         `write ${st.storeWrites.meanMs} / ${st.influxd.writeMeanMs} ms ` +
         `(${st.storeWrites.meanPoints} points); loop delay p99 ${rt.eventLoopDelayMs.p99} ms, ` +
-        `max ${rt.eventLoopDelayMs.max} ms; GC pauses ${gcShare} % of the time; buffer max ${n(rt.bufferedMax)} points`,
+        `max ${rt.eventLoopDelayMs.max} ms; GC pauses ${gcShare} % of the time; buffer max ${n(rt.bufferedMax)} points${spool}`,
     );
   }
   return out;
