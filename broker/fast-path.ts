@@ -165,28 +165,50 @@ export function attachFastPath(client: Client, deps: FastPathDeps): boolean {
     c._nextBatch(err);
   }
 
+  // PUBACKs due in the same turn of the event loop leave in one write. A group
+  // commit acknowledges hundreds of messages at once, several of them this
+  // device's; a write each cost a syscall here and a wake-up in the device.
+  let due: { ids: number[]; done: Array<(err: Error | null) => void> } | undefined;
+
+  function writePuback(messageId: number, done: (err: Error | null) => void): void {
+    if (!due) {
+      due = { ids: [], done: [] };
+      setImmediate(flushPubacks);
+    }
+    due.ids.push(messageId);
+    due.done.push(done);
+  }
+
   // [MQTT-3.4] PUBACK: fixed header 0x40, remaining length 2, packet identifier.
   // aedes accepts MQTT 3.1 and 3.1.1 only, where this is the whole packet.
-  function writePuback(messageId: number, done: (err: Error | null) => void): void {
+  function flushPubacks(): void {
+    const { ids, done } = due as NonNullable<typeof due>;
+    due = undefined;
+    const finish = (err: Error | null) => {
+      for (const d of done) d(err);
+    };
     if (!(c.connecting || c.connected)) {
-      setImmediate(done, new Error('connection closed'));
+      finish(new Error('connection closed'));
       return;
     }
-    const packet = Buffer.allocUnsafe(4);
-    packet[0] = 0x40;
-    packet[1] = 0x02;
-    packet.writeUInt16BE(messageId, 2);
+    const packets = Buffer.allocUnsafe(4 * ids.length);
+    for (let i = 0; i < ids.length; i++) {
+      packets[4 * i] = 0x40;
+      packets[4 * i + 1] = 0x02;
+      packets.writeUInt16BE(ids[i] as number, 4 * i + 2);
+    }
     let written: boolean;
     try {
-      written = c.conn.write(packet);
+      written = c.conn.write(packets);
     } catch {
-      setImmediate(done, new Error('connection closed'));
+      finish(new Error('connection closed'));
       return;
     }
     // As aedes' write (lib/write.js): a full socket buffer holds this client's
-    // next read until it drains; otherwise yield to the event loop first.
-    if (!written && !c.errored) c.waitForDrain((err) => done(err ?? null));
-    else setImmediate(done, null);
+    // next read until it drains. Otherwise the read goes on now: this already
+    // runs a turn of the event loop after the acknowledgements were due.
+    if (!written && !c.errored) c.waitForDrain((err) => finish(err ?? null));
+    else finish(null);
   }
 
   return true;

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import net from 'node:net';
 import { after, before, test } from 'node:test';
+import type { Client } from 'aedes';
 import type { MqttClient } from 'mqtt';
 import mqttPacket, { type Packet } from 'mqtt-packet';
 import { rows } from '../harness/influx-rows.ts';
@@ -203,6 +204,49 @@ test('telemetry packed with other packets in one read, and cut across reads, is 
     [100, 101, 103, 104, 105, 106],
   );
   assert.equal(emitter.telemetry, 0, 'no telemetry message went through aedes');
+  socket.destroy();
+});
+
+test('PUBACKs that are due together share writes (one per turn of the event loop), each sent once and in full', async () => {
+  const { device: d } = await device(fast, 'fast-coalesced');
+  const { socket, received } = await rawSession(fast, d);
+  // Skjold's own end of this device's connection: every write on it from now on.
+  const clients = (fast.skjold.broker.aedes as unknown as { clients: Record<string, Client> }).clients;
+  const conn = clients[`raw-${d.id}`]?.conn as net.Socket | undefined;
+  assert.ok(conn, 'the broker holds the raw session');
+  const writes: Buffer[] = [];
+  const write = conn.write.bind(conn) as (chunk: Buffer) => boolean;
+  conn.write = ((chunk: Buffer) => {
+    writes.push(Buffer.from(chunk));
+    return write(chunk);
+  }) as typeof conn.write;
+
+  const ids = [201, 202, 203, 204];
+  // Four readings in one write: read together, stored in one batch, acknowledged together.
+  socket.write(
+    Buffer.concat(
+      ids.map((messageId, seq) =>
+        mqttPacket.generate({
+          cmd: 'publish',
+          topic: d.telemetry,
+          qos: 1,
+          messageId,
+          dup: false,
+          retain: false,
+          payload: Buffer.from(body(d, seq)),
+        }),
+      ),
+    ),
+  );
+  await eventually('four PUBACKs', () => received.filter((p) => p.cmd === 'puback').length === 4);
+  const acked = received.flatMap((p) => (p.cmd === 'puback' ? [p.messageId] : []));
+  assert.deepEqual(acked.sort(), ids);
+  // What went out is exactly four PUBACK packets, in fewer writes than packets.
+  const out = Buffer.concat(writes);
+  assert.equal(out.length, 4 * ids.length, `PUBACK bytes only: ${out.toString('hex')}`);
+  for (let i = 0; i < out.length; i += 4) assert.deepEqual([out[i], out[i + 1]], [0x40, 0x02]);
+  assert.ok(writes.length < ids.length, `${writes.length} writes for ${ids.length} PUBACKs`);
+  await eventually('all 4 readings stored', async () => (await storedSeqs(fast, d)).length === 4);
   socket.destroy();
 });
 
