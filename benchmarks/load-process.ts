@@ -12,7 +12,7 @@ import { createInfluxV1Store } from '../store/influx-v1.ts';
 import { benchFleet, type FleetSpec } from './bench-fleet.ts';
 import { serveIpc } from './ipc.ts';
 import { batchSource, transformedPoints } from './phase-a-points.ts';
-import { installCollisionCounter, resetCollisions, takeCollisions } from './ts-collisions.ts';
+import { notePublish, resetCollisions, takeCollisions } from './ts-collisions.ts';
 
 export interface InfluxWriteArgs {
   url: string;
@@ -77,7 +77,6 @@ export interface LoadStarted {
   connected: number;
 }
 
-installCollisionCounter();
 let devicesFor: { key: string; devices: SimDevice[] } | undefined;
 const fleetDevices = (spec: FleetSpec): SimDevice[] => {
   const key = `${spec.seed}:${spec.devicesPerKind}`;
@@ -124,8 +123,6 @@ async function influxWrite(args: InfluxWriteArgs): Promise<InfluxWriteResult> {
   return result;
 }
 
-const topicOf = (login: string): string => `skjold/d/${login}/telemetry`;
-
 function loadOptions(args: MqttLoadArgs) {
   return {
     mqttUrl: args.mqttUrl,
@@ -138,6 +135,7 @@ function loadOptions(args: MqttLoadArgs) {
     firstSeq: args.firstSeq,
     connectConcurrency: 64,
     drainTimeoutMs: args.drainTimeoutMs ?? 10_000,
+    onPublish: notePublish,
   };
 }
 
@@ -150,11 +148,11 @@ function bySampledLogin(
 }
 
 function overwritten(logins: string[], seqs: Map<string, number[]>): Record<string, number[]> {
-  return Object.fromEntries(logins.map((login) => [login, seqs.get(topicOf(login)) ?? []]));
+  return Object.fromEntries(logins.map((login) => [login, seqs.get(login) ?? []]));
 }
 
 async function mqttLoad(args: MqttLoadArgs): Promise<MqttLoadResult> {
-  resetCollisions(args.sampleLogins.map(topicOf));
+  resetCollisions(args.sampleLogins);
   const startTime = Date.now();
   const report = await runLoad({ ...loadOptions(args), startTime: new Date(startTime) });
   const elapsedMs = Date.now() - startTime;
@@ -176,7 +174,7 @@ let long: { run: LoadRun; logins: string[] } | undefined;
 /** Starts a load of `durationMs` and answers once the fleet is connected and publishing. */
 async function loadStart(args: MqttLoadArgs): Promise<LoadStarted> {
   if (long) throw new Error('a long load is already running: loadEnd it first');
-  resetCollisions(args.sampleLogins.map(topicOf));
+  resetCollisions(args.sampleLogins);
   const run = startLoad(loadOptions(args));
   long = { run, logins: args.sampleLogins };
   const started = await run.started;

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import mqttPacket from 'mqtt-packet';
 import { createFleet } from './fleet.ts';
-import { type LoadProgress, runLoad, startLoad } from './load.ts';
+import { type LoadProgress, publishPacket, runLoad, startLoad } from './load.ts';
 import { startTestBroker, type TestBroker } from './test-broker.ts';
 
 const fleet = createFleet({
@@ -156,4 +157,28 @@ test('startLoad reports progress while it runs and hands each send time over onc
   assert.equal(report.unacked, 0);
   // Read after the fleet disconnected: the devices online when publishing stopped.
   assert.equal(run.progress().online, fleet.devices.length);
+});
+
+test('publishPacket writes the bytes mqtt-packet generates, for every length of the remaining-length field', () => {
+  const topic = 'skjold/d/hm-0001/telemetry';
+  // Remaining lengths of 1, 2 and 3 bytes, each on both sides of a boundary (127/128, 16,383/16,384).
+  for (const bodyBytes of [10, 95, 96, 16_350, 16_351, 20_000]) {
+    const body = 'x'.repeat(bodyBytes);
+    for (const qos of [0, 1] as const) {
+      const expected = mqttPacket.generate({
+        cmd: 'publish',
+        topic,
+        qos,
+        ...(qos === 1 ? { messageId: 4242 } : {}),
+        dup: false,
+        retain: false,
+        payload: Buffer.from(body),
+      });
+      assert.deepEqual(
+        publishPacket(Buffer.from(topic), qos, 4242, body),
+        expected,
+        `${bodyBytes} bytes, QoS ${qos}`,
+      );
+    }
+  }
 });
