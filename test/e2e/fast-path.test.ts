@@ -160,20 +160,23 @@ async function rawSession(stack: Stack, d: TestDevice) {
   return { socket, received };
 }
 
+/** Reading `seq` of `d` as the bytes of a PUBLISH on its own telemetry topic. */
+const publishBytes = (d: TestDevice, seq: number, qos: 0 | 1, messageId: number) =>
+  mqttPacket.generate({
+    cmd: 'publish',
+    topic: d.telemetry,
+    qos,
+    messageId,
+    dup: false,
+    retain: false,
+    payload: Buffer.from(body(d, seq)),
+  });
+
 test('telemetry packed with other packets in one read, and cut across reads, is each acknowledged once and stored once', async () => {
   const emitter = watchEmitter(fast);
   const { device: d } = await device(fast, 'fast-packed');
   const { socket, received } = await rawSession(fast, d);
-  const publish = (seq: number, qos: 0 | 1) =>
-    mqttPacket.generate({
-      cmd: 'publish',
-      topic: d.telemetry,
-      qos,
-      messageId: 100 + seq,
-      dup: false,
-      retain: false,
-      payload: Buffer.from(body(d, seq)),
-    });
+  const publish = (seq: number, qos: 0 | 1) => publishBytes(d, seq, qos, 100 + seq);
   const ping = mqttPacket.generate({ cmd: 'pingreq' });
   const cut = publish(5, 1);
   // One write: two readings, a QoS 0 one, a PINGREQ (aedes' to answer), one more, and half of the next.
@@ -223,21 +226,7 @@ test('PUBACKs that are due together share writes (one per turn of the event loop
 
   const ids = [201, 202, 203, 204];
   // Four readings in one write: read together, stored in one batch, acknowledged together.
-  socket.write(
-    Buffer.concat(
-      ids.map((messageId, seq) =>
-        mqttPacket.generate({
-          cmd: 'publish',
-          topic: d.telemetry,
-          qos: 1,
-          messageId,
-          dup: false,
-          retain: false,
-          payload: Buffer.from(body(d, seq)),
-        }),
-      ),
-    ),
-  );
+  socket.write(Buffer.concat(ids.map((messageId, seq) => publishBytes(d, seq, 1, messageId))));
   await eventually('four PUBACKs', () => received.filter((p) => p.cmd === 'puback').length === 4);
   const acked = received.flatMap((p) => (p.cmd === 'puback' ? [p.messageId] : []));
   assert.deepEqual(acked.sort(), ids);
