@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { syncDir } from './spool-checkpoint.ts';
 import { nodeSpoolFiles, type SpoolFile, type SpoolFiles } from './spool-files.ts';
-import { readFrame } from './spool-frame.ts';
+import { FRAME_HEADER_BYTES, readFrame } from './spool-frame.ts';
 import { READ_CHUNK_BYTES, scanSegment } from './spool-scan.ts';
 
 /**
@@ -37,6 +37,8 @@ export interface SpoolLogOptions {
   onCommit?: (seconds: number, frames: number) => void;
   /** How segment files are opened; node:fs unless a test brings its own. */
   files?: SpoolFiles;
+  /** Committed bytes kept in memory for `read` until it has passed them; default 0 (reads go to the file). */
+  keepBytes?: number;
 }
 
 export interface CommitPolicy {
@@ -62,6 +64,12 @@ interface Segment {
   size: number;
 }
 
+/** A commit's bytes, kept for the drainer so it need not read them back from the file. */
+interface Committed {
+  position: number;
+  data: Buffer;
+}
+
 interface QueuedAppend {
   frame: Buffer;
   /** performance.now() when queued. */
@@ -83,6 +91,7 @@ export async function openSpoolLog(options: SpoolLogOptions, checkpoint: number)
   const files = options.files ?? nodeSpoolFiles;
   const policy = options.commit ?? UNLIMITED;
   const maxAgeMs = options.segmentMaxAgeMs ?? Number.POSITIVE_INFINITY;
+  const keepBytes = options.keepBytes ?? 0;
   const open = (path: string, flags: 'r' | 'r+' | 'w+') => files.open(path, flags);
   await mkdir(dir, { recursive: true });
   const bases = (await readdir(dir))
@@ -129,6 +138,9 @@ export async function openSpoolLog(options: SpoolLogOptions, checkpoint: number)
   let drainedTo = checkpoint; // the last checkpoint the spool reported
 
   const queue: QueuedAppend[] = [];
+  // Commits not yet read, oldest first, in log order with gaps where one did not fit (read from the file).
+  const kept: Committed[] = [];
+  let keptBytes = 0;
   let queuedBytes = 0;
   let lingering: (() => void) | undefined; // wakes a commit waiting for its group to fill
   let reader: { base: number; handle: SpoolFile } | undefined;
@@ -207,6 +219,7 @@ export async function openSpoolLog(options: SpoolLogOptions, checkpoint: number)
           written += bytesWritten;
         }
         await tailFile.datasync();
+        keep(tail.base + tail.size, data);
         if (tail.size === 0) startAgeClock();
         tail.size += data.length;
         options.onCommit?.((performance.now() - started) / 1000, batch.length);
@@ -222,6 +235,49 @@ export async function openSpoolLog(options: SpoolLogOptions, checkpoint: number)
         for (const a of batch) a.reject(err);
       }
     }
+  }
+
+  /** Keeps a commit for the drainer while the bound allows; one that does not fit is read from the file. */
+  function keep(position: number, data: Buffer): void {
+    if (keptBytes + data.length > keepBytes) return;
+    kept.push({ position, data });
+    keptBytes += data.length;
+  }
+
+  /** Lets go of every kept commit that ends at or before `position`. */
+  function forget(position: number): void {
+    while (kept.length > 0) {
+      const first = kept[0] as Committed;
+      if (first.position + first.data.length > position) return;
+      kept.shift();
+      keptBytes -= first.data.length;
+    }
+  }
+
+  /**
+   * Up to `maxRecords` payloads from kept commits, from `position` on while
+   * they follow each other; undefined when `position` is not in one. These
+   * bytes never left the process, so their CRCs are not checked again.
+   */
+  function readKept(position: number, maxRecords: number) {
+    forget(position);
+    const first = kept[0];
+    if (!first || first.position > position) return undefined;
+    const payloads: Buffer[] = [];
+    let at = position;
+    for (const c of kept) {
+      if (c.position !== at && payloads.length > 0) break;
+      let pos = at - c.position;
+      while (pos < c.data.length && payloads.length < maxRecords) {
+        const length = c.data.readUInt32BE(pos);
+        payloads.push(c.data.subarray(pos + FRAME_HEADER_BYTES, pos + FRAME_HEADER_BYTES + length));
+        pos += FRAME_HEADER_BYTES + length;
+      }
+      at = c.position + pos;
+      if (payloads.length >= maxRecords) break;
+    }
+    forget(at);
+    return { payloads, next: at };
   }
 
   function groupFull(): boolean {
@@ -340,13 +396,19 @@ export async function openSpoolLog(options: SpoolLogOptions, checkpoint: number)
       const segment = segmentAt(position);
       if (!segment) return { payloads: [], next: segments[0]?.base ?? position };
       const offset = position - segment.base;
+      if (offset < segment.size) {
+        const fromMemory = readKept(position, maxRecords);
+        if (fromMemory) return fromMemory;
+      }
       if (offset >= segment.size) {
         const following = segments[segments.indexOf(segment) + 1];
         return { payloads: [], next: following ? following.base : position };
       }
       reading = true;
       try {
-        return await readAt(segment, offset, maxRecords);
+        const chunk = await readAt(segment, offset, maxRecords);
+        forget(chunk.next);
+        return chunk;
       } finally {
         reading = false;
         // A segment deleted while it was read: let go of its blocks now, not at the next read.
@@ -377,6 +439,8 @@ export async function openSpoolLog(options: SpoolLogOptions, checkpoint: number)
       await tailWork;
       await tailFile?.close();
       tailFile = undefined;
+      kept.length = 0;
+      keptBytes = 0;
       await reader?.handle.close();
       reader = undefined;
     },

@@ -3,8 +3,9 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
+import { nodeSpoolFiles, type SpoolFile, type SpoolFiles } from './spool-files.ts';
 import { frame, point, recordingWriter, spool, tempDir, until } from './spool-harness.ts';
-import { openSpoolLog } from './spool-log.ts';
+import { openSpoolLog, type SpoolLog } from './spool-log.ts';
 
 /**
  * How long points stay on disk once the store has them (art. 17: an erased
@@ -105,4 +106,70 @@ test('a commit waits up to its wait for the group to fill, and no longer once it
   // A full group is not held back: well under the 500 ms wait, with margin for a busy machine.
   assert.ok(Date.now() - started < 400, `${Date.now() - started} ms for a full group`);
   await log.close();
+});
+
+test('the drainer takes unread commits from memory up to the bound and the rest from the file: every record once, in order', async () => {
+  const dir = tempDir();
+  let fileReads = 0;
+  const files: SpoolFiles = {
+    async open(path, flags) {
+      const file = await nodeSpoolFiles.open(path, flags);
+      return Object.assign(Object.create(file) as SpoolFile, {
+        read: (buffer: Buffer, offset: number, length: number, position: number) => {
+          fileReads++;
+          return file.read(buffer, offset, length, position);
+        },
+      });
+    },
+  };
+  const size = frame(0).length;
+  /** Seqs of the records from `at` up to `to` (the log's end by default), read `batch` at a time. */
+  const readFrom = async (log: SpoolLog, at: number, batch: number, to = log.end()) => {
+    const seqs: number[] = [];
+    while (at < to) {
+      const chunk = await log.read(at, batch);
+      for (const payload of chunk.payloads) seqs.push(Number(/seq=(\d+)i/.exec(payload.toString())?.[1]));
+      at = chunk.next;
+    }
+    return { seqs, at };
+  };
+  const all = Array.from({ length: 60 }, (_, i) => i);
+
+  // Groups of 4 records, room in memory for about 5 groups: the first records come from memory, the
+  // rest from the file; appends made once the drainer has read some fit in memory again.
+  const mixed = await openSpoolLog(
+    {
+      dir,
+      segmentBytes: 1 << 20,
+      commit: { maxRecords: 4, maxBytes: 1 << 20, maxWaitMs: 0 },
+      keepBytes: 20 * size,
+      files,
+    },
+    0,
+  );
+  await Promise.all(all.map((i) => mixed.append(frame(i))));
+  const head = await readFrom(mixed, 0, 7, 10 * size);
+  await Promise.all(Array.from({ length: 20 }, (_, i) => mixed.append(frame(60 + i))));
+  const rest = await readFrom(mixed, head.at, 7);
+  const later = Array.from({ length: 20 }, (_, i) => 60 + i);
+  assert.deepEqual([...head.seqs, ...rest.seqs], [...all, ...later]);
+  assert.ok(fileReads > 0, 'what did not fit was read from the segment');
+  await mixed.close();
+
+  // With room for everything, the segment is not read at all; the records are the same.
+  fileReads = 0;
+  const kept = await openSpoolLog(
+    {
+      dir: tempDir(),
+      segmentBytes: 1 << 20,
+      commit: { maxRecords: 4, maxBytes: 1 << 20, maxWaitMs: 0 },
+      keepBytes: 1 << 20,
+      files,
+    },
+    0,
+  );
+  await Promise.all(all.map((i) => kept.append(frame(i))));
+  assert.deepEqual((await readFrom(kept, 0, 7)).seqs, all);
+  assert.equal(fileReads, 0, 'every record came from memory');
+  await kept.close();
 });
