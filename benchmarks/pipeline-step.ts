@@ -136,7 +136,6 @@ export async function pipelineStep(
   );
   const runtime = await ctx.skjold.call<RuntimeWatch>('watchStop', { messages: report.acked });
   const counters = counterDelta(before.counters, after.counters);
-  const writes = counters.skjold_store_write_seconds_count ?? 0;
 
   const { latencies, notSeen, overwritten } = sampleLatencies(
     report.sample,
@@ -167,12 +166,7 @@ export async function pipelineStep(
     throttledTicks: report.throttledTicks,
     errors: report.errors,
     skjoldRuntime: runtime,
-    storeWrites: {
-      count: writes,
-      meanMs:
-        writes > 0 ? Math.round(((counters.skjold_store_write_seconds_sum ?? 0) / writes) * 10_000) / 10 : 0,
-      meanPoints: writes > 0 ? Math.round((counters.skjold_store_points_written_total ?? 0) / writes) : 0,
-    },
+    storeWrites: storeWrites(counters),
     spoolCommits: spoolCommits(counters),
     influxd: httpd,
     skjoldCounters: counters,
@@ -189,7 +183,19 @@ export async function pipelineStep(
   };
 }
 
-function spoolCommits(counters: Record<string, number>): PipelineStep['spoolCommits'] {
+/** The store writer's requests over a span of Skjold's counters (counterDelta): how many, mean time, points each. */
+export function storeWrites(counters: Record<string, number>): PipelineStep['storeWrites'] {
+  const writes = counters.skjold_store_write_seconds_count ?? 0;
+  if (writes === 0) return { count: 0, meanMs: 0, meanPoints: 0 };
+  return {
+    count: writes,
+    meanMs: Math.round(((counters.skjold_store_write_seconds_sum ?? 0) / writes) * 10_000) / 10,
+    meanPoints: Math.round((counters.skjold_store_points_written_total ?? 0) / writes),
+  };
+}
+
+/** The spool's group commits over a span of Skjold's counters (counterDelta). */
+export function spoolCommits(counters: Record<string, number>): PipelineStep['spoolCommits'] {
   const count = counters.skjold_spool_fsync_seconds_count ?? 0;
   if (count === 0) return { count: 0, meanMs: 0, meanRecords: 0 };
   return {

@@ -12,7 +12,7 @@ import { BENCH_TENANTS } from './bench-fleet.ts';
 import { type HttpdDelta, httpdDelta, httpdStats } from './influxd-stats.ts';
 import { type ProbeStats, sampleLatencies, startProbe } from './latency-probe.ts';
 import type { LoadPoll, LoadStarted, MqttLoadArgs } from './load-process.ts';
-import { type Context, counterDelta } from './pipeline-step.ts';
+import { type Context, counterDelta, spoolCommits, storeWrites } from './pipeline-step.ts';
 import { startSampler } from './proc-sampler.ts';
 import type { MetricValues, RuntimeWatch } from './skjold-process.ts';
 import { distribution, P99_BAR_MS, perSecond } from './stats.ts';
@@ -74,7 +74,9 @@ export async function soakLoad(
     await ctx.skjold.call('watchStart', { profile: false });
     const rows: IntervalRow[] = [];
     const bounds = [started.deviceTime];
-    let previous = { at: started.at, acked: 0, published: 0, tsCollisions: 0 };
+    let previous = { at: started.at, acked: 0, published: 0, tsCollisions: 0, throttledTicks: 0 };
+    let countersBefore = before.counters;
+    let httpdPrevious = httpdBefore;
     let final: LoadPoll | undefined;
     for (let k = 1; k <= plan.intervals; k++) {
       const last = k === plan.intervals;
@@ -89,6 +91,12 @@ export async function soakLoad(
       });
       if (!last) await ctx.skjold.call('watchStart', { profile: false });
       const memory = await ctx.skjold.call<Record<string, number>>('memory');
+      const countersNow = (await ctx.skjold.call<MetricValues>('metrics')).counters;
+      const counters = counterDelta(countersBefore, countersNow);
+      countersBefore = countersNow;
+      const httpdNow = await httpdStats(ctx.influx.url, ctx.influx.adminUser, ctx.influx.adminPassword);
+      const httpd = httpdDelta(httpdPrevious, httpdNow);
+      httpdPrevious = httpdNow;
       const expected = Object.fromEntries(
         Object.entries(poll.sample).map(([login, sent]) => [login, sent.keys()]),
       );
@@ -102,6 +110,9 @@ export async function soakLoad(
         acked: poll.acked - previous.acked,
         achievedRate: perSecond(poll.acked - previous.acked, previous.at, end),
         tsCollisions: poll.tsCollisions - previous.tsCollisions,
+        throttledTicks: poll.throttledTicks - previous.throttledTicks,
+        counters,
+        httpd,
         poll,
         latency,
         usage,
@@ -113,7 +124,13 @@ export async function soakLoad(
       rows.push(row);
       onInterval(row);
       if (!last) bounds.push(poll.deviceTime);
-      previous = { at: end, acked: poll.acked, published: poll.published, tsCollisions: poll.tsCollisions };
+      previous = {
+        at: end,
+        acked: poll.acked,
+        published: poll.published,
+        tsCollisions: poll.tsCollisions,
+        throttledTicks: poll.throttledTicks,
+      };
       final = poll;
     }
     const after = await ctx.skjold.call<MetricValues>('metrics');
@@ -147,6 +164,9 @@ function intervalRow(a: {
   acked: number;
   achievedRate: number;
   tsCollisions: number;
+  throttledTicks: number;
+  counters: Record<string, number>;
+  httpd: HttpdDelta;
   poll: LoadPoll;
   latency: ReturnType<typeof sampleLatencies>;
   usage: ReturnType<ReturnType<typeof startSampler>['stop']>;
@@ -175,6 +195,14 @@ function intervalRow(a: {
     /** Devices connected at the interval's end (the last one: when publishing stopped). */
     online: a.poll.online,
     tsCollisions: a.tsCollisions,
+    /** The generator's 10 ms ticks that held back: a second's worth of messages were waiting for their PUBACKs. */
+    throttledTicks: a.throttledTicks,
+    /** The spool's group commits in the interval (mean time includes the event-loop turns they waited for). */
+    spoolCommits: spoolCommits(a.counters),
+    /** Skjold's writes to InfluxDB in the interval, as Skjold timed them… */
+    storeWrites: storeWrites(a.counters),
+    /** …and influxd's own mean time per write request. */
+    influxdWriteMeanMs: a.httpd.writeMeanMs,
     /** Points stamped in the interval, counted once the whole run is stored (null until then). */
     stored: null as number | null,
     lost: null as number | null,

@@ -164,7 +164,11 @@ function line(r: IntervalRow, count: number): string {
     `RSS ${r.skjold.rssMiB} MiB heap ${r.skjold.heapUsedMiB}/${r.skjold.heapTotalMiB} MiB (${spaces}), ` +
     `cores skjold ${r.skjold.cpuCores} influxd ${r.influxdCores} load ${r.loadCores}, ` +
     `load RSS ${r.loadRssMiB} MiB, ` +
-    `buffer mean ${r.buffer.mean} max ${r.buffer.max}, online ${r.online}` +
+    `buffer mean ${r.buffer.mean} max ${r.buffer.max}, ` +
+    `spool commits ${r.spoolCommits.count} × ${r.spoolCommits.meanMs} ms, ` +
+    `store writes ${r.storeWrites.count} × ${r.storeWrites.meanMs} ms (influxd ${r.influxdWriteMeanMs} ms), ` +
+    `loop p99 ${r.eventLoopDelayMs.p99} ms, GC ${r.gc.totalMs} ms, throttled ticks ${r.throttledTicks}, ` +
+    `collisions ${r.tsCollisions}, online ${r.online}` +
     (r.failures.length ? ` — ${r.failures.join('; ')}` : '')
   );
 }
