@@ -39,6 +39,9 @@ export const point = (i: number): Point => ({
 /** A record as the spool writes it: the point's line protocol, for tenant `t`. */
 export const frame = (i: number, tenant = 't'): Buffer => encodeFrame(tenant, encodePoint(point(i)));
 
+/** The seq of a point(i) line (`…seq=42i…`), as the store or the drainer sees it. */
+export const seqOf = (line: string): number => Number(/seq=(\d+)i/.exec(line)?.[1]);
+
 export function recordingWriter() {
   const stored: Array<{ tenant: string; seq: number }> = [];
   const bodies: Array<{ tenant: string; text: string }> = [];
@@ -51,7 +54,7 @@ export function recordingWriter() {
       const split = text.split('\n');
       assert.equal(split.length, points, 'one line per point');
       bodies.push({ tenant, text });
-      for (const line of split) stored.push({ tenant, seq: Number(/seq=(\d+)i/.exec(line)?.[1]) });
+      for (const line of split) stored.push({ tenant, seq: seqOf(line) });
     },
   };
   return {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { nodeSpoolFiles, type SpoolFile, type SpoolFiles } from './spool-files.ts';
-import { frame, point, recordingWriter, spool, tempDir, until } from './spool-harness.ts';
+import { frame, point, recordingWriter, seqOf, spool, tempDir, until } from './spool-harness.ts';
 import { openSpoolLog, type SpoolLog } from './spool-log.ts';
 
 /**
@@ -128,7 +128,7 @@ test('the drainer takes unread commits from memory up to the bound and the rest 
     const seqs: number[] = [];
     while (at < to) {
       const chunk = await log.read(at, batch);
-      for (const payload of chunk.payloads) seqs.push(Number(/seq=(\d+)i/.exec(payload.toString())?.[1]));
+      for (const payload of chunk.payloads) seqs.push(seqOf(payload.toString()));
       at = chunk.next;
     }
     return { seqs, at };
