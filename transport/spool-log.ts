@@ -396,14 +396,12 @@ export async function openSpoolLog(options: SpoolLogOptions, checkpoint: number)
       const segment = segmentAt(position);
       if (!segment) return { payloads: [], next: segments[0]?.base ?? position };
       const offset = position - segment.base;
-      if (offset < segment.size) {
-        const fromMemory = readKept(position, maxRecords);
-        if (fromMemory) return fromMemory;
-      }
       if (offset >= segment.size) {
         const following = segments[segments.indexOf(segment) + 1];
         return { payloads: [], next: following ? following.base : position };
       }
+      const fromMemory = readKept(position, maxRecords);
+      if (fromMemory) return fromMemory;
       reading = true;
       try {
         const chunk = await readAt(segment, offset, maxRecords);
