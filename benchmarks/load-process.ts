@@ -7,7 +7,14 @@
  * it comes, so `loadProgress` is served while `loadEnd` waits.
  */
 import type { SimDevice } from '../device-sim/fleet.ts';
-import { type LoadProgress, type LoadReport, type LoadRun, runLoad, startLoad } from '../device-sim/load.ts';
+import {
+  type LoadProgress,
+  type LoadReport,
+  type LoadRun,
+  type LoadStartedAt,
+  runLoad,
+  startLoad,
+} from '../device-sim/load.ts';
 import { createInfluxV1Store } from '../store/influx-v1.ts';
 import { benchFleet, type FleetSpec } from './bench-fleet.ts';
 import { serveIpc } from './ipc.ts';
@@ -69,13 +76,8 @@ export type LoadPoll = Omit<LoadProgress, 'sendTimes'> & {
   sampleOverwritten: Record<string, number[]>;
 };
 
-export interface LoadStarted {
-  /** Epoch ms when publishing began (the fleet connected). */
-  at: number;
-  /** Device clock then: every point of the load is stamped at or after it. */
-  deviceTime: number;
-  connected: number;
-}
+/** What `loadStart` answers: when publishing began, on both clocks, and how many devices connected. */
+export type LoadStarted = LoadStartedAt;
 
 let devicesFor: { key: string; devices: SimDevice[] } | undefined;
 const fleetDevices = (spec: FleetSpec): SimDevice[] => {
@@ -177,8 +179,8 @@ async function loadStart(args: MqttLoadArgs): Promise<LoadStarted> {
   resetCollisions(args.sampleLogins);
   const run = startLoad(loadOptions(args));
   long = { run, logins: args.sampleLogins };
-  const started = await run.started;
-  return { ...started, connected: run.progress().connected };
+  // Not run.progress(): it hands over the send times of what was published so far, and they would be lost.
+  return run.started;
 }
 
 function poll(): LoadPoll {

@@ -99,9 +99,21 @@ export interface LoadProgress {
   sendTimes: SendTimes;
 }
 
+export interface LoadStartedAt {
+  /** Epoch ms when publishing began. */
+  at: number;
+  /** Device clock then: every point of the load is stamped at or after it. */
+  deviceTime: number;
+  /** Devices that connected. */
+  connected: number;
+}
+
 export interface LoadRun {
-  /** Resolves once the fleet is connected and publishing has begun (or the load ended without). */
-  started: Promise<{ at: number; deviceTime: number }>;
+  /**
+   * Resolves once the fleet is connected and publishing has begun (or the load ended without),
+   * with how many devices connected: read here, not from `progress()`, which hands send times over.
+   */
+  started: Promise<LoadStartedAt>;
   progress(): LoadProgress;
   done: Promise<LoadReport>;
 }
@@ -186,8 +198,8 @@ export function startLoad(opts: RunLoadOptions): LoadRun {
     return taken;
   };
 
-  let markStarted: (at: { at: number; deviceTime: number }) => void = () => {};
-  const started = new Promise<{ at: number; deviceTime: number }>((resolve) => {
+  let markStarted: (at: LoadStartedAt) => void = () => {};
+  const started = new Promise<LoadStartedAt>((resolve) => {
     markStarted = resolve;
   });
 
@@ -239,7 +251,7 @@ export function startLoad(opts: RunLoadOptions): LoadRun {
 
     const t0 = Date.now();
     clock = { t0, startMs: opts.startTime?.getTime() ?? t0 };
-    markStarted({ at: t0, deviceTime: clock.startMs });
+    markStarted({ at: t0, deviceTime: clock.startMs, connected: slots.length });
     if (slots.length > 0 && !opts.signal?.aborted) {
       await pace(opts, slots, tickMs, clock, {
         publishOne: (slot, ts) => {
@@ -288,8 +300,8 @@ export function startLoad(opts: RunLoadOptions): LoadRun {
   const done = run();
   // A load that failed before publishing still counts as started, so nobody waits on it forever.
   done.then(
-    () => markStarted({ at: Date.now(), deviceTime: clock?.startMs ?? Date.now() }),
-    () => markStarted({ at: Date.now(), deviceTime: clock?.startMs ?? Date.now() }),
+    () => markStarted({ at: Date.now(), deviceTime: clock?.startMs ?? Date.now(), connected: slots.length }),
+    () => markStarted({ at: Date.now(), deviceTime: clock?.startMs ?? Date.now(), connected: slots.length }),
   );
   return {
     started,
