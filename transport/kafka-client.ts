@@ -1,7 +1,9 @@
 import { Kafka, type KafkaConfig, type LogEntry, logLevel, type SASLOptions } from 'kafkajs';
+import type { ProducerGlobalConfig } from 'node-rdkafka';
 import type { Config } from '../lib/config.ts';
 import { SkjoldError } from '../lib/errors.ts';
 import type { Logger } from '../lib/log.ts';
+import { rdkafkaConnection } from './kafka-rdkafka.ts';
 
 /** kafkajs' own logging, through Skjold's logger (its entries hold broker addresses and offsets, no data). */
 function logCreator(logger: Logger) {
@@ -25,8 +27,8 @@ function sasl(config: Config): SASLOptions | undefined {
   return { mechanism, ...credentials } as SASLOptions;
 }
 
-/** A kafkajs client from the config: brokers, client id, TLS and SASL. */
-export function createKafkaClient(config: Config, logger: Logger): Kafka {
+/** SKJOLD_KAFKA_BROKERS as a list; there must be at least one. */
+export function kafkaBrokers(config: Config): string[] {
   const brokers = config.SKJOLD_KAFKA_BROKERS.split(',')
     .map((b) => b.trim())
     .filter(Boolean);
@@ -36,6 +38,31 @@ export function createKafkaClient(config: Config, logger: Logger): Kafka {
       'SKJOLD_KAFKA_BROKERS is required with SKJOLD_TRANSPORT=kafka',
     );
   }
+  return brokers;
+}
+
+/** The same brokers, client id, TLS and SASL for librdkafka (the ingest producer of SKJOLD_KAFKA_PRODUCER=rdkafka). */
+export function rdkafkaConnectionOf(config: Config): ProducerGlobalConfig {
+  const mechanism = config.SKJOLD_KAFKA_SASL_MECHANISM;
+  return rdkafkaConnection({
+    brokers: kafkaBrokers(config),
+    clientId: config.SKJOLD_KAFKA_CLIENT_ID,
+    ssl: config.SKJOLD_KAFKA_SSL,
+    ...(mechanism
+      ? {
+          sasl: {
+            mechanism,
+            username: config.SKJOLD_KAFKA_SASL_USERNAME,
+            password: config.SKJOLD_KAFKA_SASL_PASSWORD,
+          },
+        }
+      : {}),
+  });
+}
+
+/** A kafkajs client from the config: brokers, client id, TLS and SASL. */
+export function createKafkaClient(config: Config, logger: Logger): Kafka {
+  const brokers = kafkaBrokers(config);
   const saslOptions = sasl(config);
   const options: KafkaConfig = {
     clientId: config.SKJOLD_KAFKA_CLIENT_ID,

@@ -4,6 +4,7 @@ import type { Logger } from '../lib/log.ts';
 import type { Metrics } from '../lib/metrics.ts';
 import type { Point } from '../lib/point.ts';
 import { createBatchQueue, type Job } from './batch-queue.ts';
+import { waitForGroup } from './kafka-group.ts';
 import { encodeRecord } from './kafka-message.ts';
 import { memoKeyPartitioner } from './kafka-partitioner.ts';
 import type { Transport } from './transport.ts';
@@ -133,22 +134,7 @@ export async function createKafkaTransport(options: KafkaTransportOptions): Prom
      */
     async drained() {
       await queue.settled();
-      const admin = kafka.admin();
-      await admin.connect();
-      try {
-        const ends = await admin.fetchTopicOffsets(topic);
-        for (;;) {
-          const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
-          const at = new Map((committed?.partitions ?? []).map((p) => [p.partition, BigInt(p.offset)]));
-          const behind = ends.some(
-            (e) => BigInt(e.high) > 0n && (at.get(e.partition) ?? -1n) < BigInt(e.high),
-          );
-          if (!behind) return;
-          await new Promise((r) => setTimeout(r, options.drainPollMs ?? 200));
-        }
-      } finally {
-        await admin.disconnect();
-      }
+      await waitForGroup(kafka, topic, groupId, options.drainPollMs ?? 200);
     },
   };
 }

@@ -1,0 +1,206 @@
+import type { Kafka } from 'kafkajs';
+import type { LibrdKafkaError, Producer, ProducerGlobalConfig } from 'node-rdkafka';
+import { SkjoldError } from '../lib/errors.ts';
+import type { Logger } from '../lib/log.ts';
+import type { Metrics } from '../lib/metrics.ts';
+import type { Point } from '../lib/point.ts';
+import { createBatchQueue, type Job } from './batch-queue.ts';
+import { waitForGroup } from './kafka-group.ts';
+import { encodeRecord } from './kafka-message.ts';
+import type { Transport } from './transport.ts';
+
+/** librdkafka's codes for a full local queue and for a produce the client refused to take. */
+const ERR_QUEUE_FULL = -184;
+/** How long a send waits before offering a point to a full local queue again (it is sized never to be). */
+const QUEUE_FULL_RETRY_MS = 5;
+/** How often librdkafka is polled for delivery reports: what a PUBACK may wait beyond Kafka's answer. */
+const POLL_MS = 2;
+/** Batches handed to librdkafka at once; it makes its own record batches per partition from them. */
+const HANDOFFS = 8;
+
+export interface RdkafkaTransportOptions {
+  /** librdkafka's settings for the brokers, TLS and SASL (`rdkafkaConnection`). */
+  connection: ProducerGlobalConfig;
+  /** kafkajs, for the admin requests of `drained()`. */
+  kafka: Kafka;
+  topic: string;
+  metrics: Metrics;
+  logger: Logger;
+  /** Most points in one record batch. */
+  batchMessages: number;
+  /** librdkafka waits this long for more points before it sends a record batch. */
+  lingerMs: number;
+  /** Points held (handed to librdkafka, not yet acknowledged) before `send` makes callers wait. */
+  bufferPoints: number;
+  /** The store writers' consumer group: `drained()` waits for its committed offsets. */
+  groupId: string;
+  drainPollMs?: number;
+}
+
+/** The Kafka transport's settings as librdkafka names them. */
+export function rdkafkaConnection(c: {
+  brokers: string[];
+  clientId: string;
+  ssl: boolean;
+  sasl?: { mechanism: string; username: string; password: string };
+}): ProducerGlobalConfig {
+  const protocol = `${c.sasl ? 'sasl_' : ''}${c.ssl ? 'ssl' : 'plaintext'}` as const;
+  return {
+    'bootstrap.servers': c.brokers.join(','),
+    'client.id': c.clientId,
+    'security.protocol': protocol,
+    ...(c.sasl
+      ? {
+          'sasl.mechanisms': c.sasl.mechanism.toUpperCase(),
+          'sasl.username': c.sasl.username,
+          'sasl.password': c.sasl.password,
+        }
+      : {}),
+  };
+}
+
+/** node-rdkafka is a native addon, built at setup against Debian's librdkafka; loaded only when chosen. */
+async function loadRdkafka(): Promise<typeof import('node-rdkafka')> {
+  try {
+    const mod = (await import('node-rdkafka')) as typeof import('node-rdkafka') & {
+      default?: typeof import('node-rdkafka');
+    };
+    return mod.default ?? mod;
+  } catch (err) {
+    throw new SkjoldError(
+      'SKJOLD_ERR_CONFIG',
+      'SKJOLD_KAFKA_CLIENT=rdkafka needs the node-rdkafka addon built against librdkafka ' +
+        `(scripts/setup.sh builds it), or set SKJOLD_KAFKA_CLIENT=kafkajs: ${(err as Error).message}`,
+      { cause: err },
+    );
+  }
+}
+
+/**
+ * Ingest's side of the Kafka transport on librdkafka (node-rdkafka), with the
+ * guarantees of the kafkajs one: `send` resolves when Kafka has the point on
+ * every in-sync replica (acks=all) and only then does the device get its
+ * PUBACK; the producer is idempotent, so librdkafka's retries never duplicate
+ * or reorder a partition's records; retriable errors are retried for as long
+ * as it takes (no message timeout), so devices wait while Kafka is away, as
+ * they do while InfluxDB is down on the in-process path. Keys are placed by
+ * murmur2, as the Java client and kafkajs' default partitioner place them.
+ *
+ * The bound and the waiting for room are the batching queue's, shared with
+ * the other transports; each batch is handed to librdkafka, which makes
+ * record batches per partition and sends them from its own threads, and the
+ * batch settles as its delivery reports come back.
+ */
+export async function createRdkafkaTransport(options: RdkafkaTransportOptions): Promise<Transport> {
+  const { topic, metrics, logger, batchMessages, lingerMs, bufferPoints, groupId } = options;
+  const rdkafka = await loadRdkafka();
+  const producer: Producer = new rdkafka.Producer(
+    {
+      ...options.connection,
+      'enable.idempotence': true,
+      'linger.ms': lingerMs,
+      'batch.num.messages': batchMessages,
+      // Never the limit: the queue below holds at most bufferPoints.
+      'queue.buffering.max.messages': bufferPoints + batchMessages * HANDOFFS,
+      'queue.buffering.max.kbytes': 2 * 1024 * 1024,
+      dr_cb: true,
+      event_cb: true,
+    },
+    { acks: -1, 'message.timeout.ms': 0, partitioner: 'murmur2_random' },
+  );
+  producer.on('event.error', (err: LibrdKafkaError) => {
+    logger.warn({ code: err.code, err: err.message }, 'librdkafka reported an error; it retries');
+  });
+  await new Promise<void>((resolve, reject) => {
+    producer.connect({ timeout: 30_000 }, (err) => (err ? reject(err) : resolve()));
+  });
+  producer.setPollInterval(POLL_MS);
+
+  interface Pending {
+    job: Job<{ key: string; value: Buffer }>;
+    sent: number;
+    done: () => void;
+  }
+  /** Handed to librdkafka, no delivery report yet. */
+  const outstanding = new Set<Pending>();
+  producer.on('delivery-report', (err, report) => {
+    const p = report.opaque as Pending;
+    if (!outstanding.delete(p)) return; // given up on at close
+    if (err) {
+      metrics.kafkaProduced.inc({ outcome: 'failed' });
+      logger.warn({ err: err.message, code: err.code }, 'Kafka did not take a point; its device will resend');
+      p.job.reject(new SkjoldError('SKJOLD_ERR_KAFKA', err.message, { cause: err }));
+    } else {
+      metrics.kafkaProduced.inc({ outcome: 'ok' });
+      metrics.kafkaProduceSeconds.observe((performance.now() - p.sent) / 1000);
+      p.job.resolve();
+    }
+    p.done();
+  });
+
+  function produce(p: Pending): void {
+    if (!outstanding.has(p)) return; // given up on at close while it waited for room
+    try {
+      producer.produce(topic, null, p.job.item.value, p.job.item.key, null, p);
+    } catch (err) {
+      if ((err as LibrdKafkaError).code === ERR_QUEUE_FULL) {
+        setTimeout(() => produce(p), QUEUE_FULL_RETRY_MS);
+        return;
+      }
+      // Refused outright (too large, unknown topic): no PUBACK, and the device resends.
+      outstanding.delete(p);
+      metrics.kafkaProduced.inc({ outcome: 'failed' });
+      p.job.reject(new SkjoldError('SKJOLD_ERR_KAFKA', (err as Error).message, { cause: err }));
+      p.done();
+    }
+  }
+
+  const queue = createBatchQueue<{ key: string; value: Buffer }>({
+    flush: (batch) =>
+      new Promise<void>((resolve) => {
+        let open = batch.length;
+        const done = () => {
+          if (--open === 0) resolve();
+        };
+        const sent = performance.now();
+        for (const job of batch) {
+          const p = { job, sent, done };
+          outstanding.add(p);
+          produce(p);
+        }
+      }),
+    batchSize: batchMessages,
+    // librdkafka lingers; the queue only bounds what is held and hands it over at once.
+    maxWaitMs: 0,
+    bufferItems: bufferPoints,
+    concurrency: HANDOFFS,
+    gauges: metrics,
+  });
+
+  return {
+    send(tenantId: string, point: Point) {
+      const { key, value } = encodeRecord(tenantId, point);
+      return queue.push({ key, value: Buffer.from(value) });
+    },
+
+    async close(deadlineMs = 10_000) {
+      await queue.close(deadlineMs);
+      // Kafka did not answer for these by the deadline: not acknowledged, so their devices resend.
+      for (const p of outstanding) {
+        p.job.reject(new SkjoldError('SKJOLD_ERR_TRANSPORT_CLOSED'));
+        p.done();
+      }
+      outstanding.clear();
+      await new Promise<void>((resolve) => {
+        producer.disconnect(5_000, () => resolve());
+      });
+    },
+
+    buffered: queue.held,
+
+    async drained() {
+      await queue.settled();
+      await waitForGroup(options.kafka, topic, groupId, options.drainPollMs ?? 200);
+    },
+  };
+}
