@@ -1,6 +1,7 @@
 /**
  * `node benchmarks/kafka-ceiling.ts`: how fast ingest's Kafka producer (kafkajs, through
- * Skjold's transport: idempotent, acks=all, one request in flight) puts
+ * Skjold's transport: idempotent, acks=all, one request in flight) and its librdkafka producer
+ * (node-rdkafka through the same transport contract) put
  * points on librdkafka's mock cluster, against librdkafka's own producer
  * (benchmarks/kafka-produce.c, same guarantees) on the same mock — the
  * ceiling of this machine and mock — and, with --variants, how the
@@ -22,8 +23,9 @@ import { createMetrics } from '../lib/metrics.ts';
 import type { Point } from '../lib/point.ts';
 import { librdkafkaBinary, startKafkaMock } from '../test/harness/kafka-mock.ts';
 import { createKafkaTransport } from '../transport/kafka.ts';
-import { createKafkaClient } from '../transport/kafka-client.ts';
+import { createKafkaClient, rdkafkaConnectionOf } from '../transport/kafka-client.ts';
 import { encodeRecord } from '../transport/kafka-message.ts';
+import { createRdkafkaTransport } from '../transport/kafka-rdkafka.ts';
 import { cpuSeconds, round } from './proc-sampler.ts';
 
 const { values: args } = parseArgs({
@@ -115,11 +117,12 @@ async function librdkafka(): Promise<Figure> {
   );
 }
 
-async function kafkajs(batch: number, linger: number): Promise<Figure> {
+/** Skjold's Kafka transport with either producer, as ingest uses it (SKJOLD_KAFKA_PRODUCER). */
+async function viaTransport(producer: 'kafkajs' | 'rdkafka', batch: number, linger: number): Promise<Figure> {
   const topic = await freshTopic();
   const logger = createLogger('silent');
   const config = loadConfig({ SKJOLD_TRANSPORT: 'kafka', SKJOLD_KAFKA_BROKERS: mock.bootstrap });
-  const transport = await createKafkaTransport({
+  const options = {
     kafka: createKafkaClient(config, logger),
     topic,
     metrics: createMetrics({ defaultMetrics: false }),
@@ -128,7 +131,11 @@ async function kafkajs(batch: number, linger: number): Promise<Figure> {
     lingerMs: linger,
     bufferPoints: config.SKJOLD_BUFFER_POINTS,
     groupId: 'unused',
-  });
+  };
+  const transport =
+    producer === 'rdkafka'
+      ? await createRdkafkaTransport({ ...options, connection: rdkafkaConnectionOf(config) })
+      : await createKafkaTransport(options);
   const points = Array.from({ length: messages }, (_, i) => point(i));
   const cpu0 = process.cpuUsage();
   const mock0 = mockCpu();
@@ -138,8 +145,9 @@ async function kafkajs(batch: number, linger: number): Promise<Figure> {
   const cpu = process.cpuUsage(cpu0);
   const mockUsed = mockCpu() - mock0;
   await transport.close();
+  const name = producer === 'rdkafka' ? 'node-rdkafka (librdkafka)' : 'kafkajs';
   return figure(
-    `kafkajs via Skjold's transport (batch ${batch}, linger ${linger} ms)`,
+    `${name} via Skjold's transport (batch ${batch}, linger ${linger} ms)`,
     seconds,
     (cpu.user + cpu.system) / 1e6,
     mockUsed,
@@ -149,7 +157,10 @@ async function kafkajs(batch: number, linger: number): Promise<Figure> {
 const figures: Figure[] = [];
 try {
   figures.push(await librdkafka());
-  for (const v of variants) figures.push(await kafkajs(v.batch, v.linger));
+  for (const v of variants) {
+    figures.push(await viaTransport('rdkafka', v.batch, v.linger));
+    figures.push(await viaTransport('kafkajs', v.batch, v.linger));
+  }
 } finally {
   await mock.stop();
 }

@@ -82,7 +82,7 @@ const schema = z.object({
 
   SKJOLD_KAFKA_BROKERS: z.string().default(''), // bootstrap servers, host:port separated by ','; required with SKJOLD_TRANSPORT=kafka
   SKJOLD_KAFKA_CLIENT_ID: z.string().min(1).default('skjold'),
-  SKJOLD_KAFKA_PRODUCER: z.enum(['rdkafka', 'kafkajs']).default('rdkafka'), // ingest's producer: librdkafka (node-rdkafka, built at setup) or kafkajs (pure JavaScript); docs/kafka.md, Throughput
+  SKJOLD_KAFKA_PRODUCER: z.enum(['kafkajs', 'rdkafka']).default('kafkajs'), // ingest's producer: kafkajs (pure JavaScript), or librdkafka (node-rdkafka, built at setup); the faster here is the default (docs/kafka.md, Throughput)
   SKJOLD_KAFKA_TOPIC: z.string().min(1).default('skjold.telemetry'), // pseudonymised points, keyed by device pseudonym
   SKJOLD_KAFKA_PARTITIONS: z.coerce.number().int().positive().default(12), // when Skjold creates the topic; the ceiling of parallel writers
   SKJOLD_KAFKA_REPLICATION: z.coerce.number().int().positive().default(3), // when Skjold creates the topic

@@ -116,10 +116,29 @@ export async function createRdkafkaTransport(options: RdkafkaTransportOptions): 
   });
   producer.setPollInterval(POLL_MS);
 
+  /** A batch handed to librdkafka: its points' outcomes are counted once it has them all. */
+  interface Handoff {
+    sent: number;
+    open: number;
+    ok: number;
+    failed: number;
+    settled: () => void;
+  }
   interface Pending {
     job: Job<{ key: string; value: Buffer }>;
-    sent: number;
-    done: () => void;
+    batch: Handoff;
+  }
+  function done(p: Pending, ok: boolean): void {
+    const b = p.batch;
+    if (ok) b.ok++;
+    else b.failed++;
+    if (--b.open > 0) return;
+    if (b.ok > 0) {
+      metrics.kafkaProduced.inc({ outcome: 'ok' }, b.ok);
+      metrics.kafkaProduceSeconds.observe((performance.now() - b.sent) / 1000);
+    }
+    if (b.failed > 0) metrics.kafkaProduced.inc({ outcome: 'failed' }, b.failed);
+    b.settled();
   }
   /** Handed to librdkafka, no delivery report yet. */
   const outstanding = new Set<Pending>();
@@ -127,15 +146,12 @@ export async function createRdkafkaTransport(options: RdkafkaTransportOptions): 
     const p = report.opaque as Pending;
     if (!outstanding.delete(p)) return; // given up on at close
     if (err) {
-      metrics.kafkaProduced.inc({ outcome: 'failed' });
       logger.warn({ err: err.message, code: err.code }, 'Kafka did not take a point; its device will resend');
       p.job.reject(new SkjoldError('SKJOLD_ERR_KAFKA', err.message, { cause: err }));
     } else {
-      metrics.kafkaProduced.inc({ outcome: 'ok' });
-      metrics.kafkaProduceSeconds.observe((performance.now() - p.sent) / 1000);
       p.job.resolve();
     }
-    p.done();
+    done(p, !err);
   });
 
   function produce(p: Pending): void {
@@ -149,22 +165,17 @@ export async function createRdkafkaTransport(options: RdkafkaTransportOptions): 
       }
       // Refused outright (too large, unknown topic): no PUBACK, and the device resends.
       outstanding.delete(p);
-      metrics.kafkaProduced.inc({ outcome: 'failed' });
       p.job.reject(new SkjoldError('SKJOLD_ERR_KAFKA', (err as Error).message, { cause: err }));
-      p.done();
+      done(p, false);
     }
   }
 
   const queue = createBatchQueue<{ key: string; value: Buffer }>({
     flush: (batch) =>
-      new Promise<void>((resolve) => {
-        let open = batch.length;
-        const done = () => {
-          if (--open === 0) resolve();
-        };
-        const sent = performance.now();
+      new Promise<void>((settled) => {
+        const handoff: Handoff = { sent: performance.now(), open: batch.length, ok: 0, failed: 0, settled };
         for (const job of batch) {
-          const p = { job, sent, done };
+          const p = { job, batch: handoff };
           outstanding.add(p);
           produce(p);
         }
@@ -188,7 +199,7 @@ export async function createRdkafkaTransport(options: RdkafkaTransportOptions): 
       // Kafka did not answer for these by the deadline: not acknowledged, so their devices resend.
       for (const p of outstanding) {
         p.job.reject(new SkjoldError('SKJOLD_ERR_TRANSPORT_CLOSED'));
-        p.done();
+        done(p, false);
       }
       outstanding.clear();
       await new Promise<void>((resolve) => {
