@@ -1,10 +1,8 @@
-import type { Kafka } from 'kafkajs';
 import type { LibrdKafkaError, Producer, ProducerGlobalConfig } from 'node-rdkafka';
 import { SkjoldError } from '../lib/errors.ts';
-import type { Logger } from '../lib/log.ts';
-import type { Metrics } from '../lib/metrics.ts';
 import type { Point } from '../lib/point.ts';
 import { createBatchQueue, type Job } from './batch-queue.ts';
+import type { KafkaTransportOptions } from './kafka.ts';
 import { waitForGroup } from './kafka-group.ts';
 import { encodeRecord } from './kafka-message.ts';
 import type { Transport } from './transport.ts';
@@ -18,23 +16,10 @@ const POLL_MS = 2;
 /** Batches handed to librdkafka at once; it makes its own record batches per partition from them. */
 const HANDOFFS = 8;
 
-export interface RdkafkaTransportOptions {
+/** The kafkajs transport's options (`kafka` serves `drained()`'s admin requests), and librdkafka's connection. */
+export interface RdkafkaTransportOptions extends KafkaTransportOptions {
   /** librdkafka's settings for the brokers, TLS and SASL (`rdkafkaConnection`). */
   connection: ProducerGlobalConfig;
-  /** kafkajs, for the admin requests of `drained()`. */
-  kafka: Kafka;
-  topic: string;
-  metrics: Metrics;
-  logger: Logger;
-  /** Most points in one record batch. */
-  batchMessages: number;
-  /** librdkafka waits this long for more points before it sends a record batch. */
-  lingerMs: number;
-  /** Points held (handed to librdkafka, not yet acknowledged) before `send` makes callers wait. */
-  bufferPoints: number;
-  /** The store writers' consumer group: `drained()` waits for its committed offsets. */
-  groupId: string;
-  drainPollMs?: number;
 }
 
 /** The Kafka transport's settings as librdkafka names them. */

@@ -5,14 +5,16 @@ import { createLogger } from '../lib/log.ts';
 import { createMetrics } from '../lib/metrics.ts';
 import { type KafkaMock, startKafkaMock } from '../test/harness/kafka-mock.ts';
 import { createKafkaTransport } from './kafka.ts';
-import { createKafkaClient } from './kafka-client.ts';
+import { createKafkaClient, rdkafkaConnectionOf } from './kafka-client.ts';
+import { createRdkafkaTransport } from './kafka-rdkafka.ts';
 import { startKafkaWriter } from './kafka-writer.ts';
 import { transportContract } from './transport.contract.ts';
 
 /**
  * The Kafka transport against librdkafka's mock cluster, through the same
- * contract as the in-process one: ingest's producer on one side, a
- * consumer-group writer on the other, a recording store writer behind it.
+ * contract as the in-process one: ingest's producer (kafkajs, and librdkafka
+ * for SKJOLD_KAFKA_PRODUCER=rdkafka) on one side, a consumer-group writer on
+ * the other, a recording store writer behind it.
  */
 let mock: KafkaMock;
 before(async () => {
@@ -23,35 +25,42 @@ after(async () => {
 });
 
 let topics = 0;
-transportContract('kafka', async (writer, bufferPoints) => {
-  const topic = `contract-${++topics}`;
-  await mock.createTopic(topic, 4, 3);
-  const logger = createLogger('silent');
-  const metrics = createMetrics({ defaultMetrics: false });
-  const kafka = createKafkaClient(
-    loadConfig({ SKJOLD_TRANSPORT: 'kafka', SKJOLD_KAFKA_BROKERS: mock.bootstrap }),
-    logger,
+for (const producer of ['kafkajs', 'rdkafka'] as const) {
+  transportContract(
+    producer === 'kafkajs' ? 'kafka' : 'kafka (librdkafka producer)',
+    async (writer, bufferPoints) => {
+      const topic = `contract-${producer}-${++topics}`;
+      await mock.createTopic(topic, 4, 3);
+      const logger = createLogger('silent');
+      const metrics = createMetrics({ defaultMetrics: false });
+      const config = loadConfig({ SKJOLD_TRANSPORT: 'kafka', SKJOLD_KAFKA_BROKERS: mock.bootstrap });
+      const kafka = createKafkaClient(config, logger);
+      const consumer = await startKafkaWriter({
+        kafka,
+        topic,
+        groupId: `${topic}-writers`,
+        writer,
+        metrics,
+        logger,
+        refusedRetryMs: 100,
+        batchPoints: 500,
+        bufferPoints: 5000,
+      });
+      const options = {
+        kafka,
+        topic,
+        metrics,
+        logger,
+        batchMessages: 500,
+        lingerMs: 2,
+        bufferPoints,
+        groupId: `${topic}-writers`,
+      };
+      const transport =
+        producer === 'rdkafka'
+          ? await createRdkafkaTransport({ ...options, connection: rdkafkaConnectionOf(config) })
+          : await createKafkaTransport(options);
+      return { transport, bufferPoints, stop: () => consumer.stop() };
+    },
   );
-  const consumer = await startKafkaWriter({
-    kafka,
-    topic,
-    groupId: `${topic}-writers`,
-    writer,
-    metrics,
-    logger,
-    refusedRetryMs: 100,
-    batchPoints: 500,
-    bufferPoints: 5000,
-  });
-  const transport = await createKafkaTransport({
-    kafka,
-    topic,
-    metrics,
-    logger,
-    batchMessages: 500,
-    lingerMs: 2,
-    bufferPoints,
-    groupId: `${topic}-writers`,
-  });
-  return { transport, bufferPoints, stop: () => consumer.stop() };
-});
+}
