@@ -7,7 +7,7 @@ import { waitForGroup } from './kafka-group.ts';
 import { encodeRecord } from './kafka-message.ts';
 import type { Transport } from './transport.ts';
 
-/** librdkafka's codes for a full local queue and for a produce the client refused to take. */
+/** librdkafka's code for a full local queue (RD_KAFKA_RESP_ERR__QUEUE_FULL). */
 const ERR_QUEUE_FULL = -184;
 /** How long a send waits before offering a point to a full local queue again (it is sized never to be). */
 const QUEUE_FULL_RETRY_MS = 5;
@@ -54,8 +54,8 @@ async function loadRdkafka(): Promise<typeof import('node-rdkafka')> {
   } catch (err) {
     throw new SkjoldError(
       'SKJOLD_ERR_CONFIG',
-      'SKJOLD_KAFKA_CLIENT=rdkafka needs the node-rdkafka addon built against librdkafka ' +
-        `(scripts/setup.sh builds it), or set SKJOLD_KAFKA_CLIENT=kafkajs: ${(err as Error).message}`,
+      'SKJOLD_KAFKA_PRODUCER=rdkafka needs the node-rdkafka addon built against librdkafka ' +
+        `(scripts/setup.sh builds it), or set SKJOLD_KAFKA_PRODUCER=kafkajs: ${(err as Error).message}`,
       { cause: err },
     );
   }
@@ -107,6 +107,8 @@ export async function createRdkafkaTransport(options: RdkafkaTransportOptions): 
     open: number;
     ok: number;
     failed: number;
+    /** The first refusal's message, logged once for the batch. */
+    error?: string;
     settled: () => void;
   }
   interface Pending {
@@ -122,7 +124,15 @@ export async function createRdkafkaTransport(options: RdkafkaTransportOptions): 
       metrics.kafkaProduced.inc({ outcome: 'ok' }, b.ok);
       metrics.kafkaProduceSeconds.observe((performance.now() - b.sent) / 1000);
     }
-    if (b.failed > 0) metrics.kafkaProduced.inc({ outcome: 'failed' }, b.failed);
+    if (b.failed > 0) {
+      metrics.kafkaProduced.inc({ outcome: 'failed' }, b.failed);
+      if (b.error !== undefined) {
+        logger.warn(
+          { points: b.failed, err: b.error },
+          'Kafka did not take some points; their devices will resend',
+        );
+      }
+    }
     b.settled();
   }
   /** Handed to librdkafka, no delivery report yet. */
@@ -131,7 +141,7 @@ export async function createRdkafkaTransport(options: RdkafkaTransportOptions): 
     const p = report.opaque as Pending;
     if (!outstanding.delete(p)) return; // given up on at close
     if (err) {
-      logger.warn({ err: err.message, code: err.code }, 'Kafka did not take a point; its device will resend');
+      p.batch.error ??= err.message;
       p.job.reject(new SkjoldError('SKJOLD_ERR_KAFKA', err.message, { cause: err }));
     } else {
       p.job.resolve();
@@ -150,6 +160,7 @@ export async function createRdkafkaTransport(options: RdkafkaTransportOptions): 
       }
       // Refused outright (too large, unknown topic): no PUBACK, and the device resends.
       outstanding.delete(p);
+      p.batch.error ??= (err as Error).message;
       p.job.reject(new SkjoldError('SKJOLD_ERR_KAFKA', (err as Error).message, { cause: err }));
       done(p, false);
     }
