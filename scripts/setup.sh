@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what Skjold and its tests need on a Debian machine and nothing more:
-# InfluxDB 1.x, PostgreSQL, Redis, librdkafka-dev (with a C compiler), openssl,
+# InfluxDB 1.x, PostgreSQL, Redis, librdkafka-dev (with C and C++ compilers), openssl,
 # Chromium and Prometheus from
 # Debian's packages, and the npm packages (which bring Node 24 as a dev
 # dependency, so every npm script runs on it).
