@@ -1,9 +1,7 @@
 import type { Config } from '../lib/config.ts';
 import type { Logger } from '../lib/log.ts';
 import type { Metrics } from '../lib/metrics.ts';
-import { createKafkaTransport } from '../transport/kafka.ts';
-import { createKafkaClient, rdkafkaConnectionOf } from '../transport/kafka-client.ts';
-import { createRdkafkaTransport } from '../transport/kafka-rdkafka.ts';
+import { createKafkaClient, createProducerTransport } from '../transport/kafka-client.ts';
 import { ensureTopic } from '../transport/kafka-topic.ts';
 import { type KafkaWriter, startKafkaWriter } from '../transport/kafka-writer.ts';
 import type { StoreWriter } from '../transport/store-writer.ts';
@@ -19,8 +17,8 @@ export async function createKafkaPipeline(config: Config, deps: { metrics: Metri
   const kafka = createKafkaClient(config, logger);
   await ensureTopic(kafka, config, logger);
   return {
-    createTransport: () => {
-      const producer = {
+    createTransport: () =>
+      createProducerTransport(config, {
         kafka,
         topic: config.SKJOLD_KAFKA_TOPIC,
         metrics: deps.metrics,
@@ -29,11 +27,7 @@ export async function createKafkaPipeline(config: Config, deps: { metrics: Metri
         lingerMs: config.SKJOLD_KAFKA_LINGER_MS,
         bufferPoints: config.SKJOLD_BUFFER_POINTS,
         groupId: config.SKJOLD_KAFKA_GROUP,
-      };
-      return config.SKJOLD_KAFKA_PRODUCER === 'rdkafka'
-        ? createRdkafkaTransport({ ...producer, connection: rdkafkaConnectionOf(config) })
-        : createKafkaTransport(producer);
-    },
+      }),
     startWriter: (writer: StoreWriter): Promise<KafkaWriter> =>
       startKafkaWriter({
         kafka,

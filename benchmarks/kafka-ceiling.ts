@@ -22,10 +22,8 @@ import { createLogger } from '../lib/log.ts';
 import { createMetrics } from '../lib/metrics.ts';
 import type { Point } from '../lib/point.ts';
 import { librdkafkaBinary, startKafkaMock } from '../test/harness/kafka-mock.ts';
-import { createKafkaTransport } from '../transport/kafka.ts';
-import { createKafkaClient, rdkafkaConnectionOf } from '../transport/kafka-client.ts';
+import { createKafkaClient, createProducerTransport } from '../transport/kafka-client.ts';
 import { encodeRecord } from '../transport/kafka-message.ts';
-import { createRdkafkaTransport } from '../transport/kafka-rdkafka.ts';
 import { cpuSeconds, round } from './proc-sampler.ts';
 
 const { values: args } = parseArgs({
@@ -121,8 +119,12 @@ async function librdkafka(): Promise<Figure> {
 async function viaTransport(producer: 'kafkajs' | 'rdkafka', batch: number, linger: number): Promise<Figure> {
   const topic = await freshTopic();
   const logger = createLogger('silent');
-  const config = loadConfig({ SKJOLD_TRANSPORT: 'kafka', SKJOLD_KAFKA_BROKERS: mock.bootstrap });
-  const options = {
+  const config = loadConfig({
+    SKJOLD_TRANSPORT: 'kafka',
+    SKJOLD_KAFKA_BROKERS: mock.bootstrap,
+    SKJOLD_KAFKA_PRODUCER: producer,
+  });
+  const transport = await createProducerTransport(config, {
     kafka: createKafkaClient(config, logger),
     topic,
     metrics: createMetrics({ defaultMetrics: false }),
@@ -131,11 +133,7 @@ async function viaTransport(producer: 'kafkajs' | 'rdkafka', batch: number, ling
     lingerMs: linger,
     bufferPoints: config.SKJOLD_BUFFER_POINTS,
     groupId: 'unused',
-  };
-  const transport =
-    producer === 'rdkafka'
-      ? await createRdkafkaTransport({ ...options, connection: rdkafkaConnectionOf(config) })
-      : await createKafkaTransport(options);
+  });
   const points = Array.from({ length: messages }, (_, i) => point(i));
   const cpu0 = process.cpuUsage();
   const mock0 = mockCpu();

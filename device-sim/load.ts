@@ -299,10 +299,9 @@ export function startLoad(opts: RunLoadOptions): LoadRun {
 
   const done = run();
   // A load that failed before publishing still counts as started, so nobody waits on it forever.
-  done.then(
-    () => markStarted({ at: Date.now(), deviceTime: clock?.startMs ?? Date.now(), connected: slots.length }),
-    () => markStarted({ at: Date.now(), deviceTime: clock?.startMs ?? Date.now(), connected: slots.length }),
-  );
+  const ended = () =>
+    markStarted({ at: Date.now(), deviceTime: clock?.startMs ?? Date.now(), connected: slots.length });
+  done.then(ended, ended);
   return {
     started,
     done,

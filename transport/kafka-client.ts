@@ -3,7 +3,9 @@ import type { ProducerGlobalConfig } from 'node-rdkafka';
 import type { Config } from '../lib/config.ts';
 import { SkjoldError } from '../lib/errors.ts';
 import type { Logger } from '../lib/log.ts';
-import { rdkafkaConnection } from './kafka-rdkafka.ts';
+import { createKafkaTransport, type KafkaTransportOptions } from './kafka.ts';
+import { createRdkafkaTransport } from './kafka-rdkafka.ts';
+import type { Transport } from './transport.ts';
 
 /** kafkajs' own logging, through Skjold's logger (its entries hold broker addresses and offsets, no data). */
 function logCreator(logger: Logger) {
@@ -41,23 +43,28 @@ export function kafkaBrokers(config: Config): string[] {
   return brokers;
 }
 
-/** The same brokers, client id, TLS and SASL for librdkafka (the ingest producer of SKJOLD_KAFKA_PRODUCER=rdkafka). */
-export function rdkafkaConnectionOf(config: Config): ProducerGlobalConfig {
+/** The same brokers, client id, TLS and SASL as librdkafka names them. */
+function rdkafkaConnection(config: Config): ProducerGlobalConfig {
   const mechanism = config.SKJOLD_KAFKA_SASL_MECHANISM;
-  return rdkafkaConnection({
-    brokers: kafkaBrokers(config),
-    clientId: config.SKJOLD_KAFKA_CLIENT_ID,
-    ssl: config.SKJOLD_KAFKA_SSL,
+  return {
+    'bootstrap.servers': kafkaBrokers(config).join(','),
+    'client.id': config.SKJOLD_KAFKA_CLIENT_ID,
+    'security.protocol': `${mechanism ? 'sasl_' : ''}${config.SKJOLD_KAFKA_SSL ? 'ssl' : 'plaintext'}`,
     ...(mechanism
       ? {
-          sasl: {
-            mechanism,
-            username: config.SKJOLD_KAFKA_SASL_USERNAME,
-            password: config.SKJOLD_KAFKA_SASL_PASSWORD,
-          },
+          'sasl.mechanisms': mechanism.toUpperCase(),
+          'sasl.username': config.SKJOLD_KAFKA_SASL_USERNAME,
+          'sasl.password': config.SKJOLD_KAFKA_SASL_PASSWORD,
         }
       : {}),
-  });
+  };
+}
+
+/** Ingest's side of the Kafka transport, on the producer SKJOLD_KAFKA_PRODUCER names. */
+export function createProducerTransport(config: Config, options: KafkaTransportOptions): Promise<Transport> {
+  return config.SKJOLD_KAFKA_PRODUCER === 'rdkafka'
+    ? createRdkafkaTransport({ ...options, connection: rdkafkaConnection(config) })
+    : createKafkaTransport(options);
 }
 
 /** A kafkajs client from the config: brokers, client id, TLS and SASL. */

@@ -18,30 +18,8 @@ const HANDOFFS = 8;
 
 /** The kafkajs transport's options (`kafka` serves `drained()`'s admin requests), and librdkafka's connection. */
 export interface RdkafkaTransportOptions extends KafkaTransportOptions {
-  /** librdkafka's settings for the brokers, TLS and SASL (`rdkafkaConnection`). */
+  /** librdkafka's settings for the brokers, TLS and SASL (from the config: kafka-client.ts). */
   connection: ProducerGlobalConfig;
-}
-
-/** The Kafka transport's settings as librdkafka names them. */
-export function rdkafkaConnection(c: {
-  brokers: string[];
-  clientId: string;
-  ssl: boolean;
-  sasl?: { mechanism: string; username: string; password: string };
-}): ProducerGlobalConfig {
-  const protocol = `${c.sasl ? 'sasl_' : ''}${c.ssl ? 'ssl' : 'plaintext'}` as const;
-  return {
-    'bootstrap.servers': c.brokers.join(','),
-    'client.id': c.clientId,
-    'security.protocol': protocol,
-    ...(c.sasl
-      ? {
-          'sasl.mechanisms': c.sasl.mechanism.toUpperCase(),
-          'sasl.username': c.sasl.username,
-          'sasl.password': c.sasl.password,
-        }
-      : {}),
-  };
 }
 
 /** node-rdkafka is a native addon, built at setup against Debian's librdkafka; loaded only when chosen. */

@@ -4,9 +4,7 @@ import { loadConfig } from '../lib/config.ts';
 import { createLogger } from '../lib/log.ts';
 import { createMetrics } from '../lib/metrics.ts';
 import { type KafkaMock, startKafkaMock } from '../test/harness/kafka-mock.ts';
-import { createKafkaTransport } from './kafka.ts';
-import { createKafkaClient, rdkafkaConnectionOf } from './kafka-client.ts';
-import { createRdkafkaTransport } from './kafka-rdkafka.ts';
+import { createKafkaClient, createProducerTransport } from './kafka-client.ts';
 import { startKafkaWriter } from './kafka-writer.ts';
 import { transportContract } from './transport.contract.ts';
 
@@ -33,7 +31,11 @@ for (const producer of ['kafkajs', 'rdkafka'] as const) {
       await mock.createTopic(topic, 4, 3);
       const logger = createLogger('silent');
       const metrics = createMetrics({ defaultMetrics: false });
-      const config = loadConfig({ SKJOLD_TRANSPORT: 'kafka', SKJOLD_KAFKA_BROKERS: mock.bootstrap });
+      const config = loadConfig({
+        SKJOLD_TRANSPORT: 'kafka',
+        SKJOLD_KAFKA_BROKERS: mock.bootstrap,
+        SKJOLD_KAFKA_PRODUCER: producer,
+      });
       const kafka = createKafkaClient(config, logger);
       const consumer = await startKafkaWriter({
         kafka,
@@ -46,7 +48,7 @@ for (const producer of ['kafkajs', 'rdkafka'] as const) {
         batchPoints: 500,
         bufferPoints: 5000,
       });
-      const options = {
+      const transport = await createProducerTransport(config, {
         kafka,
         topic,
         metrics,
@@ -55,11 +57,7 @@ for (const producer of ['kafkajs', 'rdkafka'] as const) {
         lingerMs: 2,
         bufferPoints,
         groupId: `${topic}-writers`,
-      };
-      const transport =
-        producer === 'rdkafka'
-          ? await createRdkafkaTransport({ ...options, connection: rdkafkaConnectionOf(config) })
-          : await createKafkaTransport(options);
+      });
       return { transport, bufferPoints, stop: () => consumer.stop() };
     },
   );
