@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import type { FieldValue, Point } from '../lib/point.ts';
-import { encodePoint, encodePoints } from './line-protocol.ts';
+import { encodePoint, encodePoints, writePoint } from './line-protocol.ts';
 import { isRetryable, StoreError } from './store-error.ts';
 
 interface Parsed {
@@ -81,10 +81,19 @@ function point(overrides: Partial<Point> = {}): Point {
   };
 }
 
+/** Both encoders refuse the point, with the same message. */
 function rejects(p: Point): void {
+  let message = '';
   assert.throws(
     () => encodePoint(p),
-    (err) => err instanceof StoreError && err.code === 'SKJOLD_ERR_STORE_WRITE' && !isRetryable(err),
+    (err) => {
+      message = err instanceof Error ? err.message : '';
+      return err instanceof StoreError && err.code === 'SKJOLD_ERR_STORE_WRITE' && !isRetryable(err);
+    },
+  );
+  assert.throws(
+    () => writePoint(p, Buffer.alloc(4096), 0),
+    (err) => err instanceof StoreError && err.message === message,
   );
 }
 
@@ -195,7 +204,11 @@ describe('line protocol', () => {
           rejects(p);
           return;
         }
-        const parsed = parseLine(encodePoint(p));
+        const line = encodePoint(p);
+        const buf = Buffer.alloc(Buffer.byteLength(line) + 8);
+        assert.equal(writePoint(p, buf, 3), 3 + Buffer.byteLength(line), 'writePoint ends where the line does');
+        assert.equal(buf.toString('utf8', 3, 3 + Buffer.byteLength(line)), line, 'writePoint writes the same bytes');
+        const parsed = parseLine(line);
         assert.equal(parsed.measurement, p.measurement);
         assert.deepEqual(parsed.tags, tags);
         assert.deepEqual(parsed.tagKeys, Object.keys(tags).sort());
@@ -206,6 +219,23 @@ describe('line protocol', () => {
       { numRuns: 2000 },
     );
   });
+});
+
+test('writePoint returns -1 when the buffer cannot hold the line, at any point of it', () => {
+  const p: Point = {
+    measurement: 'heat_meter',
+    tags: Object.freeze({ device: 'pæ', tenant: 'acme' }),
+    fields: { energy: 1.5, note: 'grøn', seq: 7 },
+    integerFields: ['seq'],
+    timestampMs: 1_700_000_000_123,
+  };
+  const line = Buffer.from(encodePoint(p));
+  for (let size = 0; size < line.length; size++) {
+    assert.equal(writePoint(p, Buffer.alloc(size), 0), -1, `${size} bytes`);
+  }
+  const buf = Buffer.alloc(line.length);
+  assert.equal(writePoint(p, buf, 0), line.length);
+  assert.deepEqual(buf, line);
 });
 
 test('a frozen tags object is encoded once and reused; an unfrozen one is encoded every time', () => {

@@ -98,6 +98,8 @@ function encodeValue(value: unknown, isInteger: boolean): string | undefined {
   }
 }
 
+const NO_FIELDS = 'no storable fields (NaN, Infinity or non-integer values are dropped)';
+
 function encodeFields(point: Point): string {
   const integers = point.integerFields;
   let out = '';
@@ -106,7 +108,7 @@ function encodeFields(point: Point): string {
     if (encoded === undefined) continue;
     out += `${out === '' ? '' : ','}${escapeFieldKey(point, key)}=${encoded}`;
   }
-  if (out === '') reject(point, 'no storable fields (NaN, Infinity or non-integer values are dropped)');
+  if (out === '') reject(point, NO_FIELDS);
   return out;
 }
 
@@ -115,25 +117,94 @@ function encodeFields(point: Point): string {
  * frozen (so it cannot change under the cache): a device's tags are built
  * once, at authentication, and every point it sends shares them.
  */
-const seriesCache = new WeakMap<object, { measurement: string; series: string }>();
+interface Series {
+  measurement: string;
+  series: string;
+  /** `series` as UTF-8, made on the first `writePoint` of these tags. */
+  bytes?: Buffer;
+}
+const seriesCache = new WeakMap<object, Series>();
 
-function encodeSeries(point: Point): string {
+function seriesOf(point: Point): Series {
   const { tags, measurement } = point;
   const frozen = Object.isFrozen(tags);
   if (frozen) {
     const hit = seriesCache.get(tags);
-    if (hit?.measurement === measurement) return hit.series;
+    if (hit?.measurement === measurement) return hit;
   }
-  const series = `${escapeMeasurement(point)}${encodeTags(point)}`;
-  if (frozen) seriesCache.set(tags, { measurement, series });
+  const series: Series = { measurement, series: `${escapeMeasurement(point)}${encodeTags(point)}` };
+  if (frozen) seriesCache.set(tags, series);
   return series;
 }
+
+const encodeSeries = (point: Point): string => seriesOf(point).series;
 
 /** One point as a line (no trailing newline). Throws a non-retryable StoreError for a point that cannot be written. */
 export function encodePoint(point: Point): string {
   const ts = point.timestampMs;
   if (!Number.isFinite(ts)) reject(point, 'timestamp is not a finite number');
   return `${encodeSeries(point)} ${encodeFields(point)} ${Math.trunc(ts)}`;
+}
+
+/**
+ * `text` as UTF-8 into `buf` from `at`; where it ends, or -1 when `buf` cannot
+ * hold it. ASCII, nearly all of it, is copied a character at a time:
+ * cheaper for a few bytes than a call into the runtime.
+ */
+function writeText(buf: Buffer, at: number, text: string): number {
+  const n = text.length;
+  if (at + n > buf.length) return -1;
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 0x80) {
+      const bytes = Buffer.byteLength(text);
+      return at + bytes > buf.length ? -1 : at + buf.write(text, at, bytes, 'utf8');
+    }
+    buf[at + i] = c;
+  }
+  return at + n;
+}
+
+const SPACE = 0x20;
+const COMMA = 0x2c;
+const EQUALS = 0x3d;
+
+/**
+ * One point's line (no newline) written into `buf` from `at`, byte for byte
+ * what `Buffer.from(encodePoint(point))` holds, without building the line as
+ * a string first: the spool frames ~25,000 points a second this way. Returns
+ * where the line ends, or -1 when `buf` cannot hold it (what was written
+ * after `at` is then meaningless). Throws as `encodePoint` does.
+ */
+export function writePoint(point: Point, buf: Buffer, at: number): number {
+  const ts = point.timestampMs;
+  if (!Number.isFinite(ts)) reject(point, 'timestamp is not a finite number');
+  const series = seriesOf(point);
+  series.bytes ??= Buffer.from(series.series);
+  const seriesBytes = series.bytes;
+  if (at + seriesBytes.length + 1 > buf.length) return -1;
+  buf.set(seriesBytes, at);
+  let pos = at + seriesBytes.length;
+  buf[pos++] = SPACE;
+  const fieldsStart = pos;
+  const integers = point.integerFields;
+  for (const key in point.fields) {
+    const encoded = encodeValue(point.fields[key], integers?.includes(key) === true);
+    if (encoded === undefined) continue;
+    if (pos !== fieldsStart) {
+      if (pos >= buf.length) return -1;
+      buf[pos++] = COMMA;
+    }
+    pos = writeText(buf, pos, escapeFieldKey(point, key));
+    if (pos < 0 || pos >= buf.length) return -1;
+    buf[pos++] = EQUALS;
+    pos = writeText(buf, pos, encoded);
+    if (pos < 0) return -1;
+  }
+  if (pos === fieldsStart) reject(point, NO_FIELDS);
+  if (pos >= buf.length) return -1;
+  buf[pos++] = SPACE;
+  return writeText(buf, pos, String(Math.trunc(ts)));
 }
 
 /** A write body: one line per point. Throws on the first point that cannot be written. */

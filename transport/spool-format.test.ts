@@ -47,6 +47,19 @@ test('the drainer sends the spooled lines as they are, joined into one write bod
   await transport.close();
 });
 
+test('a point larger than the framing buffer, and one with non-ASCII text, are spooled byte for byte', async () => {
+  const dir = tempDir();
+  const rec = recordingWriter();
+  const { transport } = await spool(dir, rec.writer);
+  const big: Point = { ...point(1), fields: { ...point(1).fields, note: 'æ🙂'.repeat(40_000) } };
+  const small: Point = { ...point(2), fields: { ...point(2).fields, note: 'grøn' } };
+  await transport.send('t', big);
+  await transport.send('t', small);
+  await until('stored', () => rec.stored.length === 2);
+  assert.equal(rec.bodies.map((b) => b.text).join('\n'), `${encodePoint(big)}\n${encodePoint(small)}`);
+  await transport.close();
+});
+
 test('a point line protocol cannot carry is refused at send, as the store would refuse it, and never spooled', async () => {
   const dir = tempDir();
   const rec = recordingWriter();

@@ -1,5 +1,7 @@
 import { crc32 } from 'node:zlib';
 import { SkjoldError } from '../lib/errors.ts';
+import type { Point } from '../lib/point.ts';
+import { writePoint } from '../store/line-protocol.ts';
 
 /**
  * One spool record on disk:
@@ -35,21 +37,48 @@ export interface SpoolRecord {
   line: Buffer;
 }
 
-/** Frames one point, already encoded as a line (no newline), for `tenantId`. */
-export function encodeFrame(tenantId: string, line: string): Buffer {
-  const tenantBytes = Buffer.byteLength(tenantId, 'latin1');
-  if (tenantBytes > TENANT_MAX_BYTES || tenantBytes !== tenantId.length) {
+/** CRC-32 of the four length bytes alone, the seed the payload's CRC continues from (table-driven, no buffer view). */
+const CRC_TABLE = new Int32Array(256).map((_, n) => {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  return c;
+});
+function crcOfLength(buf: Buffer): number {
+  let c = -1;
+  for (let i = 0; i < 4; i++) c = (CRC_TABLE[(c ^ (buf[i] as number)) & 0xff] as number) ^ (c >>> 8);
+  return ~c >>> 0;
+}
+
+/**
+ * Frames are written here first and then copied out at their exact size.
+ * It doubles when a point does not fit, and stays that size.
+ */
+let scratch = Buffer.allocUnsafe(64 * 1024);
+
+/**
+ * Frames one point for `tenantId`: its line protocol written straight into
+ * the frame (store/line-protocol.ts, `writePoint`), with no line string in
+ * between. Throws as `encodePoint` does for a point the store could not take.
+ */
+export function encodeFrame(tenantId: string, point: Point): Buffer {
+  // Tenant ids are ASCII (api/routes-tenants.ts), one byte a character.
+  const tenantBytes = tenantId.length;
+  if (tenantBytes > TENANT_MAX_BYTES) {
     throw new SkjoldError('SKJOLD_ERR_VALIDATION', 'tenant id is too long for a spool record');
   }
-  const lineBytes = Buffer.byteLength(line);
-  const payloadBytes = 2 + tenantBytes + lineBytes;
-  const frame = Buffer.allocUnsafe(FRAME_HEADER_BYTES + payloadBytes);
-  frame.writeUInt32BE(payloadBytes, 0);
-  frame[FRAME_HEADER_BYTES] = KIND_LINE;
-  frame[FRAME_HEADER_BYTES + 1] = tenantBytes;
-  frame.write(tenantId, FRAME_HEADER_BYTES + 2, 'latin1');
-  frame.write(line, FRAME_HEADER_BYTES + 2 + tenantBytes, 'utf8');
-  frame.writeUInt32BE(crc32(frame.subarray(FRAME_HEADER_BYTES), crc32(frame.subarray(0, 4))), 4);
+  const lineStart = FRAME_HEADER_BYTES + 2 + tenantBytes;
+  let end = lineStart > scratch.length ? -1 : writePoint(point, scratch, lineStart);
+  while (end < 0) {
+    scratch = Buffer.allocUnsafe(scratch.length * 2);
+    end = lineStart > scratch.length ? -1 : writePoint(point, scratch, lineStart);
+  }
+  scratch.writeUInt32BE(end - FRAME_HEADER_BYTES, 0);
+  scratch[FRAME_HEADER_BYTES] = KIND_LINE;
+  scratch[FRAME_HEADER_BYTES + 1] = tenantBytes;
+  for (let i = 0; i < tenantBytes; i++) scratch[FRAME_HEADER_BYTES + 2 + i] = tenantId.charCodeAt(i);
+  scratch.writeUInt32BE(crc32(scratch.subarray(FRAME_HEADER_BYTES, end), crcOfLength(scratch)), 4);
+  const frame = Buffer.allocUnsafe(end);
+  scratch.copy(frame, 0, 0, end);
   return frame;
 }
 

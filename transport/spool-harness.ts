@@ -7,7 +7,6 @@ import { afterEach } from 'node:test';
 import { createLogger } from '../lib/log.ts';
 import { createMetrics, type Metrics } from '../lib/metrics.ts';
 import type { Point } from '../lib/point.ts';
-import { encodePoint } from '../store/line-protocol.ts';
 import { createSpoolTransport, type SpoolOptions } from './spool.ts';
 import { encodeFrame } from './spool-frame.ts';
 import { openSpoolLog } from './spool-log.ts';
@@ -37,7 +36,7 @@ export const point = (i: number): Point => ({
 });
 
 /** A record as the spool writes it: the point's line protocol, for tenant `t`. */
-export const frame = (i: number, tenant = 't'): Buffer => encodeFrame(tenant, encodePoint(point(i)));
+export const frame = (i: number, tenant = 't'): Buffer => encodeFrame(tenant, point(i));
 
 /** The seq of a point(i) line (`…seq=42i…`), as the store or the drainer sees it. */
 export const seqOf = (line: string): number => Number(/seq=(\d+)i/.exec(line)?.[1]);

@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { isSkjoldError, SkjoldError } from '../lib/errors.ts';
 import type { Logger } from '../lib/log.ts';
 import type { Metrics } from '../lib/metrics.ts';
-import { encodePoint, joinLines } from '../store/line-protocol.ts';
+import { joinLines } from '../store/line-protocol.ts';
 import { readCheckpoint, writeCheckpoint } from './spool-checkpoint.ts';
 import type { SpoolFiles } from './spool-files.ts';
 import { decodeLine, encodeFrame, type SpoolRecord } from './spool-frame.ts';
@@ -336,7 +336,7 @@ export async function createSpoolTransport(options: SpoolOptions): Promise<Trans
       // Encoded once, here: the drainer sends these bytes as they are. A point
       // line protocol cannot carry is refused now (SKJOLD_ERR_STORE_WRITE), as
       // the store would refuse it, and ingest counts it as such.
-      const frame = encodeFrame(tenantId, encodePoint(point));
+      const frame = encodeFrame(tenantId, point);
       // A record always fits in an empty spool, however small the bound.
       while (!closed && used() > 0 && used() + frame.length > maxBytes) {
         await new Promise<void>((r) => {
