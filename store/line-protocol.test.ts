@@ -205,9 +205,10 @@ describe('line protocol', () => {
           return;
         }
         const line = encodePoint(p);
-        const buf = Buffer.alloc(Buffer.byteLength(line) + 8);
-        assert.equal(writePoint(p, buf, 3), 3 + Buffer.byteLength(line), 'writePoint ends where the line does');
-        assert.equal(buf.toString('utf8', 3, 3 + Buffer.byteLength(line)), line, 'writePoint writes the same bytes');
+        const bytes = Buffer.from(line);
+        const buf = Buffer.alloc(bytes.length + 8);
+        assert.equal(writePoint(p, buf, 3), 3 + bytes.length, 'writePoint ends where the line does');
+        assert.deepEqual(buf.subarray(3, 3 + bytes.length), bytes, 'writePoint writes the same bytes');
         const parsed = parseLine(line);
         assert.equal(parsed.measurement, p.measurement);
         assert.deepEqual(parsed.tags, tags);

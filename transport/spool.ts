@@ -104,6 +104,10 @@ export async function createSpoolTransport(options: SpoolOptions): Promise<Trans
       onCommit(seconds, frames) {
         metrics.spoolFsyncSeconds.observe(seconds);
         metrics.spoolCommitRecords.observe(frames);
+        // Counted here, once per commit, before the appends' shared promise resolves.
+        pending += frames;
+        updateGaugesSoon();
+        kick();
       },
     },
     checkpoint,
@@ -129,7 +133,6 @@ export async function createSpoolTransport(options: SpoolOptions): Promise<Trans
 
   let pending = recovery.records; // records durable in the spool, not yet accepted by the store
   let toReplay = recovery.records;
-  let reserved = 0; // bytes of sends waiting for their commit
   let readPos = checkpoint;
   let drainedPos = checkpoint;
   const inFlight: Drain[] = [];
@@ -145,7 +148,8 @@ export async function createSpoolTransport(options: SpoolOptions): Promise<Trans
   // drained() callers: resolved once the store has accepted everything up to `end`.
   const drainWaiters: Array<{ end: number; resolve: () => void }> = [];
 
-  const used = () => log.end() + reserved - checkpoint;
+  // Bytes durable and not yet in the store, and bytes appended and waiting for their commit.
+  const used = () => log.end() + log.queuedBytes() - checkpoint;
 
   function updateGauges(): void {
     metrics.spoolBytes.set(log.bytesOnDisk());
@@ -327,33 +331,37 @@ export async function createSpoolTransport(options: SpoolOptions): Promise<Trans
     });
   }
 
+  /** Waits until the spool has room for `frame` (or is closing), then appends it. */
+  async function appendWhenRoom(frame: Buffer): Promise<void> {
+    while (!closed && used() > 0 && used() + frame.length > maxBytes) {
+      await new Promise<void>((r) => {
+        roomWaiters.push(r);
+        setFull(true);
+      });
+    }
+    if (closed) throw new SkjoldError('SKJOLD_ERR_TRANSPORT_CLOSED');
+    return log.append(frame);
+  }
+
   updateGauges();
   kick();
 
   return {
-    async send(tenantId, point) {
-      if (closed) throw new SkjoldError('SKJOLD_ERR_TRANSPORT_CLOSED');
-      // Encoded once, here: the drainer sends these bytes as they are. A point
-      // line protocol cannot carry is refused now (SKJOLD_ERR_STORE_WRITE), as
-      // the store would refuse it, and ingest counts it as such.
-      const frame = encodeFrame(tenantId, point);
-      // A record always fits in an empty spool, however small the bound.
-      while (!closed && used() > 0 && used() + frame.length > maxBytes) {
-        await new Promise<void>((r) => {
-          roomWaiters.push(r);
-          setFull(true);
-        });
-      }
-      if (closed) throw new SkjoldError('SKJOLD_ERR_TRANSPORT_CLOSED');
-      reserved += frame.length;
+    send(tenantId, point) {
+      if (closed) return Promise.reject(new SkjoldError('SKJOLD_ERR_TRANSPORT_CLOSED'));
+      let frame: Buffer;
       try {
-        await log.append(frame);
-      } finally {
-        reserved -= frame.length;
+        // Encoded once, here: the drainer sends these bytes as they are. A point
+        // line protocol cannot carry is refused now (SKJOLD_ERR_STORE_WRITE), as
+        // the store would refuse it, and ingest counts it as such.
+        frame = encodeFrame(tenantId, point);
+      } catch (err) {
+        return Promise.reject(err);
       }
-      pending++;
-      updateGaugesSoon();
-      kick();
+      // A record always fits in an empty spool, however small the bound.
+      if (used() > 0 && used() + frame.length > maxBytes) return appendWhenRoom(frame);
+      // The promise the appends of one group commit share: no per-point promise on the way to the PUBACK.
+      return log.append(frame);
     },
 
     async close(deadlineMs = 10_000) {
