@@ -43,43 +43,48 @@ const CRC_TABLE = new Int32Array(256).map((_, n) => {
   for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
   return c;
 });
-function crcOfLength(buf: Buffer): number {
+function crcOfLength(buf: Buffer, at: number): number {
   let c = -1;
-  for (let i = 0; i < 4; i++) c = (CRC_TABLE[(c ^ (buf[i] as number)) & 0xff] as number) ^ (c >>> 8);
+  for (let i = at; i < at + 4; i++) c = (CRC_TABLE[(c ^ (buf[i] as number)) & 0xff] as number) ^ (c >>> 8);
   return ~c >>> 0;
 }
 
 /**
- * Frames are written here first and then copied out at their exact size.
- * It doubles when a point does not fit, and stays that size.
+ * Frames one point for `tenantId` into `buf` from `at`: its line protocol
+ * written straight into the frame (`writePoint`, store/line-protocol.ts),
+ * with no line string in between. Returns where the frame ends, or -1 when
+ * `buf` cannot hold it. Throws as `encodePoint` does for a point the store
+ * could not take.
  */
-let scratch = Buffer.allocUnsafe(64 * 1024);
-
-/**
- * Frames one point for `tenantId`: its line protocol written straight into
- * the frame (store/line-protocol.ts, `writePoint`), with no line string in
- * between. Throws as `encodePoint` does for a point the store could not take.
- */
-export function encodeFrame(tenantId: string, point: Point): Buffer {
+export function writeFrame(buf: Buffer, at: number, tenantId: string, point: Point): number {
   // Tenant ids are ASCII (api/routes-tenants.ts), one byte a character.
   const tenantBytes = tenantId.length;
   if (tenantBytes > TENANT_MAX_BYTES) {
     throw new SkjoldError('SKJOLD_ERR_VALIDATION', 'tenant id is too long for a spool record');
   }
-  const lineStart = FRAME_HEADER_BYTES + 2 + tenantBytes;
-  let end = lineStart > scratch.length ? -1 : writePoint(point, scratch, lineStart);
+  const payload = at + FRAME_HEADER_BYTES;
+  const line = payload + 2 + tenantBytes;
+  const end = line > buf.length ? -1 : writePoint(point, buf, line);
+  if (end < 0) return -1;
+  buf.writeUInt32BE(end - payload, at);
+  buf[payload] = KIND_LINE;
+  buf[payload + 1] = tenantBytes;
+  for (let i = 0; i < tenantBytes; i++) buf[payload + 2 + i] = tenantId.charCodeAt(i);
+  buf.writeUInt32BE(crc32(buf.subarray(payload, end), crcOfLength(buf, at)), at + 4);
+  return end;
+}
+
+/** Frames are written here first and copied out at their exact size; it doubles when a point does not fit. */
+let scratch = Buffer.allocUnsafe(64 * 1024);
+
+/** One point's frame as a buffer of its own (`writeFrame`), for a send that waits for room. */
+export function encodeFrame(tenantId: string, point: Point): Buffer {
+  let end = writeFrame(scratch, 0, tenantId, point);
   while (end < 0) {
     scratch = Buffer.allocUnsafe(scratch.length * 2);
-    end = lineStart > scratch.length ? -1 : writePoint(point, scratch, lineStart);
+    end = writeFrame(scratch, 0, tenantId, point);
   }
-  scratch.writeUInt32BE(end - FRAME_HEADER_BYTES, 0);
-  scratch[FRAME_HEADER_BYTES] = KIND_LINE;
-  scratch[FRAME_HEADER_BYTES + 1] = tenantBytes;
-  for (let i = 0; i < tenantBytes; i++) scratch[FRAME_HEADER_BYTES + 2 + i] = tenantId.charCodeAt(i);
-  scratch.writeUInt32BE(crc32(scratch.subarray(FRAME_HEADER_BYTES, end), crcOfLength(scratch)), 4);
-  const frame = Buffer.allocUnsafe(end);
-  scratch.copy(frame, 0, 0, end);
-  return frame;
+  return Buffer.from(scratch.subarray(0, end));
 }
 
 /** Frames a payload as it is (the JSON format's records, kept for tests of the upgrade). */

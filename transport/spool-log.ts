@@ -12,9 +12,10 @@ import { READ_CHUNK_BYTES, scanSegment } from './spool-scan.ts';
  * (`00000000000000123456.seg`). Positions only grow; a segment's records live
  * at `base + offset in the file`.
  *
- * Group commit: `append` queues a frame; one loop writes a group of queued
- * frames with a single write and makes it durable with a single fdatasync,
- * then resolves all of those appends together. Appends arriving during that
+ * Group commit: `appendWith` writes a frame into the current arena, behind
+ * those queued before it; one loop writes a group of queued frames from there
+ * with a single write and makes it durable with a single fdatasync, then
+ * resolves all of those appends together. Appends arriving during that
  * sync wait for the next one, so the number of syncs follows the disk, not the
  * message rate. A group is capped (`commit`): see transport/README.md for the
  * measurement behind the caps.
@@ -99,6 +100,34 @@ function appendGroup(): AppendGroup {
   return { queued: 0, at: performance.now(), closed: false, failed: false, done, resolve, reject };
 }
 
+/**
+ * Writes one frame, made from `a` and `b`, into `buf` from `at`: returns
+ * where it ends, or -1 when it does not fit (nothing is queued then, and the
+ * log tries a fresh arena). The frame's parts are passed rather than
+ * captured, so an append makes no closure.
+ */
+export type FrameWriter<A, B> = (buf: Buffer, at: number, a: A, b: B) => number;
+
+/** A frame already built, copied into the arena. */
+const copyFrame: FrameWriter<Buffer, undefined> = (buf, at, frame) =>
+  at + frame.length > buf.length ? -1 : at + frame.copy(buf, at);
+
+/** Queued frames, back to back in an arena: `buf[start, end)`. */
+interface Queued {
+  buf: Buffer;
+  start: number;
+  end: number;
+}
+
+/**
+ * Frames are written straight into an arena of this size and committed from
+ * there: no buffer per frame and no copy per commit. A full arena is left to
+ * the garbage collector (the drainer's kept commits may still point into it)
+ * and a new one started; at 1 MiB glibc maps it apart from its heap and
+ * unmaps it when it is freed.
+ */
+const ARENA_BYTES = 1024 * 1024;
+
 const SUFFIX = '.seg';
 const nameOf = (base: number) => `${String(base).padStart(20, '0')}${SUFFIX}`;
 const UNLIMITED: CommitPolicy = {
@@ -158,7 +187,10 @@ export async function openSpoolLog(options: SpoolLogOptions, checkpoint: number)
   let ageTimer: NodeJS.Timeout | undefined;
   let drainedTo = checkpoint; // the last checkpoint the spool reported
 
-  const queue: Buffer[] = []; // frames not yet written, oldest first
+  const queue: Queued[] = []; // frames not yet written, oldest first
+  let queuedFrames = 0;
+  let arena = Buffer.allocUnsafeSlow(ARENA_BYTES);
+  let arenaUsed = 0;
   const groups: AppendGroup[] = []; // their groups, oldest first
   // Commits not yet read, oldest first, in log order with gaps where one did not fit (read from the file).
   const kept: Committed[] = [];
@@ -189,11 +221,11 @@ export async function openSpoolLog(options: SpoolLogOptions, checkpoint: number)
 
   async function commitLoop(): Promise<void> {
     for (;;) {
-      if (queue.length === 0) {
+      if (queuedFrames === 0) {
         committing = false; // cleared in the same tick as the last check: no append is stranded
         return;
       }
-      let batch: Buffer[] = [];
+      let frames = 0;
       let settles: AppendGroup[] = []; // the groups with frames in this commit
       const wait = (groups[0] as AppendGroup).at + policy.maxWaitMs - performance.now();
       if (wait > 0 && !groupFull()) {
@@ -210,7 +242,8 @@ export async function openSpoolLog(options: SpoolLogOptions, checkpoint: number)
       }
       const started = performance.now();
       try {
-        const first = (queue[0] as Buffer).length;
+        const head = queue[0] as Queued;
+        const first = FRAME_HEADER_BYTES + head.buf.readUInt32BE(head.start);
         if (tail.size > 0 && (tail.size + first > segmentBytes || started - tailStarted >= maxAgeMs)) {
           await roll();
           await removeDrained();
@@ -220,18 +253,10 @@ export async function openSpoolLog(options: SpoolLogOptions, checkpoint: number)
           await syncDir(dir);
         }
         // Queued frames, up to the commit policy and the segment's size, go in one write and one sync.
-        let n = 0;
-        let bytes = 0;
-        while (n < queue.length && n < policy.maxRecords) {
-          const len = (queue[n] as Buffer).length;
-          if (n > 0 && (tail.size + bytes + len > segmentBytes || bytes + len > policy.maxBytes)) break;
-          bytes += len;
-          n++;
-        }
-        batch = queue.splice(0, n);
-        queuedBytes -= bytes;
-        settles = take(batch.length);
-        const data = batch.length === 1 ? (batch[0] as Buffer) : Buffer.concat(batch, bytes);
+        const pieces = dequeue(policy.maxRecords, Math.min(policy.maxBytes, segmentBytes - tail.size));
+        frames = pieces.frames;
+        settles = take(frames);
+        const data = pieces.data.length === 1 ? (pieces.data[0] as Buffer) : Buffer.concat(pieces.data);
         for (let written = 0; written < data.length; ) {
           const { bytesWritten } = await tailFile.write(
             data,
@@ -245,23 +270,93 @@ export async function openSpoolLog(options: SpoolLogOptions, checkpoint: number)
         keep(tail.base + tail.size, data);
         if (tail.size === 0) startAgeClock();
         tail.size += data.length;
-        options.onCommit?.((performance.now() - started) / 1000, batch.length);
+        options.onCommit?.((performance.now() - started) / 1000, frames);
         for (const g of settles) if (g.queued === 0 && !g.failed) g.resolve();
       } catch (err) {
         // Not durable, so not acknowledged: the devices resend. Cut the
         // half-written bytes off so the next commit starts on a frame boundary.
         await tailFile?.truncate(tail.size).catch(() => {});
-        if (batch.length === 0) {
-          batch = queue.splice(0);
-          queuedBytes = 0;
-          settles = take(batch.length);
-        }
+        if (frames === 0) settles = take(dequeue(Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY).frames);
         for (const g of settles) {
           g.failed = true;
           g.reject(err);
         }
       }
     }
+  }
+
+  /**
+   * Takes queued frames from the front: at most `maxFrames`, and no more
+   * than `maxBytes` unless the first alone is larger. Returns their bytes as
+   * views into the arenas (one, unless they cross from one arena to the next).
+   */
+  function dequeue(maxFrames: number, maxBytes: number): { frames: number; data: Buffer[] } {
+    const data: Buffer[] = [];
+    let frames = 0;
+    let bytes = 0;
+    while (queue.length > 0 && frames < maxFrames) {
+      const q = queue[0] as Queued;
+      let at = q.start;
+      while (at < q.end && frames < maxFrames) {
+        const len = FRAME_HEADER_BYTES + q.buf.readUInt32BE(at);
+        if (frames > 0 && bytes + len > maxBytes) break;
+        at += len;
+        bytes += len;
+        frames++;
+      }
+      if (at > q.start) data.push(q.buf.subarray(q.start, at));
+      if (at < q.end) {
+        q.start = at;
+        break;
+      }
+      queue.shift();
+    }
+    queuedFrames -= frames;
+    queuedBytes -= bytes;
+    return { frames, data };
+  }
+
+  /**
+   * Queues the frame `write` puts into the arena. Resolves once it is on
+   * disk and synced; appends queued meanwhile share the sync, and the
+   * promise (callers must not tell them apart). Returns undefined, with
+   * nothing queued, when the frame is larger than `room` bytes. Throws what
+   * `write` throws, with nothing queued.
+   */
+  function appendWith<A, B>(
+    write: FrameWriter<A, B>,
+    a: A,
+    b: B,
+    room = Number.POSITIVE_INFINITY,
+  ): Promise<void> | undefined {
+    if (closed) return Promise.reject(new Error('spool log is closed'));
+    let start = arenaUsed;
+    let end = write(arena, start, a, b);
+    for (let size = ARENA_BYTES; end < 0; size *= 2) {
+      arena = Buffer.allocUnsafeSlow(size);
+      arenaUsed = 0;
+      start = 0;
+      end = write(arena, 0, a, b);
+    }
+    if (end - start > room) return undefined;
+    arenaUsed = end;
+    const last = queue[queue.length - 1];
+    if (last?.buf === arena && last.end === start) last.end = end;
+    else queue.push({ buf: arena, start, end });
+    queuedFrames++;
+    queuedBytes += end - start;
+    let group = groups[groups.length - 1];
+    if (!group || group.closed) {
+      group = appendGroup();
+      groups.push(group);
+    }
+    group.queued++;
+    if (lingering && groupFull()) lingering();
+    if (!committing) {
+      committing = true;
+      void onTail(commitLoop);
+    }
+    return group.done;
   }
 
   /** The groups the next `n` queued frames belong to; a group with none left queued leaves the list. */
@@ -324,7 +419,7 @@ export async function openSpoolLog(options: SpoolLogOptions, checkpoint: number)
   }
 
   function groupFull(): boolean {
-    return closed || queue.length >= policy.maxRecords || queuedBytes >= policy.maxBytes;
+    return closed || queuedFrames >= policy.maxRecords || queuedBytes >= policy.maxBytes;
   }
 
   /** A tail that stops taking appends still ends at its age, so a quiet spool is emptied too. */
@@ -416,27 +511,12 @@ export async function openSpoolLog(options: SpoolLogOptions, checkpoint: number)
       return segments.reduce((sum, s) => sum + s.size, 0);
     },
 
-    /**
-     * Resolves once `frame` is on disk and synced; appends queued meanwhile
-     * share the sync, and the promise (callers must not tell them apart).
-     */
+    /** `appendWith` for a frame already built. */
     append(frame: Buffer): Promise<void> {
-      if (closed) return Promise.reject(new Error('spool log is closed'));
-      queue.push(frame);
-      queuedBytes += frame.length;
-      let group = groups[groups.length - 1];
-      if (!group || group.closed) {
-        group = appendGroup();
-        groups.push(group);
-      }
-      group.queued++;
-      if (lingering && groupFull()) lingering();
-      if (!committing) {
-        committing = true;
-        void onTail(commitLoop);
-      }
-      return group.done;
+      return appendWith(copyFrame, frame, undefined) as Promise<void>;
     },
+
+    appendWith,
 
     /** Bytes appended and not yet committed. */
     queuedBytes(): number {

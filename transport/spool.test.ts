@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { isSkjoldError } from '../lib/errors.ts';
 import { encodePoint } from '../store/line-protocol.ts';
 import { readCheckpoint, writeCheckpoint } from './spool-checkpoint.ts';
-import { decodeLine, FRAME_HEADER_BYTES, readFrame } from './spool-frame.ts';
+import { decodeLine, FRAME_HEADER_BYTES, framePayload, readFrame } from './spool-frame.ts';
 import { frame, metric, point, recordingWriter, spool, spoolFiles, tempDir, until } from './spool-harness.ts';
 import { openSpoolLog } from './spool-log.ts';
 
@@ -229,4 +229,24 @@ test('drained() waits for every point accepted before it, and only those, to rea
   const seqs = new Set(stored.map((s) => s.seq));
   for (let i = 0; i < 50; i++) assert.ok(seqs.has(i), `point ${i} was stored before drained() resolved`);
   await transport.close();
+});
+
+test('frames written across arenas, and one larger than an arena, are committed and read back in order', async () => {
+  const dir = tempDir();
+  const log = await openSpoolLog({ dir, segmentBytes: 64 << 20 }, 0);
+  // ~12,000 frames of ~90 bytes cross the 1 MiB arena; the large one needs an arena of its own.
+  const large = Buffer.concat([Buffer.from([1, 1, 0x74]), Buffer.alloc(3 << 20, 0x61)]);
+  const frames = Array.from({ length: 12_000 }, (_, i) => frame(i));
+  frames.splice(6_000, 0, framePayload(large));
+  await Promise.all(frames.map((f) => log.append(f)));
+  const read: Buffer[] = [];
+  for (let position = 0; position < log.end(); ) {
+    const chunk = await log.read(position, 1000);
+    read.push(...chunk.payloads.map((p) => Buffer.from(p)));
+    position = chunk.next;
+  }
+  assert.equal(read.length, frames.length);
+  for (const [i, f] of frames.entries())
+    assert.ok(read[i]?.equals(f.subarray(FRAME_HEADER_BYTES)), `frame ${i}`);
+  await log.close();
 });

@@ -5,7 +5,7 @@ import type { Metrics } from '../lib/metrics.ts';
 import { joinLines } from '../store/line-protocol.ts';
 import { readCheckpoint, writeCheckpoint } from './spool-checkpoint.ts';
 import type { SpoolFiles } from './spool-files.ts';
-import { decodeLine, encodeFrame, type SpoolRecord } from './spool-frame.ts';
+import { decodeLine, encodeFrame, type SpoolRecord, writeFrame } from './spool-frame.ts';
 import { decodeLegacy } from './spool-legacy.ts';
 import { lockSpoolDir } from './spool-lock.ts';
 import { type CommitPolicy, openSpoolLog } from './spool-log.ts';
@@ -349,19 +349,19 @@ export async function createSpoolTransport(options: SpoolOptions): Promise<Trans
   return {
     send(tenantId, point) {
       if (closed) return Promise.reject(new SkjoldError('SKJOLD_ERR_TRANSPORT_CLOSED'));
-      let frame: Buffer;
+      // A record always fits in an empty spool, however small the bound.
+      const room = used() > 0 ? maxBytes - used() : Number.POSITIVE_INFINITY;
       try {
-        // Encoded once, here: the drainer sends these bytes as they are. A point
-        // line protocol cannot carry is refused now (SKJOLD_ERR_STORE_WRITE), as
-        // the store would refuse it, and ingest counts it as such.
-        frame = encodeFrame(tenantId, point);
+        // Encoded here, straight into the log: the drainer sends these bytes
+        // as they are. A point line protocol cannot carry is refused now
+        // (SKJOLD_ERR_STORE_WRITE), as the store would refuse it, and ingest
+        // counts it as such.
+        const appended = log.appendWith(writeFrame, tenantId, point, room);
+        // No room: the frame is made again, as a buffer of its own, and appended once there is.
+        return appended ?? appendWhenRoom(encodeFrame(tenantId, point));
       } catch (err) {
         return Promise.reject(err);
       }
-      // A record always fits in an empty spool, however small the bound.
-      if (used() > 0 && used() + frame.length > maxBytes) return appendWhenRoom(frame);
-      // The promise the appends of one group commit share: no per-point promise on the way to the PUBACK.
-      return log.append(frame);
     },
 
     async close(deadlineMs = 10_000) {
