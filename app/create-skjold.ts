@@ -92,7 +92,7 @@ async function createTransport(
         writer,
         metrics,
         logger: logger.child({ component: 'spool' }),
-        batchPoints: config.SKJOLD_BATCH_POINTS,
+        batchPoints: config.SKJOLD_SPOOL_BATCH_POINTS,
         maxWaitMs: config.SKJOLD_BATCH_MAX_WAIT_MS,
         maxBytes: config.SKJOLD_SPOOL_MAX_BYTES,
         segmentBytes: config.SKJOLD_SPOOL_SEGMENT_BYTES,

@@ -73,7 +73,8 @@ const schema = z.object({
   SKJOLD_SPOOL_MAX_BYTES: int(1024 ** 3), // spooled bytes not yet in the store before devices wait for their PUBACK
   SKJOLD_SPOOL_SEGMENT_BYTES: int(32 * 1024 ** 2), // a new segment file is started past this size
   SKJOLD_SPOOL_SEGMENT_MAX_AGE_MS: int(5000), // …or after taking appends this long, so drained points leave the disk soon
-  SKJOLD_BATCH_POINTS: int(2000), // points per write; past ~1k batch size matters little
+  SKJOLD_BATCH_POINTS: int(2000), // points per write from the in-process queue and the Kafka writer
+  SKJOLD_SPOOL_BATCH_POINTS: int(10_000), // points the spool's drainer takes for one store write (one at a time, split per tenant)
   SKJOLD_BATCH_MAX_WAIT_MS: int(50), // a partial batch is written after this long
   SKJOLD_BUFFER_POINTS: int(50_000), // in-flight points before devices wait for their PUBACK
   SKJOLD_RETRY_MAX_MS: int(30_000), // ceiling of the exponential backoff while the store is down

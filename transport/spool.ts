@@ -18,7 +18,7 @@ export interface SpoolOptions {
   writer: LineWriter;
   metrics: Metrics;
   logger: Logger;
-  /** Records per store write. */
+  /** Records per store write, at most (split per tenant). */
   batchPoints: number;
   /** A partial batch is written once it has waited this many ms. */
   maxWaitMs: number;
@@ -32,7 +32,7 @@ export interface SpoolOptions {
   commit?: CommitPolicy;
   /** Unread committed bytes kept in memory for the drainer; KEEP_UNREAD_BYTES by default, 0 reads every record from the file. */
   keepUnreadBytes?: number;
-  /** Batches written to the store at once. */
+  /** Batches written to the store at once; DRAIN_WRITES_IN_FLIGHT by default. */
   concurrency?: number;
   /** How segment files are opened (node:fs by default; tests make fdatasync hang or fail). */
   files?: SpoolFiles;
@@ -61,6 +61,17 @@ export const COMMIT_POLICY: CommitPolicy = { maxRecords: 4000, maxBytes: 1024 * 
  */
 export const KEEP_UNREAD_BYTES = 8 * 1024 * 1024;
 
+/**
+ * One batch in the store at a time (its tenants' writes in parallel): the
+ * next takes what arrived meanwhile, up to `batchPoints`, so writes grow with
+ * the load. influxd's CPU per point falls with the size of a write (26,000
+ * points/s of bench-fleet readings: ~26–29 µs a point in writes of 300, 18–23
+ * in writes of 900, 15–17 at 2,000, 12–13 at 5,000 and 11–12 at 10,000); with
+ * two batches at a time of up to 2,000, its writes held ~900 points each.
+ * benchmarks/README.md, "The spool under load", has the end-to-end runs.
+ */
+export const DRAIN_WRITES_IN_FLIGHT = 1;
+
 interface Drain {
   /** Log position after this batch's last record. */
   end: number;
@@ -85,7 +96,7 @@ interface Drain {
  */
 export async function createSpoolTransport(options: SpoolOptions): Promise<Transport> {
   const { dir, writer, metrics, logger, batchPoints, maxWaitMs, maxBytes } = options;
-  const concurrency = options.concurrency ?? 2;
+  const concurrency = options.concurrency ?? DRAIN_WRITES_IN_FLIGHT;
   await mkdir(dir, { recursive: true });
   const unlock = await lockSpoolDir(dir);
   let checkpoint = await readCheckpoint(dir).catch((err: unknown) => {
