@@ -64,11 +64,12 @@ export const KEEP_UNREAD_BYTES = 8 * 1024 * 1024;
 /**
  * One batch in the store at a time (its tenants' writes in parallel): the
  * next takes what arrived meanwhile, up to `batchPoints`, so writes grow with
- * the load. influxd's CPU per point falls with the size of a write (26,000
- * points/s of bench-fleet readings: ~26–29 µs a point in writes of 300, 18–23
- * in writes of 900, 15–17 at 2,000, 12–13 at 5,000 and 11–12 at 10,000); with
- * two batches at a time of up to 2,000, its writes held ~900 points each.
- * benchmarks/README.md, "The spool under load", has the end-to-end runs.
+ * the load. influxd's CPU per point falls with the size of a write: at 26,000
+ * points/s, 23.6 µs a point in writes of 300, 16.4 at 900, 13.8 at 2,000,
+ * 9.4 at 5,000 and 9.7 at 10,000 (`node benchmarks/influx-write-size.ts`).
+ * With two batches at a time of up to 2,000, the drainer's writes held ~900
+ * points each. benchmarks/README.md, "The spool under load", has the
+ * end-to-end runs.
  */
 export const DRAIN_WRITES_IN_FLIGHT = 1;
 
