@@ -60,7 +60,7 @@ const COMMIT_FUNCTIONS = new Set([
   'roll',
   'startAgeClock',
 ]);
-const APPEND_FUNCTIONS = new Set(['send', 'appendWhenRoom']);
+const APPEND_FUNCTIONS = new Set(['send', 'append', 'appendWhenRoom']);
 
 /** The stage a frame belongs to, or undefined when it says nothing (a library called from anywhere). */
 function stageOf(url: string, fn: string): Stage | undefined {
@@ -80,8 +80,7 @@ function stageOf(url: string, fn: string): Stage | undefined {
     if (APPEND_FUNCTIONS.has(fn)) return 'spool append';
     return fn === 'onCommit' ? 'spool commit (write+fsync)' : 'drain';
   }
-  if (/\/transport\/spool-frame\.ts/.test(url))
-    return fn === 'writeFrame' || fn === 'encodeFrame' ? 'spool append' : 'drain';
+  if (/\/transport\/spool-frame\.ts/.test(url)) return fn === 'writeFrame' ? 'spool append' : 'drain';
   if (/\/transport\/(spool-scan|spool-legacy|spool-checkpoint)\.ts/.test(url)) return 'drain';
   if (/\/store\/(influx-http|influx-v1)\.ts/.test(url) || /\/transport\/store-writer\.ts/.test(url))
     return 'HTTP write';

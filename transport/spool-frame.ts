@@ -74,19 +74,6 @@ export function writeFrame(buf: Buffer, at: number, tenantId: string, point: Poi
   return end;
 }
 
-/** Frames are written here first and copied out at their exact size; it doubles when a point does not fit. */
-let scratch = Buffer.allocUnsafe(64 * 1024);
-
-/** One point's frame as a buffer of its own (`writeFrame`), for a send that waits for room. */
-export function encodeFrame(tenantId: string, point: Point): Buffer {
-  let end = writeFrame(scratch, 0, tenantId, point);
-  while (end < 0) {
-    scratch = Buffer.allocUnsafe(scratch.length * 2);
-    end = writeFrame(scratch, 0, tenantId, point);
-  }
-  return Buffer.from(scratch.subarray(0, end));
-}
-
 /** Frames a payload as it is (the JSON format's records, kept for tests of the upgrade). */
 export function framePayload(payload: Buffer): Buffer {
   const frame = Buffer.allocUnsafe(FRAME_HEADER_BYTES + payload.length);

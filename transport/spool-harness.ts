@@ -8,7 +8,7 @@ import { createLogger } from '../lib/log.ts';
 import { createMetrics, type Metrics } from '../lib/metrics.ts';
 import type { Point } from '../lib/point.ts';
 import { createSpoolTransport, type SpoolOptions } from './spool.ts';
-import { encodeFrame } from './spool-frame.ts';
+import { writeFrame } from './spool-frame.ts';
 import { openSpoolLog } from './spool-log.ts';
 import type { LineWriter } from './store-writer.ts';
 
@@ -36,7 +36,12 @@ export const point = (i: number): Point => ({
 });
 
 /** A record as the spool writes it: the point's line protocol, for tenant `t`. */
-export const frame = (i: number, tenant = 't'): Buffer => encodeFrame(tenant, point(i));
+export function frame(i: number, tenant = 't'): Buffer {
+  const buf = Buffer.alloc(4096);
+  const end = writeFrame(buf, 0, tenant, point(i));
+  assert.ok(end > 0, 'a test point fits in 4 KiB');
+  return buf.subarray(0, end);
+}
 
 /** The seq of a point(i) line (`…seq=42i…`), as the store or the drainer sees it. */
 export const seqOf = (line: string): number => Number(/seq=(\d+)i/.exec(line)?.[1]);

@@ -91,12 +91,7 @@ interface AppendGroup {
 }
 
 function appendGroup(): AppendGroup {
-  let resolve: () => void = () => {};
-  let reject: (err: unknown) => void = () => {};
-  const done = new Promise<void>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
+  const { promise: done, resolve, reject } = Promise.withResolvers<void>();
   return { queued: 0, at: performance.now(), closed: false, failed: false, done, resolve, reject };
 }
 

@@ -2,10 +2,11 @@ import { mkdir } from 'node:fs/promises';
 import { isSkjoldError, SkjoldError } from '../lib/errors.ts';
 import type { Logger } from '../lib/log.ts';
 import type { Metrics } from '../lib/metrics.ts';
+import type { Point } from '../lib/point.ts';
 import { joinLines } from '../store/line-protocol.ts';
 import { readCheckpoint, writeCheckpoint } from './spool-checkpoint.ts';
 import type { SpoolFiles } from './spool-files.ts';
-import { decodeLine, encodeFrame, type SpoolRecord, writeFrame } from './spool-frame.ts';
+import { decodeLine, type SpoolRecord, writeFrame } from './spool-frame.ts';
 import { decodeLegacy } from './spool-legacy.ts';
 import { lockSpoolDir } from './spool-lock.ts';
 import { type CommitPolicy, openSpoolLog } from './spool-log.ts';
@@ -343,16 +344,27 @@ export async function createSpoolTransport(options: SpoolOptions): Promise<Trans
     });
   }
 
-  /** Waits until the spool has room for `frame` (or is closing), then appends it. */
-  async function appendWhenRoom(frame: Buffer): Promise<void> {
-    while (!closed && used() > 0 && used() + frame.length > maxBytes) {
+  /**
+   * Encodes the point straight into the log: the drainer sends these bytes as
+   * they are. Undefined, with nothing appended, when the spool has no room
+   * for it; a record always fits in an empty spool, however small the bound.
+   */
+  function append(tenantId: string, point: Point): Promise<void> | undefined {
+    const room = used() > 0 ? maxBytes - used() : Number.POSITIVE_INFINITY;
+    return log.appendWith(writeFrame, tenantId, point, room);
+  }
+
+  /** Waits until the spool has room for the point (or is closing), then appends it. */
+  async function appendWhenRoom(tenantId: string, point: Point): Promise<void> {
+    for (;;) {
       await new Promise<void>((r) => {
         roomWaiters.push(r);
         setFull(true);
       });
+      if (closed) throw new SkjoldError('SKJOLD_ERR_TRANSPORT_CLOSED');
+      const appended = append(tenantId, point);
+      if (appended) return appended;
     }
-    if (closed) throw new SkjoldError('SKJOLD_ERR_TRANSPORT_CLOSED');
-    return log.append(frame);
   }
 
   updateGauges();
@@ -361,16 +373,10 @@ export async function createSpoolTransport(options: SpoolOptions): Promise<Trans
   return {
     send(tenantId, point) {
       if (closed) return Promise.reject(new SkjoldError('SKJOLD_ERR_TRANSPORT_CLOSED'));
-      // A record always fits in an empty spool, however small the bound.
-      const room = used() > 0 ? maxBytes - used() : Number.POSITIVE_INFINITY;
       try {
-        // Encoded here, straight into the log: the drainer sends these bytes
-        // as they are. A point line protocol cannot carry is refused now
-        // (SKJOLD_ERR_STORE_WRITE), as the store would refuse it, and ingest
-        // counts it as such.
-        const appended = log.appendWith(writeFrame, tenantId, point, room);
-        // No room: the frame is made again, as a buffer of its own, and appended once there is.
-        return appended ?? appendWhenRoom(encodeFrame(tenantId, point));
+        // A point line protocol cannot carry is refused now (SKJOLD_ERR_STORE_WRITE),
+        // as the store would refuse it, and ingest counts it as such.
+        return append(tenantId, point) ?? appendWhenRoom(tenantId, point);
       } catch (err) {
         return Promise.reject(err);
       }
