@@ -8,13 +8,13 @@
  * its user + system CPU time is read from /proc over the measured window.
  * Writes benchmarks/results/influx-write-size.json and prints a table.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Point } from '../lib/point.ts';
 import { encodePoint } from '../store/line-protocol.ts';
 import { startInfluxd } from '../test/harness/influxd.ts';
-import { findPid } from './proc-sampler.ts';
+import { cpuSeconds, findPid, round } from './proc-sampler.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -67,10 +67,11 @@ function body(n: number, first: number, startMs: number): string {
   return lines.join('\n');
 }
 
-/** influxd's user + system CPU time so far, s. */
-function cpuSeconds(pid: number): number {
-  const fields = (readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1] ?? '').split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
+/** influxd's user + system CPU time so far, s; it must still be running. */
+function influxdCpu(pid: number): number {
+  const s = cpuSeconds(pid);
+  if (s === undefined) throw new Error('influxd: exited during the measurement');
+  return s;
 }
 
 interface Row {
@@ -116,21 +117,20 @@ async function measure(size: number): Promise<Row> {
     };
     const writers = [writer(), writer()];
     await new Promise((r) => setTimeout(r, warmupSeconds * 1000));
-    const cpu0 = cpuSeconds(pid);
+    const cpu0 = influxdCpu(pid);
     const points0 = written;
     const t0 = Date.now();
     await new Promise((r) => setTimeout(r, seconds * 1000));
-    const cpu1 = cpuSeconds(pid);
+    const cpu1 = influxdCpu(pid);
     const points = written - points0;
     const elapsed = (Date.now() - t0) / 1000;
     stop = true;
     await Promise.all(writers);
-    const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
     return {
       pointsPerWrite: size,
       pointsPerSecond: Math.round(points / elapsed),
       writesPerSecond: round(points / size / elapsed, 1),
-      influxdCores: round((cpu1 - cpu0) / elapsed),
+      influxdCores: round((cpu1 - cpu0) / elapsed, 2),
       influxdUsPerPoint: round(((cpu1 - cpu0) * 1e6) / points, 1),
     };
   } finally {
