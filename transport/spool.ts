@@ -350,7 +350,8 @@ export async function createSpoolTransport(options: SpoolOptions): Promise<Trans
    * for it; a record always fits in an empty spool, however small the bound.
    */
   function append(tenantId: string, point: Point): Promise<void> | undefined {
-    const room = used() > 0 ? maxBytes - used() : Number.POSITIVE_INFINITY;
+    const inUse = used();
+    const room = inUse > 0 ? maxBytes - inUse : Number.POSITIVE_INFINITY;
     return log.appendWith(writeFrame, tenantId, point, room);
   }
 
