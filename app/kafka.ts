@@ -4,7 +4,7 @@ import type { Metrics } from '../lib/metrics.ts';
 import { createKafkaClient, createProducerTransport } from '../transport/kafka-client.ts';
 import { ensureTopic } from '../transport/kafka-topic.ts';
 import { type KafkaWriter, startKafkaWriter } from '../transport/kafka-writer.ts';
-import type { StoreWriter } from '../transport/store-writer.ts';
+import type { LineWriter } from '../transport/store-writer.ts';
 
 /**
  * The Kafka transport from the config: ingest's producer and, for whoever
@@ -28,7 +28,7 @@ export async function createKafkaPipeline(config: Config, deps: { metrics: Metri
         bufferPoints: config.SKJOLD_BUFFER_POINTS,
         groupId: config.SKJOLD_KAFKA_GROUP,
       }),
-    startWriter: (writer: StoreWriter): Promise<KafkaWriter> =>
+    startWriter: (writer: LineWriter): Promise<KafkaWriter> =>
       startKafkaWriter({
         kafka,
         topic: config.SKJOLD_KAFKA_TOPIC,

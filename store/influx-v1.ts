@@ -27,8 +27,8 @@ export interface InfluxV1StoreOptions {
   timeoutMs?: number;
 }
 
-// The registry allows these; checked again here because a tenant id becomes a database name.
-const TENANT_ID = /^[a-z0-9_-]{1,64}$/;
+/** The tenant ids the store takes. The registry allows these; checked again here because a tenant id becomes a database name. */
+export const TENANT_ID = /^[a-z0-9_-]{1,64}$/;
 
 function statusError(
   code: 'SKJOLD_ERR_STORE_WRITE' | 'SKJOLD_ERR_STORE_QUERY',

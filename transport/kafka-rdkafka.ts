@@ -164,8 +164,7 @@ export async function createRdkafkaTransport(options: RdkafkaTransportOptions): 
 
   return {
     send(tenantId: string, point: Point) {
-      const { key, value } = encodeRecord(tenantId, point);
-      return queue.push({ key, value: Buffer.from(value) });
+      return queue.push(encodeRecord(tenantId, point));
     },
 
     async close(deadlineMs = 10_000) {

@@ -1,18 +1,19 @@
 import type { EachBatchPayload, Kafka } from 'kafkajs';
 import type { Logger } from '../lib/log.ts';
 import { createMetrics, type Metrics } from '../lib/metrics.ts';
-import type { Point } from '../lib/point.ts';
-import { createInProcessTransport } from './in-process.ts';
+import { joinLines } from '../store/line-protocol.ts';
+import { createBatchQueue, type Job } from './batch-queue.ts';
 import { decodeRecord } from './kafka-message.ts';
 import { createOffsetGapDetector } from './kafka-offset-gaps.ts';
-import type { StoreWriter } from './store-writer.ts';
+import type { LineRecord } from './line-record.ts';
+import type { LineWriter } from './store-writer.ts';
 
 export interface KafkaWriterOptions {
   kafka: Kafka;
   topic: string;
   groupId: string;
-  /** Writes a tenant's batch to the store, retrying while the store is down. */
-  writer: StoreWriter;
+  /** Writes a tenant's lines to the store, retrying while the store is down. */
+  writer: LineWriter;
   metrics: Metrics;
   logger: Logger;
   /** Wait between attempts at a batch the store refused outright, in ms. */
@@ -58,25 +59,46 @@ export async function startKafkaWriter(options: KafkaWriterOptions) {
   const gaps = createOffsetGapDetector({ admin, consumer, topic, groupId, metrics, logger });
   consumer.on(consumer.events.GROUP_JOIN, () => gaps.assigned());
 
+  /** One store write per tenant in the batch, its lines joined as they came: nothing is decoded or re-encoded. */
+  async function write(batch: Job<LineRecord>[]): Promise<void> {
+    const byTenant = new Map<string, Job<LineRecord>[]>();
+    for (const job of batch) {
+      const list = byTenant.get(job.item.tenantId);
+      if (list) list.push(job);
+      else byTenant.set(job.item.tenantId, [job]);
+    }
+    await Promise.all(
+      [...byTenant].map(async ([tenantId, jobs]) => {
+        try {
+          await writer.writeLines(tenantId, joinLines(jobs.map((j) => j.item.line)), jobs.length);
+          for (const j of jobs) j.resolve();
+        } catch (err) {
+          for (const j of jobs) j.reject(err);
+        }
+      }),
+    );
+  }
+
   // Batches from all partitions this writer holds are pooled into store writes of up to
   // `batchPoints`, two at a time: one partition's fetch is often only a few dozen points.
-  const pool = createInProcessTransport({
-    writer,
-    metrics: createMetrics({ defaultMetrics: false }), // its gauges would read as ingest's
-    batchPoints: options.batchPoints,
+  const pool = createBatchQueue<LineRecord>({
+    flush: write,
+    batchSize: options.batchPoints,
     maxWaitMs: GATHER_MS,
-    bufferPoints: options.bufferPoints,
+    bufferItems: options.bufferPoints,
+    concurrency: 2,
+    gauges: createMetrics({ defaultMetrics: false }), // its gauges would read as ingest's
   });
 
   /** Stores one partition's points, however long it takes (or until this writer stops: no commit then). */
-  async function store(records: Array<{ tenantId: string; point: Point }>, where: Record<string, unknown>) {
+  async function store(records: LineRecord[], where: Record<string, unknown>) {
     let pending = records;
     while (pending.length > 0) {
       const failed: typeof pending = [];
       let cause: unknown;
       await Promise.all(
         pending.map((r) =>
-          pool.send(r.tenantId, r.point).catch((err: unknown) => {
+          pool.push(r).catch((err: unknown) => {
             failed.push(r);
             cause = err;
           }),
@@ -98,7 +120,7 @@ export async function startKafkaWriter(options: KafkaWriterOptions) {
   async function eachBatch(payload: EachBatchPayload): Promise<void> {
     const { batch, heartbeat, resolveOffset, isRunning, isStale } = payload;
     if (batch.messages.length === 0) return;
-    const records: Array<{ tenantId: string; point: Point }> = [];
+    const records: LineRecord[] = [];
     let undecodable = 0;
     for (const message of batch.messages) {
       const record = decodeRecord(message.value);

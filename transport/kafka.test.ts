@@ -1,12 +1,17 @@
 import '../test/harness/kafkajs-mock-controller.ts';
-import { after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
 import { loadConfig } from '../lib/config.ts';
 import { createLogger } from '../lib/log.ts';
 import { createMetrics } from '../lib/metrics.ts';
+import type { Point } from '../lib/point.ts';
+import { encodePoint } from '../store/line-protocol.ts';
 import { type KafkaMock, startKafkaMock } from '../test/harness/kafka-mock.ts';
 import { createKafkaClient, createProducerTransport } from './kafka-client.ts';
+import { encodeRecord } from './kafka-message.ts';
 import { startKafkaWriter } from './kafka-writer.ts';
-import { transportContract } from './transport.contract.ts';
+import { recordingWriter, transportContract } from './transport.contract.ts';
 
 /**
  * The Kafka transport against librdkafka's mock cluster, through the same
@@ -62,3 +67,66 @@ for (const producer of ['kafkajs', 'rdkafka'] as const) {
     },
   );
 }
+
+test('a topic holding records of the earlier JSON format and line records drains in full, every point as its line', async () => {
+  const topic = `upgrade-${++topics}`;
+  await mock.createTopic(topic, 2, 3);
+  const logger = createLogger('silent');
+  const metrics = createMetrics({ defaultMetrics: false });
+  const config = loadConfig({ SKJOLD_TRANSPORT: 'kafka', SKJOLD_KAFKA_BROKERS: mock.bootstrap });
+  const kafka = createKafkaClient(config, logger);
+  const point = (i: number): Point => ({
+    measurement: 'heat_meter',
+    tags: { tenant: 'acme', device: `v1.meter${i % 5}` },
+    fields: { seq: i, energy_kwh: 1000 + i / 8, note: `"n" ${i}` },
+    integerFields: ['seq'],
+    timestampMs: 1_796_000_000_000 + i,
+  });
+  // What a version before line records put on the topic, then what this one does.
+  const json = (i: number) => {
+    const p = point(i);
+    const value = {
+      v: 1,
+      tenant: 'acme',
+      m: p.measurement,
+      tags: p.tags,
+      fields: p.fields,
+      int: p.integerFields,
+      ts: p.timestampMs,
+    };
+    return { key: p.tags.device, value: JSON.stringify(value) };
+  };
+  const producer = kafka.producer({ allowAutoTopicCreation: false });
+  await producer.connect();
+  await producer.send({ topic, acks: -1, messages: Array.from({ length: 200 }, (_, i) => json(i)) });
+  await producer.send({
+    topic,
+    acks: -1,
+    messages: Array.from({ length: 200 }, (_, i) => encodeRecord('acme', point(200 + i))),
+  });
+  await producer.disconnect();
+
+  const { writer, delivered } = recordingWriter();
+  const consumer = await startKafkaWriter({
+    kafka,
+    topic,
+    groupId: `${topic}-writers`,
+    writer,
+    metrics,
+    logger,
+    refusedRetryMs: 100,
+    batchPoints: 500,
+    bufferPoints: 5000,
+  });
+  try {
+    const deadline = Date.now() + 30_000;
+    while (delivered.length < 400 && Date.now() < deadline) await delay(20);
+    assert.equal(delivered.length, 400);
+    const lines = new Set(delivered.map((d) => `${d.tenantId} ${d.line}`));
+    for (let i = 0; i < 400; i++) assert.ok(lines.has(`acme ${encodePoint(point(i))}`), `point ${i}`);
+    const { values } = await metrics.kafkaConsumed.get();
+    assert.equal(values.find((v) => v.labels.outcome === 'undecodable')?.value ?? 0, 0);
+  } finally {
+    await consumer.stop();
+  }
+});

@@ -1,21 +1,15 @@
 import { crc32 } from 'node:zlib';
-import { SkjoldError } from '../lib/errors.ts';
 import type { Point } from '../lib/point.ts';
-import { writePoint } from '../store/line-protocol.ts';
+import { KIND_LINE, writeLineRecord } from './line-record.ts';
 
 /**
  * One spool record on disk:
  *
  *   [u32 BE payload length][u32 BE CRC32 of length bytes + payload][payload]
  *
- * The payload is what the store will be sent, behind a small header the
- * drainer routes by:
- *
- *   [u8 kind = 0x01][u8 tenant id length][tenant id][the point's line-protocol bytes]
- *
- * so the drainer joins lines into a write body without decoding anything.
- * A point is made into its line by ingest, after pseudonymisation: the spool
- * never sees a raw identifier. The CRC covers the length too, so a torn or
+ * The payload is a line record (line-record.ts): what the store will be sent,
+ * behind the tenant id the drainer routes by, so the drainer joins lines into
+ * a write body without decoding anything. The CRC covers the length too, so a torn or
  * overwritten header is caught as surely as a torn payload.
  *
  * Spools written before this format hold JSON `[tenantId, point]` payloads
@@ -26,16 +20,8 @@ export const FRAME_HEADER_BYTES = 8;
 /** A record larger than this is a corrupt length, not a record (MQTT packets are far smaller). */
 export const FRAME_MAX_PAYLOAD_BYTES = 16 * 1024 * 1024;
 
-export const KIND_LINE = 0x01;
 /** '[': the first byte of a JSON payload, the format spools had before. */
 export const KIND_LEGACY_JSON = 0x5b;
-const TENANT_MAX_BYTES = 255;
-
-/** A record as the drainer reads it: the line is a view into the read buffer, not a copy. */
-export interface SpoolRecord {
-  tenantId: string;
-  line: Buffer;
-}
 
 /** CRC-32 of the four length bytes alone, the seed the payload's CRC continues from (table-driven, no buffer view). */
 const CRC_TABLE = new Int32Array(256).map((_, n) => {
@@ -50,26 +36,15 @@ function crcOfLength(buf: Buffer, at: number): number {
 }
 
 /**
- * Frames one point for `tenantId` into `buf` from `at`: its line protocol
- * written straight into the frame (`writePoint`, store/line-protocol.ts),
- * with no line string in between. Returns where the frame ends, or -1 when
- * `buf` cannot hold it. Throws as `encodePoint` does for a point the store
- * could not take.
+ * Frames one point's line record (line-record.ts) for `tenantId` into `buf`
+ * from `at`. Returns where the frame ends, or -1 when `buf` cannot hold it.
+ * Throws as `encodePoint` does for a point the store could not take.
  */
 export function writeFrame(buf: Buffer, at: number, tenantId: string, point: Point): number {
-  // Tenant ids are ASCII (api/routes-tenants.ts), one byte a character.
-  const tenantBytes = tenantId.length;
-  if (tenantBytes > TENANT_MAX_BYTES) {
-    throw new SkjoldError('SKJOLD_ERR_VALIDATION', 'tenant id is too long for a spool record');
-  }
   const payload = at + FRAME_HEADER_BYTES;
-  const line = payload + 2 + tenantBytes;
-  const end = line > buf.length ? -1 : writePoint(point, buf, line);
+  const end = writeLineRecord(buf, payload, tenantId, point);
   if (end < 0) return -1;
   buf.writeUInt32BE(end - payload, at);
-  buf[payload] = KIND_LINE;
-  buf[payload + 1] = tenantBytes;
-  for (let i = 0; i < tenantBytes; i++) buf[payload + 2 + i] = tenantId.charCodeAt(i);
   buf.writeUInt32BE(crc32(buf.subarray(payload, end), crcOfLength(buf, at)), at + 4);
   return end;
 }
@@ -103,16 +78,6 @@ export function readFrame(buf: Buffer, offset: number): FrameResult {
     return { kind: 'corrupt', reason: 'crc' };
   }
   return { kind: 'record', payload, bytes: FRAME_HEADER_BYTES + length };
-}
-
-/** A line record's tenant and line; undefined for a payload of the JSON format. */
-export function decodeLine(payload: Buffer): SpoolRecord | undefined {
-  if (payload[0] !== KIND_LINE) return undefined;
-  const tenantBytes = payload[1] ?? 0;
-  return {
-    tenantId: payload.toString('latin1', 2, 2 + tenantBytes),
-    line: payload.subarray(2 + tenantBytes),
-  };
 }
 
 /** Whether this version can read a payload: a line record, or one of the JSON format before it. */

@@ -1,6 +1,6 @@
 import type { Point } from '../lib/point.ts';
 import { encodePoint } from '../store/line-protocol.ts';
-import type { SpoolRecord } from './spool-frame.ts';
+import type { LineRecord } from './line-record.ts';
 
 /**
  * Records of the spool format before line protocol: JSON `[tenantId, point]`.
@@ -13,7 +13,7 @@ import type { SpoolRecord } from './spool-frame.ts';
  * store could never take; the drainer counts it and passes over it, as the
  * store writer does for a refused batch.
  */
-export function decodeLegacy(payload: Buffer): SpoolRecord {
+export function decodeLegacy(payload: Buffer): LineRecord {
   const [tenantId, point] = JSON.parse(payload.toString('utf8')) as [string, Point];
   return { tenantId, line: Buffer.from(encodePoint(point)) };
 }

@@ -5,8 +5,9 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { isSkjoldError } from '../lib/errors.ts';
 import { encodePoint } from '../store/line-protocol.ts';
+import { decodeLine } from './line-record.ts';
 import { readCheckpoint, writeCheckpoint } from './spool-checkpoint.ts';
-import { decodeLine, FRAME_HEADER_BYTES, framePayload, readFrame } from './spool-frame.ts';
+import { FRAME_HEADER_BYTES, framePayload, readFrame } from './spool-frame.ts';
 import { frame, metric, point, recordingWriter, spool, spoolFiles, tempDir, until } from './spool-harness.ts';
 import { openSpoolLog } from './spool-log.ts';
 

@@ -4,9 +4,10 @@ import type { Logger } from '../lib/log.ts';
 import type { Metrics } from '../lib/metrics.ts';
 import type { Point } from '../lib/point.ts';
 import { joinLines } from '../store/line-protocol.ts';
+import { decodeLine, type LineRecord } from './line-record.ts';
 import { readCheckpoint, writeCheckpoint } from './spool-checkpoint.ts';
 import type { SpoolFiles } from './spool-files.ts';
-import { decodeLine, type SpoolRecord, writeFrame } from './spool-frame.ts';
+import { writeFrame } from './spool-frame.ts';
 import { decodeLegacy } from './spool-legacy.ts';
 import { lockSpoolDir } from './spool-lock.ts';
 import { type CommitPolicy, openSpoolLog } from './spool-log.ts';
@@ -269,7 +270,7 @@ export async function createSpoolTransport(options: SpoolOptions): Promise<Trans
   }
 
   /** A record of the JSON format before line protocol, encoded now; undefined if the store could never take it. */
-  function upgraded(payload: Buffer): SpoolRecord | undefined {
+  function upgraded(payload: Buffer): LineRecord | undefined {
     try {
       return decodeLegacy(payload);
     } catch (err) {

@@ -2,13 +2,14 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Point } from '../lib/point.ts';
-import type { StoreWriter } from './store-writer.ts';
+import { encodePoint } from '../store/line-protocol.ts';
+import type { StoreWriters } from './store-writer.ts';
 import type { Transport } from './transport.ts';
 
-/** What reached the store side of a transport under test. */
+/** What reached the store side of a transport under test: a point's line, as InfluxDB would get it. */
 export interface Delivered {
   tenantId: string;
-  point: Point;
+  line: string;
 }
 
 export interface TransportUnderTest {
@@ -24,19 +25,28 @@ export interface TransportUnderTest {
  * the in-process transport, through Kafka and a consumer-group writer for the
  * Kafka one.
  */
-export type MakeTransport = (writer: StoreWriter, bufferPoints: number) => Promise<TransportUnderTest>;
+export type MakeTransport = (writer: StoreWriters, bufferPoints: number) => Promise<TransportUnderTest>;
 
-/** A store writer that records what it is given. */
+/** A store writer that records what it is given, points (the in-process transport) or lines (Kafka's writers). */
 export function recordingWriter() {
   const delivered: Delivered[] = [];
-  const writer: StoreWriter = {
+  const writer: StoreWriters = {
     async write(tenantId, points) {
       await delay(1);
-      for (const point of points) delivered.push({ tenantId, point });
+      for (const point of points) delivered.push({ tenantId, line: encodePoint(point) });
+    },
+    async writeLines(tenantId, lines, points) {
+      await delay(1);
+      const split = lines.toString('utf8').split('\n');
+      assert.equal(split.length, points, 'one line per point');
+      for (const line of split) delivered.push({ tenantId, line });
     },
   };
   return { writer, delivered };
 }
+
+/** The `seq` field of a delivered line. */
+const seqOf = (d: Delivered): number => Number(/[ ,]seq=(\d+)i/.exec(d.line)?.[1]);
 
 const point = (i: number): Point => ({
   measurement: i % 3 === 0 ? 'heat_meter' : 'sim_unit',
@@ -67,11 +77,11 @@ export function transportContract(name: string, make: MakeTransport): void {
     try {
       const n = 3000;
       await Promise.all(Array.from({ length: n }, (_, i) => t.transport.send(i % 2 ? 'a' : 'b', point(i))));
-      await until('all delivered', () => new Set(delivered.map((d) => d.point.fields.seq)).size === n);
+      await until('all delivered', () => new Set(delivered.map(seqOf)).size === n);
       for (const d of delivered) {
-        const i = Number(d.point.fields.seq);
+        const i = seqOf(d);
         assert.equal(d.tenantId, i % 2 ? 'a' : 'b');
-        assert.deepEqual(d.point, point(i));
+        assert.equal(d.line, encodePoint(point(i)));
       }
     } finally {
       await t.transport.close();
@@ -106,7 +116,7 @@ export function transportContract(name: string, make: MakeTransport): void {
       const n = 500;
       const sends = Array.from({ length: n }, (_, i) => t.transport.send('a', point(i)));
       await t.transport.drained();
-      assert.equal(new Set(delivered.map((d) => d.point.fields.seq)).size, n);
+      assert.equal(new Set(delivered.map(seqOf)).size, n);
       await Promise.all(sends);
     } finally {
       await t.transport.close();
