@@ -8,6 +8,36 @@ export interface Job<T> {
   reject: (err: unknown) => void;
 }
 
+/**
+ * Hands a batch on as one write per tenant (one database each), in parallel:
+ * each tenant's items succeed or fail together. The in-process transport and
+ * the Kafka store writers flush through this.
+ */
+export async function flushPerTenant<T extends { tenantId: string }>(
+  batch: Job<T>[],
+  write: (tenantId: string, items: T[]) => Promise<void>,
+): Promise<void> {
+  const byTenant = new Map<string, Job<T>[]>();
+  for (const job of batch) {
+    const list = byTenant.get(job.item.tenantId);
+    if (list) list.push(job);
+    else byTenant.set(job.item.tenantId, [job]);
+  }
+  await Promise.all(
+    [...byTenant].map(async ([tenantId, jobs]) => {
+      try {
+        await write(
+          tenantId,
+          jobs.map((j) => j.item),
+        );
+        for (const j of jobs) j.resolve();
+      } catch (err) {
+        for (const j of jobs) j.reject(err);
+      }
+    }),
+  );
+}
+
 export interface BatchQueueOptions<T> {
   /** Hands a batch on; must settle every job in it (a throw rejects those it left open). */
   flush(batch: Job<T>[]): Promise<void>;

@@ -1,6 +1,6 @@
 import type { Metrics } from '../lib/metrics.ts';
 import type { Point } from '../lib/point.ts';
-import { createBatchQueue, type Job } from './batch-queue.ts';
+import { createBatchQueue, flushPerTenant } from './batch-queue.ts';
 import type { StoreWriter } from './store-writer.ts';
 import type { Transport } from './transport.ts';
 
@@ -28,31 +28,15 @@ type Item = { tenantId: string; point: Point };
 export function createInProcessTransport(options: InProcessOptions): Transport {
   const { writer } = options;
 
-  /** One store write per tenant in the batch; each tenant's points succeed or fail together. */
-  async function write(batch: Job<Item>[]): Promise<void> {
-    const byTenant = new Map<string, Job<Item>[]>();
-    for (const job of batch) {
-      const list = byTenant.get(job.item.tenantId);
-      if (list) list.push(job);
-      else byTenant.set(job.item.tenantId, [job]);
-    }
-    await Promise.all(
-      [...byTenant].map(async ([tenantId, jobs]) => {
-        try {
-          await writer.write(
-            tenantId,
-            jobs.map((j) => j.item.point),
-          );
-          for (const j of jobs) j.resolve();
-        } catch (err) {
-          for (const j of jobs) j.reject(err);
-        }
-      }),
-    );
-  }
-
   const queue = createBatchQueue<Item>({
-    flush: write,
+    // One store write per tenant in the batch; each tenant's points succeed or fail together.
+    flush: (batch) =>
+      flushPerTenant(batch, (tenantId, items) =>
+        writer.write(
+          tenantId,
+          items.map((i) => i.point),
+        ),
+      ),
     batchSize: options.batchPoints,
     maxWaitMs: options.maxWaitMs,
     bufferItems: options.bufferPoints,

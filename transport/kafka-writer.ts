@@ -2,7 +2,7 @@ import type { EachBatchPayload, Kafka } from 'kafkajs';
 import type { Logger } from '../lib/log.ts';
 import { createMetrics, type Metrics } from '../lib/metrics.ts';
 import { joinLines } from '../store/line-protocol.ts';
-import { createBatchQueue, type Job } from './batch-queue.ts';
+import { createBatchQueue, flushPerTenant } from './batch-queue.ts';
 import { decodeRecord } from './kafka-message.ts';
 import { createOffsetGapDetector } from './kafka-offset-gaps.ts';
 import type { LineRecord } from './line-record.ts';
@@ -59,30 +59,14 @@ export async function startKafkaWriter(options: KafkaWriterOptions) {
   const gaps = createOffsetGapDetector({ admin, consumer, topic, groupId, metrics, logger });
   consumer.on(consumer.events.GROUP_JOIN, () => gaps.assigned());
 
-  /** One store write per tenant in the batch, its lines joined as they came: nothing is decoded or re-encoded. */
-  async function write(batch: Job<LineRecord>[]): Promise<void> {
-    const byTenant = new Map<string, Job<LineRecord>[]>();
-    for (const job of batch) {
-      const list = byTenant.get(job.item.tenantId);
-      if (list) list.push(job);
-      else byTenant.set(job.item.tenantId, [job]);
-    }
-    await Promise.all(
-      [...byTenant].map(async ([tenantId, jobs]) => {
-        try {
-          await writer.writeLines(tenantId, joinLines(jobs.map((j) => j.item.line)), jobs.length);
-          for (const j of jobs) j.resolve();
-        } catch (err) {
-          for (const j of jobs) j.reject(err);
-        }
-      }),
-    );
-  }
-
   // Batches from all partitions this writer holds are pooled into store writes of up to
   // `batchPoints`, two at a time: one partition's fetch is often only a few dozen points.
   const pool = createBatchQueue<LineRecord>({
-    flush: write,
+    // One store write per tenant in the batch, its lines joined as they came: nothing is decoded or re-encoded.
+    flush: (batch) =>
+      flushPerTenant(batch, (tenantId, records) =>
+        writer.writeLines(tenantId, joinLines(records.map((r) => r.line)), records.length),
+      ),
     batchSize: options.batchPoints,
     maxWaitMs: GATHER_MS,
     bufferItems: options.bufferPoints,
