@@ -40,3 +40,33 @@ test('a sample counts for the stage of the nearest frame on its stack that has o
   assert.equal(stages.usPerMessage['broker (MQTT)'], 0.5);
   assert.equal(stages.usPerMessage.other, 0);
 });
+
+test('the Kafka client counts as Kafka produce, not as the broker that called send', () => {
+  const root = '/srv/skjold';
+  const profile: CpuProfile = {
+    nodes: [
+      { id: 1, callFrame: frame('(root)', ''), children: [2] },
+      { id: 2, callFrame: frame('take', `file://${root}/broker/fast-path.ts`), children: [3] },
+      { id: 3, callFrame: frame('push', `file://${root}/transport/batch-queue.ts`), children: [4, 6] },
+      { id: 4, callFrame: frame('produce', `file://${root}/transport/kafka.ts`), children: [5] },
+      {
+        id: 5,
+        callFrame: frame(
+          'encode',
+          `file://${root}/node_modules/kafkajs/src/protocol/recordBatch/v0/index.js`,
+        ),
+        children: [],
+      },
+      { id: 6, callFrame: frame('encodeRecord', `file://${root}/transport/kafka-message.ts`), children: [] },
+    ],
+    samples: [5, 5, 6, 3],
+    timeDeltas: [40, 40, 10, 10],
+  };
+  const stages = cpuStages(profile, 10, 100);
+  assert.equal(
+    stages.usPerMessage['Kafka produce'],
+    9,
+    'kafkajs and the record encoding: 90 of 100 µs, / 10',
+  );
+  assert.equal(stages.usPerMessage['broker (MQTT)'], 1, 'the queue itself, under the broker');
+});

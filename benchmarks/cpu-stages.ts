@@ -23,6 +23,7 @@ export const STAGES = [
   'spool commit (write+fsync)',
   'drain',
   'HTTP write',
+  'Kafka produce',
   'gc',
   'other',
 ] as const;
@@ -82,6 +83,9 @@ function stageOf(url: string, fn: string): Stage | undefined {
   }
   if (/\/transport\/spool-frame\.ts/.test(url)) return fn === 'writeFrame' ? 'spool append' : 'drain';
   if (/\/transport\/(spool-scan|spool-legacy|spool-checkpoint)\.ts/.test(url)) return 'drain';
+  // The producer's client runs inside ingest's send (a full batch goes out at once): its own stage, not MQTT's.
+  if (/node_modules\/(kafkajs|node-rdkafka)\//.test(url) || /\/transport\/kafka[^/]*\.ts/.test(url))
+    return 'Kafka produce';
   if (/\/store\/(influx-http|influx-v1)\.ts/.test(url) || /\/transport\/store-writer\.ts/.test(url))
     return 'HTTP write';
   return undefined;
