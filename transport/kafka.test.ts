@@ -2,15 +2,17 @@ import '../test/harness/kafkajs-mock-controller.ts';
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
+import type { Kafka } from 'kafkajs';
 import { loadConfig } from '../lib/config.ts';
-import { createLogger } from '../lib/log.ts';
-import { createMetrics } from '../lib/metrics.ts';
+import { createLogger, type Logger } from '../lib/log.ts';
+import { createMetrics, type Metrics } from '../lib/metrics.ts';
 import type { Point } from '../lib/point.ts';
 import { encodePoint } from '../store/line-protocol.ts';
 import { type KafkaMock, startKafkaMock } from '../test/harness/kafka-mock.ts';
 import { createKafkaClient, createProducerTransport } from './kafka-client.ts';
 import { encodeRecord } from './kafka-message.ts';
 import { startKafkaWriter } from './kafka-writer.ts';
+import type { LineWriter } from './store-writer.ts';
 import { recordingWriter, transportContract } from './transport.contract.ts';
 
 /**
@@ -28,6 +30,20 @@ after(async () => {
 });
 
 let topics = 0;
+
+/** A consumer-group writer for `topic`, storing through `writer`. */
+const startWriter = (kafka: Kafka, topic: string, writer: LineWriter, metrics: Metrics, logger: Logger) =>
+  startKafkaWriter({
+    kafka,
+    topic,
+    groupId: `${topic}-writers`,
+    writer,
+    metrics,
+    logger,
+    refusedRetryMs: 100,
+    batchPoints: 500,
+    bufferPoints: 5000,
+  });
 for (const producer of ['kafkajs', 'rdkafka'] as const) {
   transportContract(
     producer === 'kafkajs' ? 'kafka' : 'kafka (librdkafka producer)',
@@ -42,17 +58,7 @@ for (const producer of ['kafkajs', 'rdkafka'] as const) {
         SKJOLD_KAFKA_PRODUCER: producer,
       });
       const kafka = createKafkaClient(config, logger);
-      const consumer = await startKafkaWriter({
-        kafka,
-        topic,
-        groupId: `${topic}-writers`,
-        writer,
-        metrics,
-        logger,
-        refusedRetryMs: 100,
-        batchPoints: 500,
-        bufferPoints: 5000,
-      });
+      const consumer = await startWriter(kafka, topic, writer, metrics, logger);
       const transport = await createProducerTransport(config, {
         kafka,
         topic,
@@ -107,17 +113,7 @@ test('a topic holding records of the earlier JSON format and line records drains
   await producer.disconnect();
 
   const { writer, delivered } = recordingWriter();
-  const consumer = await startKafkaWriter({
-    kafka,
-    topic,
-    groupId: `${topic}-writers`,
-    writer,
-    metrics,
-    logger,
-    refusedRetryMs: 100,
-    batchPoints: 500,
-    bufferPoints: 5000,
-  });
+  const consumer = await startWriter(kafka, topic, writer, metrics, logger);
   try {
     const deadline = Date.now() + 30_000;
     while (delivered.length < 400 && Date.now() < deadline) await delay(20);
