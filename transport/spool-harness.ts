@@ -11,6 +11,7 @@ import { createSpoolTransport, type SpoolOptions } from './spool.ts';
 import { writeFrame } from './spool-frame.ts';
 import { openSpoolLog } from './spool-log.ts';
 import type { LineWriter } from './store-writer.ts';
+import { seqOf } from './transport.contract.ts';
 
 /**
  * What the spool's unit tests share: temporary spool directories (removed
@@ -44,8 +45,6 @@ export function frame(i: number, tenant = 't'): Buffer {
 }
 
 /** The seq of a point(i) line (`…seq=42i…`), as the store or the drainer sees it. */
-export const seqOf = (line: string): number => Number(/seq=(\d+)i/.exec(line)?.[1]);
-
 export function recordingWriter() {
   const stored: Array<{ tenant: string; seq: number }> = [];
   const bodies: Array<{ tenant: string; text: string }> = [];

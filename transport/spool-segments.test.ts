@@ -4,8 +4,9 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { nodeSpoolFiles, type SpoolFile, type SpoolFiles } from './spool-files.ts';
-import { frame, point, recordingWriter, seqOf, spool, tempDir, until } from './spool-harness.ts';
+import { frame, point, recordingWriter, spool, tempDir, until } from './spool-harness.ts';
 import { openSpoolLog, type SpoolLog } from './spool-log.ts';
+import { seqOf } from './transport.contract.ts';
 
 /**
  * How long points stay on disk once the store has them (art. 17: an erased

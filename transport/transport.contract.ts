@@ -45,8 +45,8 @@ export function recordingWriter() {
   return { writer, delivered };
 }
 
-/** The `seq` field of a delivered line. */
-const seqOf = (d: Delivered): number => Number(/[ ,]seq=(\d+)i/.exec(d.line)?.[1]);
+/** The `seq` field of a point's line. */
+export const seqOf = (line: string): number => Number(/[ ,]seq=(\d+)i/.exec(line)?.[1]);
 
 const point = (i: number): Point => ({
   measurement: i % 3 === 0 ? 'heat_meter' : 'sim_unit',
@@ -77,9 +77,9 @@ export function transportContract(name: string, make: MakeTransport): void {
     try {
       const n = 3000;
       await Promise.all(Array.from({ length: n }, (_, i) => t.transport.send(i % 2 ? 'a' : 'b', point(i))));
-      await until('all delivered', () => new Set(delivered.map(seqOf)).size === n);
+      await until('all delivered', () => new Set(delivered.map((d) => seqOf(d.line))).size === n);
       for (const d of delivered) {
-        const i = seqOf(d);
+        const i = seqOf(d.line);
         assert.equal(d.tenantId, i % 2 ? 'a' : 'b');
         assert.equal(d.line, encodePoint(point(i)));
       }
@@ -116,7 +116,7 @@ export function transportContract(name: string, make: MakeTransport): void {
       const n = 500;
       const sends = Array.from({ length: n }, (_, i) => t.transport.send('a', point(i)));
       await t.transport.drained();
-      assert.equal(new Set(delivered.map(seqOf)).size, n);
+      assert.equal(new Set(delivered.map((d) => seqOf(d.line))).size, n);
       await Promise.all(sends);
     } finally {
       await t.transport.close();
