@@ -178,7 +178,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     }),
     kafkaConsumed: new Counter({
       name: 'skjold_kafka_points_consumed_total',
-      help: 'Records the store writer took from Kafka, by outcome (stored; undecodable: not written by Skjold, skipped; expired: deleted from the topic before the writers stored them, lost)',
+      help: 'What the store writer took from Kafka, by outcome (stored: points; undecodable: records not written by Skjold, skipped; expired: records deleted from the topic before the writers stored them, each holding one or more points, lost)',
       labelNames: ['outcome'] as const,
       registers,
     }),

@@ -218,15 +218,25 @@ export function encodePoints(points: readonly Point[]): string {
 
 const NEWLINE = 0x0a;
 
-/** A write body from lines already encoded (each without its newline): one copy, no re-encoding. */
-export function joinLines(lines: readonly Buffer[]): Buffer {
+/** Bytes of `lines` joined by newlines. */
+export function joinedBytes(lines: readonly Buffer[]): number {
   let bytes = lines.length > 0 ? lines.length - 1 : 0;
   for (const line of lines) bytes += line.length;
-  const body = Buffer.allocUnsafe(bytes);
-  let at = 0;
+  return bytes;
+}
+
+/** Copies `lines` into `buf` from `at`, a newline between each two (`buf` holds `joinedBytes`); where they end. */
+export function joinLinesInto(lines: readonly Buffer[], buf: Buffer, at: number): number {
   for (let i = 0; i < lines.length; i++) {
-    if (i > 0) body[at++] = NEWLINE;
-    at += (lines[i] as Buffer).copy(body, at);
+    if (i > 0) buf[at++] = NEWLINE;
+    at += (lines[i] as Buffer).copy(buf, at);
   }
+  return at;
+}
+
+/** A write body from lines already encoded (each without its newline): one copy, no re-encoding. */
+export function joinLines(lines: readonly Buffer[]): Buffer {
+  const body = Buffer.allocUnsafe(joinedBytes(lines));
+  joinLinesInto(lines, body, 0);
   return body;
 }

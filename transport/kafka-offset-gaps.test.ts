@@ -55,7 +55,7 @@ const config = () =>
 
 const client = () => new Kafka({ brokers: mock.brokers, clientId: 'test', logLevel: logLevel.NOTHING });
 
-/** Produces `batches` record batches of `size` Skjold records each (one device, increasing seq). */
+/** Produces `batches` record batches of `size` Skjold records each, a point a record (one device, increasing seq). */
 async function produce(topic: string, batches: number, size: number): Promise<void> {
   const producer = client().producer({ allowAutoTopicCreation: false });
   await producer.connect();
@@ -63,13 +63,16 @@ async function produce(topic: string, batches: number, size: number): Promise<vo
     for (let b = 0; b < batches; b++) {
       const messages = Array.from({ length: size }, () => {
         const n = seq++;
-        return encodeRecord(TENANT, {
-          measurement: 'building_sensor',
-          tags: { tenant: TENANT, device: 'v1.gap-device' },
-          fields: { seq: n, note_padding: PADDING },
-          integerFields: ['seq'],
-          timestampMs: 1_700_000_000_000 + n,
-        });
+        const value = encodeRecord(TENANT, [
+          {
+            measurement: 'building_sensor',
+            tags: { tenant: TENANT, device: 'v1.gap-device' },
+            fields: { seq: n, note_padding: PADDING },
+            integerFields: ['seq'],
+            timestampMs: 1_700_000_000_000 + n,
+          },
+        ]);
+        return { key: 'v1.gap-device', value };
       });
       await producer.send({ topic, acks: -1, messages });
     }

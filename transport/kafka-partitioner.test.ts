@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Partitioners, type PartitionMetadata } from 'kafkajs';
-import { memoKeyPartitioner } from './kafka-partitioner.ts';
+import { createKeyPlacer } from './kafka-partitioner.ts';
 
 const metadata = (n: number, down: number[] = []): PartitionMetadata[] =>
   Array.from({ length: n }, (_, partitionId) => ({
@@ -13,28 +13,21 @@ const metadata = (n: number, down: number[] = []): PartitionMetadata[] =>
   }));
 
 test('every key lands on the partition kafkajs (and the Java client) would choose, also after the partition count changes', () => {
-  const memo = memoKeyPartitioner();
+  const place = createKeyPlacer();
   const plain = Partitioners.DefaultPartitioner();
   const keys = Array.from({ length: 2000 }, (_, i) => `v1.${(i * 2654435761).toString(36)}`);
   for (const n of [12, 12, 8, 1, 30]) {
     const partitionMetadata = metadata(n, n > 2 ? [1] : []); // a leaderless partition changes no keyed choice
     const seen = new Set<number>();
     for (const key of [...keys, ...keys]) {
-      const args = { topic: 't', partitionMetadata, message: { key, value: 'x' } };
-      const p = memo(args);
-      assert.equal(p, plain(args), `${key} of ${n}`);
+      const p = place(key, n);
+      assert.equal(
+        p,
+        plain({ topic: 't', partitionMetadata, message: { key, value: 'x' } }),
+        `${key} of ${n}`,
+      );
       seen.add(p);
     }
     assert.equal(seen.size, n, `keys spread over all ${n} partitions`);
   }
-});
-
-test('a message with its own partition, or without a key, is left to kafkajs', () => {
-  const memo = memoKeyPartitioner();
-  const partitionMetadata = metadata(4);
-  assert.equal(memo({ topic: 't', partitionMetadata, message: { key: 'k', value: 'x', partition: 3 } }), 3);
-  const unkeyed = new Set(
-    Array.from({ length: 40 }, () => memo({ topic: 't', partitionMetadata, message: { value: 'x' } })),
-  );
-  assert.equal(unkeyed.size, 4, 'round robin');
 });

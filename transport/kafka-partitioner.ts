@@ -1,36 +1,79 @@
-import { type ICustomPartitioner, Partitioners } from 'kafkajs';
+import { type Kafka, Partitioners, type PartitionMetadata } from 'kafkajs';
+import type { Logger } from '../lib/log.ts';
 
 /** Keys remembered before the memo starts afresh (a fleet's devices, with room for churn). */
 const MAX_KEYS = 1_000_000;
+/** How often ingest asks Kafka for the topic's partition count. */
+const PARTITIONS_REFRESH_MS = 60_000;
 
 /**
- * kafkajs' default partitioner — murmur2 of the key modulo the topic's
- * partition count, as the Java client does, so a device's points land where
- * any other Kafka client would put them — remembered per key. A fleet's keys
- * (device pseudonyms) repeat with every reading, and kafkajs recomputes
- * murmur2 with 64-bit arithmetic emulated in JavaScript, after filtering the
- * partition list, for every message: ~6 % of the producer's CPU
- * (docs/kafka.md, Throughput). The answer depends only on the key and the
- * partition count, so the memo is reset when the count changes.
+ * Places a key on one of `partitions` partitions as kafkajs' default
+ * partitioner does — murmur2 of the key modulo the partition count, as the
+ * Java client and librdkafka's `murmur2_random` do — remembered per key. A
+ * fleet's keys (device pseudonyms) repeat with every reading, and kafkajs
+ * computes murmur2 with 64-bit arithmetic emulated in JavaScript (~6 % of the
+ * producer's CPU before it was remembered: docs/kafka.md, Throughput). The
+ * answer depends only on the key and the count, so the memo starts afresh
+ * when the count changes.
  */
-export const memoKeyPartitioner: ICustomPartitioner = () => {
+export function createKeyPlacer(): (key: string, partitions: number) => number {
   const partitioner = Partitioners.DefaultPartitioner();
   const memo = new Map<string, number>();
-  let partitions = -1;
-  return (args) => {
-    const { message, partitionMetadata } = args;
-    if (typeof message.key !== 'string' || (message.partition !== undefined && message.partition !== null)) {
-      return partitioner(args);
-    }
-    if (partitionMetadata.length !== partitions || memo.size >= MAX_KEYS) {
+  let partitionMetadata: PartitionMetadata[] = [];
+  return (key, partitions) => {
+    if (partitions !== partitionMetadata.length || memo.size >= MAX_KEYS) {
       memo.clear();
-      partitions = partitionMetadata.length;
+      partitionMetadata = Array.from({ length: partitions }, (_, partitionId) => ({
+        partitionId,
+        leader: 0,
+        partitionErrorCode: 0,
+        replicas: [],
+        isr: [],
+      }));
     }
-    let partition = memo.get(message.key);
+    let partition = memo.get(key);
     if (partition === undefined) {
-      partition = partitioner(args);
-      memo.set(message.key, partition);
+      partition = partitioner({ topic: '', partitionMetadata, message: { key, value: null } });
+      memo.set(key, partition);
     }
     return partition;
   };
-};
+}
+
+/**
+ * The topic's partition count, asked of Kafka now and every minute after:
+ * ingest places each point on its device's partition itself, to pack a
+ * partition's points into one record. Partitions are only ever added, so
+ * until the next answer a point goes where it went before.
+ */
+export async function watchPartitions(kafka: Kafka, topic: string, logger: Logger) {
+  const ask = async () => {
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      const { topics } = await admin.fetchTopicMetadata({ topics: [topic] });
+      const partitions = topics[0]?.partitions.length ?? 0;
+      if (partitions === 0) throw new Error(`Kafka reports no partitions for topic ${topic}`);
+      return partitions;
+    } finally {
+      await admin.disconnect();
+    }
+  };
+  let partitions = await ask();
+  const timer = setInterval(() => {
+    ask().then(
+      (n) => {
+        if (n !== partitions)
+          logger.info({ topic, from: partitions, to: n }, 'topic partition count changed');
+        partitions = n;
+      },
+      (err: unknown) =>
+        logger.warn({ topic, err }, 'could not ask Kafka for the partition count; keeping the last'),
+    );
+  }, PARTITIONS_REFRESH_MS);
+  timer.unref();
+  return {
+    count: () => partitions,
+    stop: () => clearInterval(timer),
+  };
+}

@@ -4,7 +4,8 @@ import type { Point } from '../lib/point.ts';
 import { createBatchQueue, type Job } from './batch-queue.ts';
 import type { KafkaTransportOptions } from './kafka.ts';
 import { waitForGroup } from './kafka-group.ts';
-import { encodeRecord } from './kafka-message.ts';
+import { type PackedRecord, packRecords, type QueuedPoint, queuePoint } from './kafka-message.ts';
+import { createKeyPlacer, watchPartitions } from './kafka-partitioner.ts';
 import type { Transport } from './transport.ts';
 
 /** librdkafka's code for a full local queue (RD_KAFKA_RESP_ERR__QUEUE_FULL). */
@@ -46,17 +47,19 @@ async function loadRdkafka(): Promise<typeof import('node-rdkafka')> {
  * PUBACK; the producer is idempotent, so librdkafka's retries never duplicate
  * or reorder a partition's records; retriable errors are retried for as long
  * as it takes (no message timeout), so devices wait while Kafka is away, as
- * they do while InfluxDB is down on the in-process path. Keys are placed by
- * murmur2, as the Java client and kafkajs' default partitioner place them.
+ * they do while InfluxDB is down on the in-process path.
  *
  * The bound and the waiting for room are the batching queue's, shared with
- * the other transports; each batch is handed to librdkafka, which makes
- * record batches per partition and sends them from its own threads, and the
- * batch settles as its delivery reports come back.
+ * the other transports; each batch is packed into a record per partition and
+ * tenant, as the kafkajs transport packs it (kafka-message.ts), and handed to
+ * librdkafka, which makes record batches per partition and sends them from its
+ * own threads; the batch settles as its records' delivery reports come back.
  */
 export async function createRdkafkaTransport(options: RdkafkaTransportOptions): Promise<Transport> {
   const { topic, metrics, logger, batchMessages, lingerMs, bufferPoints, groupId } = options;
   const rdkafka = await loadRdkafka();
+  const partitions = await watchPartitions(options.kafka, topic, logger);
+  const placeKey = createKeyPlacer();
   const producer: Producer = new rdkafka.Producer(
     {
       ...options.connection,
@@ -69,7 +72,7 @@ export async function createRdkafkaTransport(options: RdkafkaTransportOptions): 
       dr_cb: true,
       event_cb: true,
     },
-    { acks: -1, 'message.timeout.ms': 0, partitioner: 'murmur2_random' },
+    { acks: -1, 'message.timeout.ms': 0 },
   );
   producer.on('event.error', (err: LibrdKafkaError) => {
     logger.warn({ code: err.code, err: err.message }, 'librdkafka reported an error; it retries');
@@ -79,7 +82,7 @@ export async function createRdkafkaTransport(options: RdkafkaTransportOptions): 
   });
   producer.setPollInterval(POLL_MS);
 
-  /** A batch handed to librdkafka: its points' outcomes are counted once it has them all. */
+  /** A batch handed to librdkafka: its points' outcomes are counted once all its records have them. */
   interface Handoff {
     sent: number;
     open: number;
@@ -90,13 +93,13 @@ export async function createRdkafkaTransport(options: RdkafkaTransportOptions): 
     settled: () => void;
   }
   interface Pending {
-    job: Job<{ key: string; value: Buffer }>;
+    record: PackedRecord<Job<QueuedPoint>>;
     batch: Handoff;
   }
   function done(p: Pending, ok: boolean): void {
     const b = p.batch;
-    if (ok) b.ok++;
-    else b.failed++;
+    if (ok) b.ok += p.record.jobs.length;
+    else b.failed += p.record.jobs.length;
     if (--b.open > 0) return;
     if (b.ok > 0) {
       metrics.kafkaProduced.inc({ outcome: 'ok' }, b.ok);
@@ -120,9 +123,10 @@ export async function createRdkafkaTransport(options: RdkafkaTransportOptions): 
     if (!outstanding.delete(p)) return; // given up on at close
     if (err) {
       p.batch.error ??= err.message;
-      p.job.reject(new SkjoldError('SKJOLD_ERR_KAFKA', err.message, { cause: err }));
+      const failure = new SkjoldError('SKJOLD_ERR_KAFKA', err.message, { cause: err });
+      for (const job of p.record.jobs) job.reject(failure);
     } else {
-      p.job.resolve();
+      for (const job of p.record.jobs) job.resolve();
     }
     done(p, !err);
   });
@@ -130,7 +134,7 @@ export async function createRdkafkaTransport(options: RdkafkaTransportOptions): 
   function produce(p: Pending): void {
     if (!outstanding.has(p)) return; // given up on at close while it waited for room
     try {
-      producer.produce(topic, null, p.job.item.value, p.job.item.key, null, p);
+      producer.produce(topic, p.record.partition, p.record.value, null, null, p);
     } catch (err) {
       if ((err as LibrdKafkaError).code === ERR_QUEUE_FULL) {
         setTimeout(() => produce(p), QUEUE_FULL_RETRY_MS);
@@ -139,17 +143,24 @@ export async function createRdkafkaTransport(options: RdkafkaTransportOptions): 
       // Refused outright (too large, unknown topic): no PUBACK, and the device resends.
       outstanding.delete(p);
       p.batch.error ??= (err as Error).message;
-      p.job.reject(new SkjoldError('SKJOLD_ERR_KAFKA', (err as Error).message, { cause: err }));
+      const failure = new SkjoldError('SKJOLD_ERR_KAFKA', (err as Error).message, { cause: err });
+      for (const job of p.record.jobs) job.reject(failure);
       done(p, false);
     }
   }
 
-  const queue = createBatchQueue<{ key: string; value: Buffer }>({
+  const queue = createBatchQueue<QueuedPoint>({
     flush: (batch) =>
       new Promise<void>((settled) => {
-        const handoff: Handoff = { sent: performance.now(), open: batch.length, ok: 0, failed: 0, settled };
-        for (const job of batch) {
-          const p = { job, batch: handoff };
+        const count = partitions.count();
+        const records = packRecords(
+          batch,
+          (j) => j.item,
+          (key) => placeKey(key, count),
+        );
+        const handoff: Handoff = { sent: performance.now(), open: records.length, ok: 0, failed: 0, settled };
+        for (const record of records) {
+          const p = { record, batch: handoff };
           outstanding.add(p);
           produce(p);
         }
@@ -164,14 +175,16 @@ export async function createRdkafkaTransport(options: RdkafkaTransportOptions): 
 
   return {
     send(tenantId: string, point: Point) {
-      return queue.push(encodeRecord(tenantId, point));
+      return queue.push(queuePoint(tenantId, point));
     },
 
     async close(deadlineMs = 10_000) {
+      partitions.stop();
       await queue.close(deadlineMs);
       // Kafka did not answer for these by the deadline: not acknowledged, so their devices resend.
       for (const p of outstanding) {
-        p.job.reject(new SkjoldError('SKJOLD_ERR_TRANSPORT_CLOSED'));
+        const closed = new SkjoldError('SKJOLD_ERR_TRANSPORT_CLOSED');
+        for (const job of p.record.jobs) job.reject(closed);
         done(p, false);
       }
       outstanding.clear();

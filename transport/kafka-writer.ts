@@ -107,8 +107,8 @@ export async function startKafkaWriter(options: KafkaWriterOptions) {
     const records: LineRecord[] = [];
     let undecodable = 0;
     for (const message of batch.messages) {
-      const record = decodeRecord(message.value);
-      if (record) records.push(record);
+      const lines = decodeRecord(message.value);
+      if (lines) for (const line of lines) records.push(line);
       else undecodable++;
     }
     const first = batch.firstOffset();
@@ -128,7 +128,7 @@ export async function startKafkaWriter(options: KafkaWriterOptions) {
     } finally {
       clearInterval(beat);
     }
-    metrics.kafkaConsumed.inc({ outcome: 'stored' }, batch.messages.length - undecodable);
+    metrics.kafkaConsumed.inc({ outcome: 'stored' }, records.length);
     if (!isRunning() || isStale()) return; // reassigned meanwhile: the new owner writes it again, harmlessly
     const last = batch.lastOffset();
     resolveOffset(last);

@@ -12,6 +12,7 @@ import { type KafkaMock, startKafkaMock } from '../test/harness/kafka-mock.ts';
 import { createKafkaClient, createProducerTransport } from './kafka-client.ts';
 import { encodeRecord } from './kafka-message.ts';
 import { startKafkaWriter } from './kafka-writer.ts';
+import { writeLineRecord } from './line-record.ts';
 import type { LineWriter } from './store-writer.ts';
 import { recordingWriter, transportContract } from './transport.contract.ts';
 
@@ -74,7 +75,7 @@ for (const producer of ['kafkajs', 'rdkafka'] as const) {
   );
 }
 
-test('a topic holding records of the earlier JSON format and line records drains in full, every point as its line', async () => {
+test('a topic holding records of the earlier formats (JSON, a line record a point) and packed records drains in full, every point as its line', async () => {
   const topic = `upgrade-${++topics}`;
   await mock.createTopic(topic, 2, 3);
   const logger = createLogger('silent');
@@ -88,7 +89,7 @@ test('a topic holding records of the earlier JSON format and line records drains
     integerFields: ['seq'],
     timestampMs: 1_796_000_000_000 + i,
   });
-  // What a version before line records put on the topic, then what this one does.
+  // What the versions before packed records put on the topic (JSON, then a line record a point), then what this one does.
   const json = (i: number) => {
     const p = point(i);
     const value = {
@@ -105,10 +106,24 @@ test('a topic holding records of the earlier JSON format and line records drains
   const producer = kafka.producer({ allowAutoTopicCreation: false });
   await producer.connect();
   await producer.send({ topic, acks: -1, messages: Array.from({ length: 200 }, (_, i) => json(i)) });
+  const buf = Buffer.alloc(4096);
   await producer.send({
     topic,
     acks: -1,
-    messages: Array.from({ length: 200 }, (_, i) => encodeRecord('acme', point(200 + i))),
+    messages: Array.from({ length: 200 }, (_, i) => ({
+      key: `v1.meter${i % 5}`,
+      value: Buffer.from(buf.subarray(0, writeLineRecord(buf, 0, 'acme', point(200 + i)))),
+    })),
+  });
+  await producer.send({
+    topic,
+    acks: -1,
+    messages: Array.from({ length: 20 }, (_, r) => ({
+      value: encodeRecord(
+        'acme',
+        Array.from({ length: 10 }, (_, i) => point(400 + r * 10 + i)),
+      ),
+    })),
   });
   await producer.disconnect();
 
@@ -116,10 +131,10 @@ test('a topic holding records of the earlier JSON format and line records drains
   const consumer = await startWriter(kafka, topic, writer, metrics, logger);
   try {
     const deadline = Date.now() + 30_000;
-    while (delivered.length < 400 && Date.now() < deadline) await delay(20);
-    assert.equal(delivered.length, 400);
+    while (delivered.length < 600 && Date.now() < deadline) await delay(20);
+    assert.equal(delivered.length, 600);
     const lines = new Set(delivered.map((d) => `${d.tenantId} ${d.line}`));
-    for (let i = 0; i < 400; i++) assert.ok(lines.has(`acme ${encodePoint(point(i))}`), `point ${i}`);
+    for (let i = 0; i < 600; i++) assert.ok(lines.has(`acme ${encodePoint(point(i))}`), `point ${i}`);
     const { values } = await metrics.kafkaConsumed.get();
     assert.equal(values.find((v) => v.labels.outcome === 'undecodable')?.value ?? 0, 0);
   } finally {

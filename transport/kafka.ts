@@ -1,12 +1,12 @@
-import type { Kafka, Message } from 'kafkajs';
+import { type Kafka, Partitioners } from 'kafkajs';
 import { SkjoldError } from '../lib/errors.ts';
 import type { Logger } from '../lib/log.ts';
 import type { Metrics } from '../lib/metrics.ts';
 import type { Point } from '../lib/point.ts';
 import { createBatchQueue, type Job } from './batch-queue.ts';
 import { waitForGroup } from './kafka-group.ts';
-import { encodeRecord } from './kafka-message.ts';
-import { memoKeyPartitioner } from './kafka-partitioner.ts';
+import { type PackedRecord, packRecords, type QueuedPoint, queuePoint } from './kafka-message.ts';
+import { createKeyPlacer, watchPartitions } from './kafka-partitioner.ts';
 import type { Transport } from './transport.ts';
 
 /** Sends of the records a send's answer left out, before the batch fails (no PUBACK; devices resend). */
@@ -17,7 +17,7 @@ export interface KafkaTransportOptions {
   topic: string;
   metrics: Metrics;
   logger: Logger;
-  /** Most points in one produce request. */
+  /** Most points in one produce request (packed into a record per partition and tenant). */
   batchMessages: number;
   /** A produce request waits this long for more points. */
   lingerMs: number;
@@ -33,7 +33,8 @@ export interface KafkaTransportOptions {
  * Ingest's side of the Kafka transport: `send` resolves when Kafka has the
  * point on every in-sync replica (acks=all), and only then does the device get
  * its PUBACK. Sends are collected for `lingerMs` (or up to `batchMessages`)
- * and produced together; one request is in flight at a time, and after it the
+ * and produced together, packed into a record per partition and tenant
+ * (kafka-message.ts); one request is in flight at a time, and after it the
  * next batch collects for `lingerMs` again, so a request carries at least
  * that long's points however fast the round trip. One at a time is also what
  * keeps the idempotent producer's sequence numbers in order: Kafka drops a
@@ -41,21 +42,14 @@ export interface KafkaTransportOptions {
  */
 export async function createKafkaTransport(options: KafkaTransportOptions): Promise<Transport> {
   const { kafka, topic, metrics, logger, batchMessages, lingerMs, bufferPoints, groupId } = options;
-  /** The partition each message of a request went to, to check the answer covers them all. */
-  const placed = new WeakMap<Message, number>();
+  const partitions = await watchPartitions(kafka, topic, logger);
+  const placeKey = createKeyPlacer();
   const producer = kafka.producer({
     idempotent: true,
     maxInFlightRequests: 1,
     allowAutoTopicCreation: false,
-    // murmur2 on the key, as Java clients do, remembered per device
-    createPartitioner: () => {
-      const partitionOf = memoKeyPartitioner();
-      return (args) => {
-        const partition = partitionOf(args);
-        placed.set(args.message, partition);
-        return partition;
-      };
-    },
+    // Every record names its partition (packRecords), which this partitioner keeps.
+    createPartitioner: Partitioners.DefaultPartitioner,
     // Retriable errors (leader moved, broker down, timeouts) are retried for as long as it takes:
     // devices wait for their PUBACK meanwhile, as they do when InfluxDB is down on the in-process path.
     retry: { initialRetryTime: 100, maxRetryTime: 5000, retries: Number.MAX_SAFE_INTEGER },
@@ -63,7 +57,7 @@ export async function createKafkaTransport(options: KafkaTransportOptions): Prom
   await producer.connect();
 
   /**
-   * Sends until Kafka has answered for every partition the messages went to.
+   * Sends until Kafka has answered for every partition the records went to.
    * kafkajs 2.2.4 (producer/sendMessages.js) keeps, across the retries of one
    * send, the answer of each broker that took its part, and sends again only
    * to brokers without one. When a partition's leader moves to a broker that
@@ -73,29 +67,36 @@ export async function createKafkaTransport(options: KafkaTransportOptions): Prom
    * is therefore sent again; were its records written after all, the idempotent
    * producer's sequence (or the point identity in InfluxDB) makes that harmless.
    */
-  async function sendAll(messages: Message[]): Promise<void> {
-    let pending = messages;
+  async function sendAll(records: PackedRecord<unknown>[]): Promise<void> {
+    let pending = records;
     for (let attempt = 1; ; attempt++) {
-      const answered = new Set(
-        (await producer.send({ topic, acks: -1, messages: pending })).map((r) => r.partition),
-      );
-      const missed = pending.filter((m) => !answered.has(placed.get(m) ?? -1));
+      const messages = pending.map((r) => ({ partition: r.partition, value: r.value }));
+      const answered = new Set((await producer.send({ topic, acks: -1, messages })).map((r) => r.partition));
+      const missed = pending.filter((r) => !answered.has(r.partition));
       if (missed.length === 0) return;
+      const points = missed.reduce((n, r) => n + r.jobs.length, 0);
       if (attempt >= UNANSWERED_RESENDS) {
-        throw new Error(`Kafka did not answer for ${missed.length} records after ${attempt} sends`);
+        throw new Error(`Kafka did not answer for ${points} points after ${attempt} sends`);
       }
       logger.warn(
-        { points: missed.length, partitions: [...new Set(missed.map((m) => placed.get(m)))] },
+        { points, partitions: [...new Set(missed.map((r) => r.partition))] },
         'Kafka answered a send without some of its partitions (a leader moved); sending those again',
       );
       pending = missed;
     }
   }
 
-  async function produce(batch: Job<Message>[]): Promise<void> {
+  async function produce(batch: Job<QueuedPoint>[]): Promise<void> {
     const end = metrics.kafkaProduceSeconds.startTimer();
     try {
-      await sendAll(batch.map((j) => j.item));
+      const count = partitions.count();
+      await sendAll(
+        packRecords(
+          batch,
+          (j) => j.item,
+          (key) => placeKey(key, count),
+        ),
+      );
       end();
       metrics.kafkaProduced.inc({ outcome: 'ok' }, batch.length);
       for (const j of batch) j.resolve();
@@ -108,7 +109,7 @@ export async function createKafkaTransport(options: KafkaTransportOptions): Prom
     }
   }
 
-  const queue = createBatchQueue<Message>({
+  const queue = createBatchQueue<QueuedPoint>({
     flush: produce,
     batchSize: batchMessages,
     maxWaitMs: lingerMs,
@@ -118,9 +119,10 @@ export async function createKafkaTransport(options: KafkaTransportOptions): Prom
   });
 
   return {
-    send: (tenantId: string, point: Point) => queue.push(encodeRecord(tenantId, point)),
+    send: (tenantId: string, point: Point) => queue.push(queuePoint(tenantId, point)),
 
     async close(deadlineMs = 10_000) {
+      partitions.stop();
       await queue.close(deadlineMs);
       await producer.disconnect();
     },

@@ -3,19 +3,40 @@ import type { Point } from '../lib/point.ts';
 import { writePoint } from '../store/line-protocol.ts';
 
 /**
- * One pseudonymised point as the store will be sent it, behind the small
- * header a reader routes it by:
+ * Pseudonymised points as the store will be sent them, behind the small
+ * header a reader routes them by:
  *
- *   [u8 kind = 0x01][u8 tenant id length][tenant id][the point's line-protocol bytes]
+ *   [u8 kind][u8 tenant id length][tenant id][line-protocol bytes]
  *
- * The spool's records (spool-frame.ts, inside a frame with length and CRC) and
- * the Kafka topic's (kafka-message.ts) are this, so the spool's drainer and the
- * Kafka store writers join lines into a write body without decoding anything.
- * A point is made into its line by ingest, after pseudonymisation: a raw
- * identifier never reaches a record.
+ * Kind 0x01 holds one point's line: the spool's records (spool-frame.ts,
+ * inside a frame with length and CRC), and the Kafka topic's before packed
+ * records. Kind 0x02 holds several points of one tenant, their lines
+ * separated by a newline: the Kafka topic's records (kafka-message.ts).
+ * The spool's drainer and the Kafka store writers join lines into a write
+ * body without decoding anything. A point is made into its line by ingest,
+ * after pseudonymisation: a raw identifier never reaches a record.
  */
 export const KIND_LINE = 0x01;
+export const KIND_LINES = 0x02;
 const TENANT_MAX_BYTES = 255;
+
+/** Bytes of the header before a record's lines. */
+export const headerBytes = (tenantId: string) => 2 + tenantId.length;
+
+/**
+ * Writes a record's header into `buf` at `at` (which must hold `headerBytes`);
+ * its lines start where it ends. Tenant ids are ASCII
+ * (api/routes-tenants.ts), one byte a character.
+ */
+export function writeHeader(buf: Buffer, at: number, kind: number, tenantId: string): void {
+  const tenantBytes = tenantId.length;
+  if (tenantBytes > TENANT_MAX_BYTES) {
+    throw new SkjoldError('SKJOLD_ERR_VALIDATION', 'tenant id is too long for a record');
+  }
+  buf[at] = kind;
+  buf[at + 1] = tenantBytes;
+  for (let i = 0; i < tenantBytes; i++) buf[at + 2 + i] = tenantId.charCodeAt(i);
+}
 
 /** A record as a reader sees it: the line is a view into the record's bytes, not a copy. */
 export interface LineRecord {
@@ -31,26 +52,22 @@ export interface LineRecord {
  * could not take.
  */
 export function writeLineRecord(buf: Buffer, at: number, tenantId: string, point: Point): number {
-  // Tenant ids are ASCII (api/routes-tenants.ts), one byte a character.
-  const tenantBytes = tenantId.length;
-  if (tenantBytes > TENANT_MAX_BYTES) {
-    throw new SkjoldError('SKJOLD_ERR_VALIDATION', 'tenant id is too long for a record');
-  }
-  const line = at + 2 + tenantBytes;
+  const line = at + headerBytes(tenantId);
   const end = line > buf.length ? -1 : writePoint(point, buf, line);
   if (end < 0) return -1;
-  buf[at] = KIND_LINE;
-  buf[at + 1] = tenantBytes;
-  for (let i = 0; i < tenantBytes; i++) buf[at + 2 + i] = tenantId.charCodeAt(i);
+  writeHeader(buf, at, KIND_LINE, tenantId);
   return end;
 }
 
-/** A line record's tenant and line; undefined for bytes of any other kind. */
-export function decodeLine(record: Buffer): LineRecord | undefined {
-  if (record[0] !== KIND_LINE) return undefined;
+/** A record's tenant and the bytes after its header (a view, not a copy); undefined for another kind. */
+export function decodeHeader(record: Buffer, kind: number): LineRecord | undefined {
+  if (record[0] !== kind) return undefined;
   const tenantBytes = record[1] ?? 0;
   return {
     tenantId: record.toString('latin1', 2, 2 + tenantBytes),
     line: record.subarray(2 + tenantBytes),
   };
 }
+
+/** A line record's tenant and line; undefined for bytes of any other kind. */
+export const decodeLine = (record: Buffer) => decodeHeader(record, KIND_LINE);
