@@ -79,6 +79,9 @@ export async function createRdkafkaTransport(options: RdkafkaTransportOptions): 
   });
   await new Promise<void>((resolve, reject) => {
     producer.connect({ timeout: 30_000 }, (err) => (err ? reject(err) : resolve()));
+  }).catch((err: unknown) => {
+    partitions.stop();
+    throw err;
   });
   producer.setPollInterval(POLL_MS);
 

@@ -54,7 +54,10 @@ export async function createKafkaTransport(options: KafkaTransportOptions): Prom
     // devices wait for their PUBACK meanwhile, as they do when InfluxDB is down on the in-process path.
     retry: { initialRetryTime: 100, maxRetryTime: 5000, retries: Number.MAX_SAFE_INTEGER },
   });
-  await producer.connect();
+  await producer.connect().catch((err: unknown) => {
+    partitions.stop();
+    throw err;
+  });
 
   /**
    * Sends until Kafka has answered for every partition the records went to.
