@@ -15,6 +15,7 @@ import { addTenant, identifierSource } from '../test/e2e/devices.ts';
 import { type CliResult, runCliWithEnv } from '../test/harness/cli.ts';
 import { type Stack, startStack } from '../test/harness/stack.ts';
 import { formatReport } from './commands-retention.ts';
+import { createProgress } from './progress.ts';
 
 const run = promisify(execFile);
 const dir = mkdtempSync(join(tmpdir(), 'skjold-progress-'));
@@ -150,4 +151,23 @@ test('on a terminal (auto), the progress line is redrawn in place on stderr', as
   assert.ok(stdout.includes('\r\u001b[2Kdevices import: '), JSON.stringify(stdout));
   assert.match(stdout, /devices import: 5 of 5 devices imported in \d+ s/);
   assert.match(stdout, /"imported": 5/);
+});
+
+test('an update arriving after the last line (a poll still in flight) writes nothing after it', () => {
+  const written: string[] = [];
+  let t = 0;
+  const progress = createProgress('devices import', {
+    mode: 'always',
+    out: { isTTY: false, write: (s: string) => written.push(s) > 0 },
+    now: () => t,
+  });
+  progress.update('registering 40 devices');
+  t = 2000;
+  progress.done('40 of 40 devices imported');
+  t = 4000;
+  progress.update('40 of 40 devices registered');
+  assert.deepEqual(written, [
+    'devices import: registering 40 devices, 0 s\n',
+    'devices import: 40 of 40 devices imported in 2 s\n',
+  ]);
 });

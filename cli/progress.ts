@@ -75,7 +75,10 @@ export function createProgress(label: string, options: ProgressOptions): Progres
   };
   if (on && tty) timer = setInterval(draw, redrawMs).unref();
 
+  /** After done() or stop(): an update arriving late (a poll still in flight) writes nothing after the last line. */
+  let finished = false;
   const finish = () => {
+    finished = true;
     if (timer) clearInterval(timer);
     timer = undefined;
   };
@@ -83,7 +86,7 @@ export function createProgress(label: string, options: ProgressOptions): Progres
   return {
     on,
     update(next) {
-      if (!on) return;
+      if (!on || finished) return;
       text = next;
       // Updates can come per chunk of a download: written at most every redraw (terminal) or second (pipe).
       if (tty) {
