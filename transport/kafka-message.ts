@@ -170,17 +170,17 @@ export function decodeRecord(value: Buffer | null): LineRecord[] | undefined {
   if (!record || !TENANT_ID.test(record.tenantId)) return undefined;
   const { tenantId, line: body } = record;
   if (body.indexOf(CR) >= 0) return undefined;
-  if (kind === KIND_LINE)
-    return isDigit(body[body.length - 1]) && body.indexOf(LF) < 0 ? [record] : undefined;
   const lines: LineRecord[] = [];
   for (let start = 0; ; ) {
     const lf = body.indexOf(LF, start);
     const end = lf < 0 ? body.length : lf;
     if (!isDigit(body[end - 1]) || end === start) return undefined;
     lines.push({ tenantId, line: body.subarray(start, end) });
-    if (lf < 0) return lines;
+    if (lf < 0) break;
     start = lf + 1;
   }
+  // A record of the version before holds one point.
+  return kind === KIND_LINE && lines.length !== 1 ? undefined : lines;
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> =>

@@ -53,10 +53,9 @@ export interface LineRecord {
  */
 export function writeLineRecord(buf: Buffer, at: number, tenantId: string, point: Point): number {
   const line = at + headerBytes(tenantId);
-  const end = line > buf.length ? -1 : writePoint(point, buf, line);
-  if (end < 0) return -1;
+  if (line > buf.length) return -1;
   writeHeader(buf, at, KIND_LINE, tenantId);
-  return end;
+  return writePoint(point, buf, line);
 }
 
 /** A record's tenant and the bytes after its header (a view, not a copy); undefined for another kind. */
