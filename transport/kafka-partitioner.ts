@@ -1,5 +1,7 @@
 import { type Kafka, Partitioners, type PartitionMetadata } from 'kafkajs';
 import type { Logger } from '../lib/log.ts';
+import type { Job } from './batch-queue.ts';
+import { type PackedRecord, packRecords, type QueuedPoint } from './kafka-message.ts';
 
 /** Keys remembered before the memo starts afresh (a fleet's devices, with room for churn). */
 const MAX_KEYS = 1_000_000;
@@ -75,5 +77,26 @@ export async function watchPartitions(kafka: Kafka, topic: string, logger: Logge
   return {
     count: () => partitions,
     stop: () => clearInterval(timer),
+  };
+}
+
+/**
+ * Packs ingest's produce requests for `topic` (either producer): each point on
+ * its device's partition, by the partition count `watchPartitions` keeps, and
+ * a record per partition and tenant (`packRecords`).
+ */
+export async function createTopicPacker(kafka: Kafka, topic: string, logger: Logger) {
+  const partitions = await watchPartitions(kafka, topic, logger);
+  const placeKey = createKeyPlacer();
+  return {
+    pack(batch: Job<QueuedPoint>[]): PackedRecord<Job<QueuedPoint>>[] {
+      const count = partitions.count();
+      return packRecords(
+        batch,
+        (j) => j.item,
+        (key) => placeKey(key, count),
+      );
+    },
+    stop: partitions.stop,
   };
 }

@@ -4,8 +4,8 @@ import type { Point } from '../lib/point.ts';
 import { createBatchQueue, type Job } from './batch-queue.ts';
 import type { KafkaTransportOptions } from './kafka.ts';
 import { waitForGroup } from './kafka-group.ts';
-import { type PackedRecord, packRecords, type QueuedPoint, queuePoint } from './kafka-message.ts';
-import { createKeyPlacer, watchPartitions } from './kafka-partitioner.ts';
+import { type PackedRecord, type QueuedPoint, queuePoint } from './kafka-message.ts';
+import { createTopicPacker } from './kafka-partitioner.ts';
 import type { Transport } from './transport.ts';
 
 /** librdkafka's code for a full local queue (RD_KAFKA_RESP_ERR__QUEUE_FULL). */
@@ -58,8 +58,7 @@ async function loadRdkafka(): Promise<typeof import('node-rdkafka')> {
 export async function createRdkafkaTransport(options: RdkafkaTransportOptions): Promise<Transport> {
   const { topic, metrics, logger, batchMessages, lingerMs, bufferPoints, groupId } = options;
   const rdkafka = await loadRdkafka();
-  const partitions = await watchPartitions(options.kafka, topic, logger);
-  const placeKey = createKeyPlacer();
+  const packer = await createTopicPacker(options.kafka, topic, logger);
   const producer: Producer = new rdkafka.Producer(
     {
       ...options.connection,
@@ -80,7 +79,7 @@ export async function createRdkafkaTransport(options: RdkafkaTransportOptions): 
   await new Promise<void>((resolve, reject) => {
     producer.connect({ timeout: 30_000 }, (err) => (err ? reject(err) : resolve()));
   }).catch((err: unknown) => {
-    partitions.stop();
+    packer.stop();
     throw err;
   });
   producer.setPollInterval(POLL_MS);
@@ -155,12 +154,7 @@ export async function createRdkafkaTransport(options: RdkafkaTransportOptions): 
   const queue = createBatchQueue<QueuedPoint>({
     flush: (batch) =>
       new Promise<void>((settled) => {
-        const count = partitions.count();
-        const records = packRecords(
-          batch,
-          (j) => j.item,
-          (key) => placeKey(key, count),
-        );
+        const records = packer.pack(batch);
         const handoff: Handoff = { sent: performance.now(), open: records.length, ok: 0, failed: 0, settled };
         for (const record of records) {
           const p = { record, batch: handoff };
@@ -182,7 +176,7 @@ export async function createRdkafkaTransport(options: RdkafkaTransportOptions): 
     },
 
     async close(deadlineMs = 10_000) {
-      partitions.stop();
+      packer.stop();
       await queue.close(deadlineMs);
       // Kafka did not answer for these by the deadline: not acknowledged, so their devices resend.
       for (const p of outstanding) {

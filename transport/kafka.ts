@@ -5,8 +5,8 @@ import type { Metrics } from '../lib/metrics.ts';
 import type { Point } from '../lib/point.ts';
 import { createBatchQueue, type Job } from './batch-queue.ts';
 import { waitForGroup } from './kafka-group.ts';
-import { type PackedRecord, packRecords, type QueuedPoint, queuePoint } from './kafka-message.ts';
-import { createKeyPlacer, watchPartitions } from './kafka-partitioner.ts';
+import { type PackedRecord, type QueuedPoint, queuePoint } from './kafka-message.ts';
+import { createTopicPacker } from './kafka-partitioner.ts';
 import type { Transport } from './transport.ts';
 
 /** Sends of the records a send's answer left out, before the batch fails (no PUBACK; devices resend). */
@@ -42,20 +42,19 @@ export interface KafkaTransportOptions {
  */
 export async function createKafkaTransport(options: KafkaTransportOptions): Promise<Transport> {
   const { kafka, topic, metrics, logger, batchMessages, lingerMs, bufferPoints, groupId } = options;
-  const partitions = await watchPartitions(kafka, topic, logger);
-  const placeKey = createKeyPlacer();
+  const packer = await createTopicPacker(kafka, topic, logger);
   const producer = kafka.producer({
     idempotent: true,
     maxInFlightRequests: 1,
     allowAutoTopicCreation: false,
-    // Every record names its partition (packRecords), which this partitioner keeps.
+    // Every record names its partition (createTopicPacker), which this partitioner keeps.
     createPartitioner: Partitioners.DefaultPartitioner,
     // Retriable errors (leader moved, broker down, timeouts) are retried for as long as it takes:
     // devices wait for their PUBACK meanwhile, as they do when InfluxDB is down on the in-process path.
     retry: { initialRetryTime: 100, maxRetryTime: 5000, retries: Number.MAX_SAFE_INTEGER },
   });
   await producer.connect().catch((err: unknown) => {
-    partitions.stop();
+    packer.stop();
     throw err;
   });
 
@@ -92,14 +91,7 @@ export async function createKafkaTransport(options: KafkaTransportOptions): Prom
   async function produce(batch: Job<QueuedPoint>[]): Promise<void> {
     const end = metrics.kafkaProduceSeconds.startTimer();
     try {
-      const count = partitions.count();
-      await sendAll(
-        packRecords(
-          batch,
-          (j) => j.item,
-          (key) => placeKey(key, count),
-        ),
-      );
+      await sendAll(packer.pack(batch));
       end();
       metrics.kafkaProduced.inc({ outcome: 'ok' }, batch.length);
       for (const j of batch) j.resolve();
@@ -125,7 +117,7 @@ export async function createKafkaTransport(options: KafkaTransportOptions): Prom
     send: (tenantId: string, point: Point) => queue.push(queuePoint(tenantId, point)),
 
     async close(deadlineMs = 10_000) {
-      partitions.stop();
+      packer.stop();
       await queue.close(deadlineMs);
       await producer.disconnect();
     },
