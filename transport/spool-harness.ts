@@ -44,7 +44,6 @@ export function frame(i: number, tenant = 't'): Buffer {
   return buf.subarray(0, end);
 }
 
-/** The seq of a point(i) line (`…seq=42i…`), as the store or the drainer sees it. */
 export function recordingWriter() {
   const stored: Array<{ tenant: string; seq: number }> = [];
   const bodies: Array<{ tenant: string; text: string }> = [];
