@@ -174,3 +174,54 @@ test('the drainer takes unread commits from memory up to the bound and the rest 
   assert.equal(fileReads, 0, 'every record came from memory');
   await kept.close();
 });
+
+test('a full arena is written again only once the checkpoint has passed it: the records the drainer holds stay as they were', async () => {
+  const log = await openSpoolLog(
+    {
+      dir: tempDir(),
+      segmentBytes: 64 << 20,
+      commit: { maxRecords: 200, maxBytes: 1 << 20, maxWaitMs: 0 },
+      keepBytes: 64 << 20,
+    },
+    0,
+  );
+  const copies = new Map<number, Buffer>(); // seq → the payload's bytes when it was read
+  let held: Array<{ seq: number; at: number; view: Buffer }> = []; // read, not yet behind the checkpoint
+  // Where in the log each buffer the records came in was first seen: an arena holds 1 MiB of the
+  // log, so records more than 2 MiB further on in the same buffer mean it was written again.
+  const firstSeen = new Map<ArrayBufferLike, number>();
+  let reusedViews = 0;
+  let at = 0;
+  let seq = 0;
+  // Waves of appends, each read at once. The checkpoint trails the reads by 3 MiB, past two arenas,
+  // as it trails them by a store write or two: views into retired arenas are held meanwhile.
+  const reads: number[] = [];
+  while (at < 12 << 20) {
+    await Promise.all(Array.from({ length: 2_000 }, () => log.append(frame(seq++))));
+    for (let next = log.end(); at < next; ) {
+      const chunk = await log.read(at, 500);
+      for (const view of chunk.payloads) {
+        const s = seqOf(view.toString());
+        copies.set(s, Buffer.from(view));
+        const first = firstSeen.get(view.buffer);
+        if (first === undefined) firstSeen.set(view.buffer, at);
+        else if (at - first > 2 << 20) reusedViews++;
+        held.push({ seq: s, at, view });
+      }
+      reads.push(at);
+      at = chunk.next;
+    }
+    for (const h of held)
+      assert.deepEqual(h.view, copies.get(h.seq), `record ${h.seq} unchanged until the checkpoint`);
+    while (reads.length > 0 && at - (reads[0] as number) > 3 * 2 ** 20) reads.shift();
+    const checkpoint = reads[0] ?? at;
+    await log.deleteBefore(checkpoint);
+    held = held.filter((h) => h.at >= checkpoint);
+  }
+  assert.deepEqual(
+    [...copies.keys()],
+    Array.from({ length: seq }, (_, i) => i),
+  );
+  assert.ok(reusedViews > 0, 'arenas the checkpoint passed hold later records');
+  await log.close();
+});
