@@ -78,6 +78,10 @@ test('npm start: port 0 works with the demo fleet, and its rejections are summar
   // The process we started, now running Skjold, has replaced itself with the runtime settings.
   const environ = readFileSync(`/proc/${proc.pid}/environ`, 'utf8').split('\0');
   for (const [k, v] of Object.entries(RUNTIME_ENV)) assert.ok(environ.includes(`${k}=${v}`), `${k} is set`);
+  if (RUNTIME_ENV.LD_PRELOAD) {
+    const maps = readFileSync(`/proc/${proc.pid}/maps`, 'utf8');
+    assert.ok(maps.includes(RUNTIME_ENV.LD_PRELOAD), 'jemalloc is loaded into the process');
+  }
   const cmdline = readFileSync(`/proc/${proc.pid}/cmdline`, 'utf8').split('\0');
   for (const option of RUNTIME_NODE_OPTIONS) assert.ok(cmdline.includes(option), `${option} is given`);
 

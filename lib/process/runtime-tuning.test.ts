@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { RUNTIME_NODE_OPTIONS, tunedExecArgv } from './runtime-tuning.ts';
+import {
+  JEMALLOC_CONF,
+  JEMALLOC_PATHS,
+  RUNTIME_NODE_OPTIONS,
+  runtimeEnv,
+  tunedExecArgv,
+} from './runtime-tuning.ts';
 
 test('the runtime node options come first, the user’s own after them', () => {
   assert.deepEqual(tunedExecArgv(['--enable-source-maps']), [
@@ -17,4 +23,16 @@ test('a young-generation size the user chose is kept, however it was spelled or 
   }
   assert.deepEqual(tunedExecArgv([], '--trace-warnings --max-semi-space-size=8'), []);
   assert.deepEqual(tunedExecArgv([], '--trace-warnings'), [...RUNTIME_NODE_OPTIONS]);
+});
+
+test('jemalloc is preloaded from the first place it is installed, glibc tuned where it is not', () => {
+  const second = JEMALLOC_PATHS[1] as string;
+  assert.deepEqual(
+    runtimeEnv((path) => path === second),
+    { LD_PRELOAD: second, MALLOC_CONF: JEMALLOC_CONF },
+  );
+  assert.deepEqual(
+    runtimeEnv(() => false),
+    { MALLOC_MMAP_THRESHOLD_: '1048576' },
+  );
 });

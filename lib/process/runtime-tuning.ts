@@ -1,20 +1,50 @@
 /**
  * How Skjold's long-running processes (`skjold start`, `skjold writer`) set up
  * the runtime under them, measured with `npm run bench` (benchmarks/README.md,
- * "Memory"). glibc and V8 read their settings once, at start, so
+ * "Memory"). The allocator and V8 read their settings once, at start, so
  * `bin/skjold.ts` re-execs itself with them (same pid, stdio and signals).
  */
 
+import { existsSync } from 'node:fs';
+
 /**
- * scrypt (device secrets, sign-in passwords) takes 16 MiB per call on libuv's
- * thread pool. glibc serves the first from mmap and returns it on free, but
- * then raises its mmap threshold to that size, so every later call is carved
- * from the thread's heap arena, which keeps it: after registering and
- * authenticating a fleet the process held ~100 MiB more than it used. A fixed
- * threshold (which also turns the raising off) keeps large blocks on mmap and
- * hands them back on free.
+ * Where distributions install jemalloc 5 (Debian's and Ubuntu's libjemalloc2,
+ * then Fedora's and Arch's), first found wins.
  */
-export const RUNTIME_ENV: Readonly<Record<string, string>> = { MALLOC_MMAP_THRESHOLD_: String(1024 * 1024) };
+export const JEMALLOC_PATHS: readonly string[] = [
+  '/usr/lib/x86_64-linux-gnu/libjemalloc.so.2',
+  '/usr/lib/aarch64-linux-gnu/libjemalloc.so.2',
+  '/usr/lib64/libjemalloc.so.2',
+  '/usr/lib/libjemalloc.so.2',
+];
+
+/**
+ * jemalloc hands freed pages back to the system a second after they fall idle
+ * (a background thread purges them). Under glibc's malloc the buffers of a
+ * busy spell stayed resident once freed, in its main heap and thread arenas:
+ * the process did not shrink again after a backlog (benchmarks/README.md,
+ * "Memory").
+ */
+export const JEMALLOC_CONF = 'background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0';
+
+/**
+ * The environment a tuned process starts with. jemalloc where it is installed,
+ * preloaded for the whole process. Without it, glibc with a fixed mmap
+ * threshold: scrypt (device secrets, sign-in passwords) takes 16 MiB per call
+ * on libuv's thread pool; glibc serves the first from mmap and returns it on
+ * free, but then raises its mmap threshold to that size, so every later call
+ * is carved from the thread's heap arena, which keeps it (after registering
+ * and authenticating a fleet the process held ~100 MiB more than it used). A
+ * fixed threshold (which also turns the raising off) keeps large blocks on
+ * mmap and hands them back on free.
+ */
+export function runtimeEnv(exists: (path: string) => boolean = existsSync): Record<string, string> {
+  const jemalloc = JEMALLOC_PATHS.find((path) => exists(path));
+  if (jemalloc) return { LD_PRELOAD: jemalloc, MALLOC_CONF: JEMALLOC_CONF };
+  return { MALLOC_MMAP_THRESHOLD_: String(1024 * 1024) };
+}
+
+export const RUNTIME_ENV: Readonly<Record<string, string>> = runtimeEnv();
 
 /**
  * V8 sizes its young generation from the machine's memory: 2 × 64 MiB on a
@@ -47,7 +77,8 @@ export function tunedExecArgv(execArgv: readonly string[], nodeOptions = ''): st
 
 /**
  * Replaces this process by the same command with `RUNTIME_ENV` and
- * `RUNTIME_NODE_OPTIONS`, unless they are in place; what the user set wins.
+ * `RUNTIME_NODE_OPTIONS`, unless they are in place; what the user set wins
+ * (an `LD_PRELOAD` of their own, even an empty one, keeps jemalloc out).
  * Returns only when nothing had to change or the platform cannot exec (then
  * Skjold runs with glibc's and V8's defaults).
  */
