@@ -116,25 +116,12 @@ interface Queued {
 
 /**
  * Frames are written straight into an arena of this size and committed from
- * there: no buffer per frame and no copy per commit. A full arena is retired,
- * and reused once the checkpoint has passed its last frame: by then the store
- * has every record in it, so no kept commit or payload view that points into
- * it is read again. Left to the garbage collector instead, an arena lived
- * long enough to reach V8's old generation and stayed there, 1 MiB of
- * memory outside the heap, until the next full collection: 7 of them a
- * second at 23,000 msg/s (benchmarks/README.md, "Memory").
+ * there: no buffer per frame and no copy per commit. A full arena is left to
+ * the garbage collector (the drainer's kept commits may still point into it)
+ * and a new one started; at 1 MiB glibc maps it apart from its heap and
+ * unmaps it when it is freed.
  */
 const ARENA_BYTES = 1024 * 1024;
-
-/** Spare arenas kept for reuse; one retired when this many wait is left to the garbage collector. */
-const SPARE_ARENAS = 8;
-
-/** A full arena: `used` bytes of frames, and the log position they end at once committed. */
-interface Retired {
-  buf: Buffer;
-  used: number;
-  end: number | undefined;
-}
 
 const SUFFIX = '.seg';
 const nameOf = (base: number) => `${String(base).padStart(20, '0')}${SUFFIX}`;
@@ -197,10 +184,8 @@ export async function openSpoolLog(options: SpoolLogOptions, checkpoint: number)
 
   const queue: Queued[] = []; // frames not yet written, oldest first
   let queuedFrames = 0;
-  let arena: Buffer = Buffer.allocUnsafeSlow(ARENA_BYTES);
+  let arena = Buffer.allocUnsafeSlow(ARENA_BYTES);
   let arenaUsed = 0;
-  const retired: Retired[] = []; // full arenas, oldest first, until the checkpoint passes them
-  const spare: Buffer[] = []; // arenas the checkpoint has passed, for reuse
   const groups: AppendGroup[] = []; // their groups, oldest first
   // Commits not yet read, oldest first, in log order with gaps where one did not fit (read from the file).
   const kept: Committed[] = [];
@@ -277,7 +262,6 @@ export async function openSpoolLog(options: SpoolLogOptions, checkpoint: number)
           written += bytesWritten;
         }
         await tailFile.datasync();
-        placeRetired(pieces.data, tail.base + tail.size);
         keep(tail.base + tail.size, data);
         if (tail.size === 0) startAgeClock();
         tail.size += data.length;
@@ -288,8 +272,6 @@ export async function openSpoolLog(options: SpoolLogOptions, checkpoint: number)
         // half-written bytes off so the next commit starts on a frame boundary.
         await tailFile?.truncate(tail.size).catch(() => {});
         if (frames === 0) settles = take(dequeue(Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY).frames);
-        // Frames that never reached the log have no position: their arenas are left to the garbage collector.
-        for (let i = retired.length - 1; i >= 0; i--) if (retired[i]?.end === undefined) retired.splice(i, 1);
         for (const g of settles) {
           g.failed = true;
           g.reject(err);
@@ -345,17 +327,11 @@ export async function openSpoolLog(options: SpoolLogOptions, checkpoint: number)
     if (closed) return Promise.reject(new Error('spool log is closed'));
     let start = arenaUsed;
     let end = write(arena, start, a, b);
-    if (end < 0) {
-      if (arenaUsed > 0) retired.push({ buf: arena, used: arenaUsed, end: undefined });
-      else if (arena.length === ARENA_BYTES) spare.push(arena);
+    for (let size = ARENA_BYTES; end < 0; size *= 2) {
+      arena = Buffer.allocUnsafeSlow(size);
       arenaUsed = 0;
       start = 0;
-      for (let size = ARENA_BYTES; end < 0; size *= 2) {
-        arena =
-          size === ARENA_BYTES ? (spare.pop() ?? Buffer.allocUnsafeSlow(size)) : Buffer.allocUnsafeSlow(size);
-        end = write(arena, 0, a, b);
-        if (end < 0 && size === ARENA_BYTES) spare.push(arena); // the frame is larger than an arena
-      }
+      end = write(arena, 0, a, b);
     }
     if (end - start > room) return undefined;
     arenaUsed = end;
@@ -392,33 +368,6 @@ export async function openSpoolLog(options: SpoolLogOptions, checkpoint: number)
       groups.shift();
     }
     return taken;
-  }
-
-  /** Notes where the retired arenas whose last frames `pieces` (committed at `position`) hold end in the log. */
-  function placeRetired(pieces: Buffer[], position: number): void {
-    let at = position;
-    for (const piece of pieces) {
-      at += piece.length;
-      for (const r of retired) {
-        if (
-          r.end === undefined &&
-          piece.buffer === r.buf.buffer &&
-          piece.byteOffset + piece.length === r.buf.byteOffset + r.used
-        ) {
-          r.end = at;
-        }
-      }
-    }
-  }
-
-  /** Takes back every retired arena the checkpoint has passed; the store has all of its records. */
-  function reuseDrained(): void {
-    while (retired.length > 0) {
-      const r = retired[0] as Retired;
-      if (r.end === undefined || r.end > drainedTo) return;
-      retired.shift();
-      if (r.buf.length === ARENA_BYTES && spare.length < SPARE_ARENAS) spare.push(r.buf);
-    }
   }
 
   /** Keeps a commit for the drainer while the bound allows; one that does not fit is read from the file. */
@@ -602,8 +551,6 @@ export async function openSpoolLog(options: SpoolLogOptions, checkpoint: number)
     /** The store has taken everything before `position` (the checkpoint): segments wholly before it go. */
     async deleteBefore(position: number): Promise<void> {
       drainedTo = Math.max(drainedTo, position);
-      forget(drainedTo);
-      reuseDrained();
       await removeDrained();
     },
 
