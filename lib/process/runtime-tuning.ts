@@ -55,7 +55,20 @@ export const RUNTIME_ENV: Readonly<Record<string, string>> = runtimeEnv();
  * the time above 25,000 msg/s and cost throughput (benchmarks/README.md,
  * "Memory").
  */
-export const RUNTIME_NODE_OPTIONS: readonly string[] = ['--max-semi-space-size=32'];
+/*
+ * After each full collection V8 lets the old generation grow to a multiple of
+ * what survived before it collects again, a factor it picks from how fast it
+ * collects against how fast the process allocates (up to 4×). With ~70 MiB
+ * live at 30,000 msg/s that headroom was garbage held resident.
+ * `--heap-growing-percent=100` sets the factor to 2: in alternating runs at
+ * 30,000 and 32,000 msg/s, peaks of 352–366 MiB against 388–414, and 389–419
+ * against 480–501 where a step had failed, for the same CPU per message and
+ * no more time in GC pauses (benchmarks/README.md, "Memory").
+ */
+export const RUNTIME_NODE_OPTIONS: readonly string[] = [
+  '--max-semi-space-size=32',
+  '--heap-growing-percent=100',
+];
 
 /** The option's name, `--max-semi-space-size` of `--max-semi-space-size=16`. */
 const optionName = (option: string): string => option.split('=')[0] as string;
