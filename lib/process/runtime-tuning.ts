@@ -54,8 +54,7 @@ export const RUNTIME_ENV: Readonly<Record<string, string>> = runtimeEnv();
  * in GC pauses. 2 × 16 MiB held less still, but its pauses reached 10–20 % of
  * the time above 25,000 msg/s and cost throughput (benchmarks/README.md,
  * "Memory").
- */
-/*
+ *
  * After each full collection V8 lets the old generation grow to a multiple of
  * what survived before it collects again, a factor it picks from how fast it
  * collects against how fast the process allocates (up to 4×). With ~70 MiB
