@@ -5,9 +5,11 @@
  * steps at the given rates, in that order, none skipped after a failure. Before
  * the load and after each step (at once, and 5 s later, idle) it prints
  * `process.memoryUsage()`, V8's heap spaces and the process's resident memory
- * by mapping (`/proc/<pid>/smaps`: the node binary, anonymous memory, glibc's
- * main heap), and for each step its peak RSS, GC pauses and CPU per message.
- * benchmarks/README.md, "Memory", was measured with it.
+ * by mapping (`/proc/<pid>/smaps`: the node binary, V8's heap pages, other
+ * anonymous memory, glibc's main heap), and for each step its peak RSS, GC
+ * pauses, CPU per message, and the same figures sampled at the moment of the
+ * step's highest RSS (every 250 ms during the step). benchmarks/README.md,
+ * "Memory", was measured with it.
  */
 import { readFileSync } from 'node:fs';
 import { parseSettings } from './args.ts';
@@ -16,15 +18,24 @@ import { forkChild } from './ipc.ts';
 import { startPipeline } from './pipeline-setup.ts';
 import { pipelineStep } from './pipeline-step.ts';
 
-/** Resident MiB by mapping: file mappings by file name, `[anon]`, `[heap]`, …; those under 4 MiB left out. */
+/** V8's heap pages are 256 KiB, each mapped on its own at a random address (node builds V8 without pointer compression). */
+const V8_PAGE_BYTES = 256 * 1024;
+
+/**
+ * Resident MiB by mapping: file mappings by file name, `[v8 pages]`
+ * (anonymous mappings of one V8 page: neighbours merged into one mapping are
+ * counted as `[anon]`), `[anon]`, `[heap]`, …; those under 4 MiB left out.
+ */
 function residentByMapping(pid: number): Record<string, number> {
   const kib: Record<string, number> = {};
   let mapping = '';
   for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
-    const head = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+    const head = /^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
     if (head) {
-      const name = head[1] || '[anon]';
+      const name = head[3] || '[anon]';
+      const bytes = Number.parseInt(head[2] as string, 16) - Number.parseInt(head[1] as string, 16);
       mapping = name.startsWith('/') ? (name.split('/').pop() ?? name) : name;
+      if (mapping === '[anon]' && bytes === V8_PAGE_BYTES) mapping = '[v8 pages]';
       continue;
     }
     const rss = /^Rss:\s+(\d+) kB/.exec(line);
@@ -42,17 +53,40 @@ const fleet: FleetSpec = { seed: 'skjold-bench', devicesPerKind: s.devicesPerKin
 const load = forkChild('load', new URL('./load-process.ts', import.meta.url).pathname);
 const pipeline = await startPipeline(s, fleet, load);
 const { skjold } = pipeline.ctx;
-const report = async (label: string): Promise<void> => {
-  const memory = await skjold.call<Record<string, number>>('memory');
+type Memory = Record<string, number> & { rss: number };
+const memoryNow = async () => ({
+  memory: await skjold.call<Memory>('memory'),
+  mappings: residentByMapping(skjold.pid),
+});
+const print = (label: string, m: Awaited<ReturnType<typeof memoryNow>>): void => {
   process.stdout.write(
-    `${label}: ${JSON.stringify(memory)}\n  resident by mapping: ${JSON.stringify(residentByMapping(skjold.pid))}\n`,
+    `${label}: ${JSON.stringify(m.memory)}\n  resident by mapping: ${JSON.stringify(m.mappings)}\n`,
   );
 };
+const report = async (label: string): Promise<void> => print(label, await memoryNow());
+
+/** Samples Skjold's memory every 250 ms until `done` settles: the sample with the highest RSS. */
+async function peakDuring(done: Promise<unknown>): Promise<Awaited<ReturnType<typeof memoryNow>>> {
+  let settled = false;
+  void done.finally(() => {
+    settled = true;
+  });
+  let peak = await memoryNow();
+  while (!settled) {
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    const now = await memoryNow();
+    if (now.memory.rss > peak.memory.rss) peak = now;
+  }
+  return peak;
+}
+
 try {
   await report('idle, before the load');
   let index = 0;
   for (const rate of s.pipelineRates) {
-    const step = await pipelineStep(pipeline.ctx, rate, ++index);
+    const running = pipelineStep(pipeline.ctx, rate, ++index);
+    const peak = await peakDuring(running);
+    const step = await running;
     const usage = step.usage.processes.skjold;
     process.stdout.write(
       `step at ${rate} msg/s: achieved ${step.achievedRate}/s, p99 ${step.latencyMs.p99} ms, ` +
@@ -60,6 +94,7 @@ try {
         `GC ${JSON.stringify(step.skjoldRuntime.gc)}; points not yet stored, most ${step.skjoldRuntime.bufferedMax}; ` +
         `CPU µs/msg ${JSON.stringify(step.cpuPerMessageUs)}\n`,
     );
+    print(`at the step's highest sampled RSS`, peak);
     await report(`after ${rate}`);
     await new Promise((resolve) => setTimeout(resolve, 5_000));
     await report(`after ${rate}, 5 s idle`);
