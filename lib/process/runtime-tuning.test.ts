@@ -19,13 +19,13 @@ test('the runtime node options come first, the user’s own after them', () => {
 
 test('a V8 option the user chose is kept, however it was spelled or given, and only that one', () => {
   for (const own of ['--max-semi-space-size=64', '--max_semi_space_size=64']) {
-    assert.deepEqual(tunedExecArgv([own]), ['--heap-growing-percent=50', own]);
+    assert.deepEqual(tunedExecArgv([own]), ['--heap-growing-percent=100', own]);
   }
   assert.deepEqual(tunedExecArgv([], '--trace-warnings --max-semi-space-size=8'), [
-    '--heap-growing-percent=50',
+    '--heap-growing-percent=100',
   ]);
-  assert.deepEqual(tunedExecArgv(['--heap_growing_percent=100'], '--max-semi-space-size=8'), [
-    '--heap_growing_percent=100',
+  assert.deepEqual(tunedExecArgv(['--heap_growing_percent=50'], '--max-semi-space-size=8'), [
+    '--heap_growing_percent=50',
   ]);
   assert.deepEqual(tunedExecArgv([], '--trace-warnings'), [...RUNTIME_NODE_OPTIONS]);
 });

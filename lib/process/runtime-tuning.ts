@@ -59,15 +59,14 @@ export const RUNTIME_ENV: Readonly<Record<string, string>> = runtimeEnv();
  * what survived before it collects again, a factor it picks from how fast it
  * collects against how fast the process allocates (up to 4×). With ~70 MiB
  * live at 30,000 msg/s that headroom was garbage held resident.
- * `--heap-growing-percent=100` (a factor of 2) held 35–100 MiB less at
- * 30,000 and 32,000 msg/s than V8's own choice; `--heap-growing-percent=50`
- * (1.5) held 20–54 MiB less again at 30,000 and 33,000 msg/s, in alternating
- * runs each time, for the same CPU per message (benchmarks/README.md, "How
- * far the old generation grows").
+ * `--heap-growing-percent=100` sets the factor to 2: in alternating runs at
+ * 30,000 and 32,000 msg/s, peaks of 352–366 MiB against 388–414, and 389–419
+ * against 480–501 where a step had failed, for the same CPU per message and
+ * no more time in GC pauses (benchmarks/README.md, "Memory").
  */
 export const RUNTIME_NODE_OPTIONS: readonly string[] = [
   '--max-semi-space-size=32',
-  '--heap-growing-percent=50',
+  '--heap-growing-percent=100',
 ];
 
 /** The option's name, `--max-semi-space-size` of `--max-semi-space-size=16`. */
