@@ -68,9 +68,10 @@ const report = async (label: string): Promise<void> => print(label, await memory
 /** Samples Skjold's memory every 250 ms until `done` settles: the sample with the highest RSS. */
 async function peakDuring(done: Promise<unknown>): Promise<Awaited<ReturnType<typeof memoryNow>>> {
   let settled = false;
-  void done.finally(() => {
+  const stop = (): void => {
     settled = true;
-  });
+  };
+  done.then(stop, stop); // a failed step is reported by whoever awaits it
   let peak = await memoryNow();
   while (!settled) {
     await new Promise((resolve) => setTimeout(resolve, 250));
