@@ -3,6 +3,7 @@ import net from 'node:net';
 import { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import { Aedes, type AuthenticateError, type Client } from 'aedes';
+import mqttPacket from 'mqtt-packet';
 import type { FleetEvents } from '../fleet/events.ts';
 import type { DeviceContext } from '../ingest/device-context.ts';
 import type { Ingest } from '../ingest/ingest.ts';
@@ -52,7 +53,7 @@ interface Session {
   commands: string;
   bucket: TokenBucket;
   /** Rate limit, then ingest: resolves once the transport holds the message. */
-  admit(payload: Buffer): Promise<void>;
+  admit(payload: Buffer): Promise<unknown>;
 }
 
 // [MQTT-3.2.2.3] CONNACK return codes (3.1.1).
@@ -79,6 +80,15 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * telemetry at QoS 0 and 1 takes the fast path (broker/fast-path.ts) with the
  * same admission and the same PUBACK rule, without aedes' emitter.
  */
+/**
+ * aedes writes packets with mqtt-packet, which by default keeps a Buffer for
+ * every packet identifier (65,536 of them, ~7 MiB of V8's old generation, and
+ * twice that before a full collection). Telemetry's PUBACKs are written by the
+ * fast path; aedes writes few packets that carry an identifier, so each may
+ * build its own two bytes. Set before aedes writes anything.
+ */
+mqttPacket.writeToStream.cacheNumbers = false;
+
 export async function createBroker(deps: BrokerDeps) {
   const { authenticator, ingest, metrics, logger, rejections, limits } = deps;
   const sessions = new WeakMap<Client, Session>();
@@ -186,13 +196,21 @@ export async function createBroker(deps: BrokerDeps) {
     );
   }
 
-  /** Per-device rate limit by waiting (backpressure), then ingest. */
-  async function admit(session: Session, payload: Buffer): Promise<void> {
-    if (!session.bucket.tryTake()) {
-      metrics.mqttLimited.inc({ limit: 'device_rate' });
-      do await sleep(session.bucket.waitMs());
-      while (!session.bucket.tryTake());
-    }
+  /**
+   * Per-device rate limit by waiting (backpressure), then ingest. Within the
+   * limit it hands back ingest's own promise: no frame of its own waits for
+   * the transport, holding the payload (a view into the socket's read) and
+   * the session until the point is durable.
+   */
+  function admit(session: Session, payload: Buffer): Promise<unknown> {
+    if (session.bucket.tryTake()) return ingest.handle(session.ctx, payload);
+    return admitLimited(session, payload);
+  }
+
+  async function admitLimited(session: Session, payload: Buffer): Promise<void> {
+    metrics.mqttLimited.inc({ limit: 'device_rate' });
+    do await sleep(session.bucket.waitMs());
+    while (!session.bucket.tryTake());
     await ingest.handle(session.ctx, payload);
   }
 

@@ -46,7 +46,7 @@ export interface FastPathRoute {
   /** The one topic this client may publish telemetry to. */
   telemetry: string;
   /** Rate limit and ingest; resolves once the transport holds the message. */
-  admit(payload: Buffer): Promise<void>;
+  admit(payload: Buffer): Promise<unknown>;
 }
 
 export interface FastPathDeps {

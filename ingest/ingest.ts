@@ -45,54 +45,66 @@ export function createIngest(options: IngestOptions) {
   }));
 
   return {
-    async handle(ctx: DeviceContext, payload: Buffer): Promise<IngestOutcome> {
-      const result = transformMessage(ctx, payload, now(), pseudonymizer, time);
-      if (!result.ok) {
-        metrics.ingestRejected.inc({ kind: ctx.kind, reason: result.reason });
-        metrics.ingestMessages.inc({ kind: ctx.kind, outcome: 'rejected' });
-        options.fleet?.rejected(ctx, result.reason);
-        // The device pseudonym and zod paths only: the payload is never logged.
-        rejections.rejected({
-          device: ctx.devicePseudonym,
-          tenant: ctx.tenantId,
-          reason: result.reason,
-          msg: 'message rejected',
-          fields: { detail: result.detail },
-        });
-        return 'rejected';
-      }
-      // Art. 21(1), art. 7(3): no storage for a purpose the subject objected to or withdrew consent for.
-      const blocked = options.gate?.blocked(ctx, result.point.timestampMs) ?? null;
-      if (blocked !== null) {
-        metrics.ingestDropped.inc({ kind: ctx.kind, reason: blocked });
-        metrics.ingestMessages.inc({ kind: ctx.kind, outcome: 'dropped' });
-        options.fleet?.dropped(ctx, blocked);
-        return 'dropped';
-      }
-      const { dropped } = result;
-      const droppedTally = fieldsDropped[ctx.kind];
-      for (const reason in dropped) {
-        const n = dropped[reason as keyof typeof dropped];
-        if (n > 0) droppedTally[reason as keyof typeof dropped].inc(n);
-      }
-      for (const p of result.pseudonymised)
-        metrics.identifiersPseudonymised.inc({ type: p.type, where: p.where });
-      if (result.arrivalTime) metrics.timestampsReplaced.inc({ kind: ctx.kind });
-
+    /**
+     * Not an async function: the message is transformed and handed to the
+     * transport at once, and only the context and the dropped-field tally
+     * wait for the transport's promise (a group commit's, shared by hundreds
+     * of messages), not the payload or the point. Whatever throws becomes a
+     * rejection, as from an async function.
+     */
+    handle(ctx: DeviceContext, payload: Buffer): Promise<IngestOutcome> {
       try {
-        await transport.send(ctx.tenantId, result.point);
+        const result = transformMessage(ctx, payload, now(), pseudonymizer, time);
+        if (!result.ok) {
+          metrics.ingestRejected.inc({ kind: ctx.kind, reason: result.reason });
+          metrics.ingestMessages.inc({ kind: ctx.kind, outcome: 'rejected' });
+          options.fleet?.rejected(ctx, result.reason);
+          // The device pseudonym and zod paths only: the payload is never logged.
+          rejections.rejected({
+            device: ctx.devicePseudonym,
+            tenant: ctx.tenantId,
+            reason: result.reason,
+            msg: 'message rejected',
+            fields: { detail: result.detail },
+          });
+          return Promise.resolve('rejected');
+        }
+        // Art. 21(1), art. 7(3): no storage for a purpose the subject objected to or withdrew consent for.
+        const blocked = options.gate?.blocked(ctx, result.point.timestampMs) ?? null;
+        if (blocked !== null) {
+          metrics.ingestDropped.inc({ kind: ctx.kind, reason: blocked });
+          metrics.ingestMessages.inc({ kind: ctx.kind, outcome: 'dropped' });
+          options.fleet?.dropped(ctx, blocked);
+          return Promise.resolve('dropped');
+        }
+        const { dropped } = result;
+        const droppedTally = fieldsDropped[ctx.kind];
+        for (const reason in dropped) {
+          const n = dropped[reason as keyof typeof dropped];
+          if (n > 0) droppedTally[reason as keyof typeof dropped].inc(n);
+        }
+        for (const p of result.pseudonymised)
+          metrics.identifiersPseudonymised.inc({ type: p.type, where: p.where });
+        if (result.arrivalTime) metrics.timestampsReplaced.inc({ kind: ctx.kind });
+        return transport.send(ctx.tenantId, result.point).then(
+          (): IngestOutcome => {
+            stored[ctx.kind].inc();
+            options.fleet?.accepted(ctx, dropped);
+            return 'stored';
+          },
+          (err: unknown): IngestOutcome => {
+            // The store refused the point outright (not an outage): retrying cannot
+            // help, so it is counted and reported, and the device is not made to resend.
+            if (!isSkjoldError(err, 'SKJOLD_ERR_STORE_WRITE')) throw err;
+            metrics.ingestRejected.inc({ kind: ctx.kind, reason: 'store_refused' });
+            metrics.ingestMessages.inc({ kind: ctx.kind, outcome: 'rejected' });
+            options.fleet?.rejected(ctx, 'store_refused');
+            return 'rejected';
+          },
+        );
       } catch (err) {
-        // The store refused the point outright (not an outage): retrying cannot
-        // help, so it is counted and reported, and the device is not made to resend.
-        if (!isSkjoldError(err, 'SKJOLD_ERR_STORE_WRITE')) throw err;
-        metrics.ingestRejected.inc({ kind: ctx.kind, reason: 'store_refused' });
-        metrics.ingestMessages.inc({ kind: ctx.kind, outcome: 'rejected' });
-        options.fleet?.rejected(ctx, 'store_refused');
-        return 'rejected';
+        return Promise.reject(err);
       }
-      stored[ctx.kind].inc();
-      options.fleet?.accepted(ctx, result.dropped);
-      return 'stored';
     },
   };
 }
