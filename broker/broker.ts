@@ -73,14 +73,6 @@ const DECOMMISSIONED_TOPIC = '$SYS/skjold/device-decommissioned';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
- * The MQTT front door: aedes with Skjold's authentication, topic ACL, packet
- * size, connection-rate and per-device message-rate limits, and ingest in
- * `authorizePublish` — which aedes runs before it sends PUBACK, so a QoS 1
- * message is acknowledged only after ingest has made it safe. A device's own
- * telemetry at QoS 0 and 1 takes the fast path (broker/fast-path.ts) with the
- * same admission and the same PUBACK rule, without aedes' emitter.
- */
-/**
  * aedes writes packets with mqtt-packet, which by default keeps a Buffer for
  * every packet identifier (65,536 of them, ~7 MiB of V8's old generation, and
  * twice that before a full collection). Telemetry's PUBACKs are written by the
@@ -89,6 +81,14 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  */
 mqttPacket.writeToStream.cacheNumbers = false;
 
+/**
+ * The MQTT front door: aedes with Skjold's authentication, topic ACL, packet
+ * size, connection-rate and per-device message-rate limits, and ingest in
+ * `authorizePublish` — which aedes runs before it sends PUBACK, so a QoS 1
+ * message is acknowledged only after ingest has made it safe. A device's own
+ * telemetry at QoS 0 and 1 takes the fast path (broker/fast-path.ts) with the
+ * same admission and the same PUBACK rule, without aedes' emitter.
+ */
 export async function createBroker(deps: BrokerDeps) {
   const { authenticator, ingest, metrics, logger, rejections, limits } = deps;
   const sessions = new WeakMap<Client, Session>();
