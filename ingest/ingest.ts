@@ -48,9 +48,9 @@ export function createIngest(options: IngestOptions) {
     /**
      * Not an async function: the message is transformed and handed to the
      * transport at once, and only the context and the dropped-field tally
-     * wait for the transport's promise (a group commit's, shared by hundreds
-     * of messages), not the payload or the point. Whatever throws becomes a
-     * rejection, as from an async function.
+     * wait for the transport's promise (on the spool, a group commit's, shared
+     * by hundreds of messages), not the payload or the point. Whatever
+     * throws becomes a rejection, as from an async function.
      */
     handle(ctx: DeviceContext, payload: Buffer): Promise<IngestOutcome> {
       try {
