@@ -20,6 +20,8 @@ export interface ProcessUsage {
    */
   mainThreadCoresAvg: number;
   rssPeakMiB: number;
+  /** Mean of the samples: steadier than the end's single reading, which catches buffers mid-flight. */
+  rssMeanMiB: number;
   rssEndMiB: number;
 }
 
@@ -75,7 +77,7 @@ export function rssMiB(pid: number): number | undefined {
   }
 }
 
-function machineTicks(): { busy: number; irq: number; steal: number; total: number } {
+export function machineTicks(): { busy: number; irq: number; steal: number; total: number } {
   const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
   // user nice system idle iowait irq softirq steal
   const n = line.trim().split(/\s+/).slice(1, 9).map(Number);
@@ -193,6 +195,7 @@ function summarise(pid: number, samples: Sample[]): ProcessUsage {
     cpuCoresPeak1s: round(peak, 2),
     mainThreadCoresAvg: round(main, 2),
     rssPeakMiB: round(Math.max(0, ...samples.map((s) => s.rss)), 0),
+    rssMeanMiB: round(samples.length ? samples.reduce((sum, s) => sum + s.rss, 0) / samples.length : 0, 0),
     rssEndMiB: round(last?.rss ?? 0, 0),
   };
 }

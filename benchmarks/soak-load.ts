@@ -15,6 +15,7 @@ import type { LoadPoll, LoadStarted, MqttLoadArgs } from './load-process.ts';
 import { type Context, counterDelta, spoolCommits, storeWrites } from './pipeline-step.ts';
 import { startSampler } from './proc-sampler.ts';
 import type { MetricValues, RuntimeWatch } from './skjold-process.ts';
+import { startTimeline } from './soak-timeline.ts';
 import { distribution, P99_BAR_MS, perSecond } from './stats.ts';
 import { countPoints, settledCount } from './store-count.ts';
 
@@ -27,6 +28,8 @@ export interface SoakPlan {
   rate: number;
   intervals: number;
   intervalMs: number;
+  /** `--timeline`: where to write the soak second by second (soak-timeline.ts). */
+  timelineFile?: string | undefined;
 }
 
 export type IntervalRow = ReturnType<typeof intervalRow>;
@@ -50,6 +53,14 @@ export async function soakLoad(
   onInterval: (row: IntervalRow) => void,
 ): Promise<SoakLoad> {
   const pids = { skjold: ctx.skjold.pid, influxd: ctx.influxPid, load: ctx.load.pid, runner: process.pid };
+  const timeline =
+    plan.timelineFile === undefined
+      ? undefined
+      : startTimeline(
+          plan.timelineFile,
+          { skjold: pids.skjold, influxd: pids.influxd, load: pids.load },
+          { url: ctx.influx.url, user: ctx.influx.adminUser, password: ctx.influx.adminPassword },
+        );
   const probe = startProbe({
     store: ctx.store,
     targets: ctx.targets,
@@ -102,6 +113,7 @@ export async function soakLoad(
       );
       const seen = await probe.take(expected, LATENCY_WAIT_MS);
       const latency = sampleLatencies(poll.sample, seen, poll.sampleOverwritten);
+      timeline?.addLatencies(poll.sample, seen);
       const row = intervalRow({
         k,
         endMin: (end - started.at) / 60_000,
@@ -152,6 +164,7 @@ export async function soakLoad(
     };
   } finally {
     sampler.stop();
+    timeline?.finish();
     await probe.finish({}, 0);
   }
 }
@@ -203,6 +216,8 @@ function intervalRow(a: {
     storeWrites: storeWrites(a.counters),
     /** …and influxd's own mean time per write request. */
     influxdWriteMeanMs: a.httpd.writeMeanMs,
+    /** influxd's compactions that finished in the interval (a shard's larger ones rewrite most of what it holds). */
+    influxdCompactions: a.httpd.compactions,
     /** Points stamped in the interval, counted once the whole run is stored (null until then). */
     stored: null as number | null,
     lost: null as number | null,
@@ -211,6 +226,7 @@ function intervalRow(a: {
     latencyOverwritten: a.latency.overwritten,
     skjold: {
       rssMiB: skjold?.rssEndMiB ?? 0,
+      rssMeanMiB: skjold?.rssMeanMiB ?? 0,
       rssPeakMiB: skjold?.rssPeakMiB ?? 0,
       heapUsedMiB: heapUsed ?? 0,
       heapTotalMiB: heapTotal ?? 0,

@@ -1,6 +1,6 @@
 /**
  * `npm run bench:soak -- [--minutes 20] [--rate R | --capacity C] [--interval-s 60] [--warmup-min 3]
- *  [--skjold SKJOLD_NAME=value …] [--out <file>]`
+ *  [--skjold SKJOLD_NAME=value …] [--out <file>] [--timeline <file>]`
  *
  * Skjold end to end (the same setup as Phase C) under a steady load at 70 % of
  * its measured capacity for many minutes: does memory creep, does latency
@@ -18,7 +18,7 @@ import { prioritise } from './load-priority.ts';
 import { machineInfo } from './machine.ts';
 import { startPipeline } from './pipeline-setup.ts';
 import { type IntervalRow, reckon, type SoakLoad, soakLoad } from './soak-load.ts';
-import { chooseRate, soakVerdict } from './soak-verdict.ts';
+import { chooseRate, rssSlope, soakVerdict } from './soak-verdict.ts';
 
 const LATEST = new URL('./results/latest.json', import.meta.url).pathname;
 
@@ -53,6 +53,7 @@ async function main(): Promise<void> {
       'warmup-min': { type: 'string', default: '3' },
       skjold: { type: 'string', multiple: true },
       out: { type: 'string' },
+      timeline: { type: 'string' },
     },
     strict: true,
   });
@@ -89,7 +90,8 @@ async function main(): Promise<void> {
     let aborted: string | null = null;
     let final = { acked: 0, stored: 0, tsCollisions: 0, lost: 0, unacked: 0 };
     try {
-      run = await soakLoad(ctx, { rate, intervals: count, intervalMs: intervalS * 1000 }, (row) => {
+      const plan = { rate, intervals: count, intervalMs: intervalS * 1000, timelineFile: values.timeline };
+      run = await soakLoad(ctx, plan, (row) => {
         rows.push(row);
         process.stderr.write(`${line(row, count)}\n`);
       });
@@ -107,8 +109,9 @@ async function main(): Promise<void> {
       await pipeline.close();
     }
 
+    // Each interval's mean RSS (a reading every 250 ms): the end's single reading swings ±15 MiB with the buffers in flight.
     const verdict = soakVerdict(
-      rows.map((r) => ({ endMin: r.endMin, rssMiB: r.skjold.rssMiB, p99Ms: r.latencyMs.p99 })),
+      rows.map((r) => ({ endMin: r.endMin, rssMiB: r.skjold.rssMeanMiB, p99Ms: r.latencyMs.p99 })),
       final.lost,
       warmupMin,
     );
@@ -129,6 +132,11 @@ async function main(): Promise<void> {
       intervals: rows,
       totals: final,
       verdict,
+      /** The same fit over each interval's end reading, for comparison with earlier soaks (which used it). */
+      rssEndSlope: rssSlope(
+        rows.map((r) => ({ endMin: r.endMin, rssMiB: r.skjold.rssMiB, p99Ms: r.latencyMs.p99 })),
+        warmupMin,
+      ).miBPerMin,
       aborted,
       load: run
         ? {
@@ -167,10 +175,17 @@ function line(r: IntervalRow, count: number): string {
     `buffer mean ${r.buffer.mean} max ${r.buffer.max}, ` +
     `spool commits ${r.spoolCommits.count} × ${r.spoolCommits.meanMs} ms, ` +
     `store writes ${r.storeWrites.count} × ${r.storeWrites.meanMs} ms (influxd ${r.influxdWriteMeanMs} ms), ` +
+    `influxd compactions ${compactions(r.influxdCompactions)}, ` +
     `loop p99 ${r.eventLoopDelayMs.p99} ms, GC ${r.gc.totalMs} ms, throttled ticks ${r.throttledTicks}, ` +
     `collisions ${r.tsCollisions}, online ${r.online}` +
     (r.failures.length ? ` — ${r.failures.join('; ')}` : '')
   );
+}
+
+/** The kinds that ran, e.g. `cache 9 (2.1 s), level1 2 (0.8 s)`; `none` when none finished. */
+function compactions(c: IntervalRow['influxdCompactions']): string {
+  const ran = Object.entries(c).filter(([, k]) => k.count > 0);
+  return ran.length ? ran.map(([kind, k]) => `${kind} ${k.count} (${k.seconds} s)`).join(', ') : 'none';
 }
 
 function summary(
@@ -178,6 +193,7 @@ function summary(
     rate: { msgPerS: number; source: string };
     totals: { acked: number; stored: number; tsCollisions: number; lost: number; unacked: number };
     verdict: ReturnType<typeof soakVerdict>;
+    rssEndSlope: number | null;
   },
   out: string,
 ): string {
@@ -187,7 +203,8 @@ function summary(
     `Soak at ${r.rate.msgPerS} msg/s (${r.rate.source})`,
     `  acknowledged ${r.totals.acked}, stored ${r.totals.stored}, timestamp collisions ${r.totals.tsCollisions}: lost ${r.totals.lost}` +
       (r.totals.unacked ? ` (${r.totals.unacked} never acknowledged)` : ''),
-    `  RSS slope ${rss.miBPerMin ?? '–'} MiB/min over ${rss.intervalsUsed} intervals after ${rss.warmupMin} min of warm-up`,
+    `  RSS slope ${rss.miBPerMin ?? '–'} MiB/min over ${rss.intervalsUsed} intervals' means after ${rss.warmupMin} min of warm-up ` +
+      `(${r.rssEndSlope ?? '–'} MiB/min from their end readings)`,
     `  p99 median ${p99.firstThirdMedianMs} ms (first ${p99.thirdOf} intervals) → ${p99.lastThirdMedianMs} ms (last ${p99.thirdOf}), ` +
       `×${p99.ratio}, slope ${p99.slopeMsPerMin ?? '–'} ms/min, max ${p99.maxMs} ms`,
     `  ${r.verdict.pass ? 'PASS' : `FAIL: ${r.verdict.failures.join('; ')}`}`,
