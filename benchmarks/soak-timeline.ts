@@ -1,10 +1,11 @@
 /**
  * `npm run bench:soak -- --timeline FILE`: the soak second by second, to see
- * what a bad minute's p99 coincided with. Per second of the load's clock: the
- * sampled messages published in it (how many, p50, p99 and max
+ * what a bad minute's p99 coincided with. Per second (wall clock): the
+ * sampled messages sent in it (how many, p50, p99 and max
  * publish-to-queryable ms), the cores the whole machine was busy, Skjold's,
  * influxd's and the load generator's cores, and the compactions influxd had
- * running (`/debug/vars`). Written as tab-separated lines once the soak ends.
+ * running when the second ended (`/debug/vars`). Written as tab-separated
+ * lines once the soak ends.
  */
 import { writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
