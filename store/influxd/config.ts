@@ -21,7 +21,7 @@ const toml = (value: string): string => JSON.stringify(value);
  * influxd writes a shard's in-memory cache to a TSM file once it holds this
  * much (its default is 25 MiB), and merges those files in levels. Smaller
  * snapshots make every level's compaction smaller: at 26,500 msg/s on two
- * cores a level-1 compaction ran for 0.75–1.15 s instead of 2.4–3.7 s and a
+ * cores a level-1 compaction ran for 0.75–1.15 s instead of 2.3–3.7 s and a
  * level-2 one for about 3 s instead of 9, and each of those seconds takes
  * a core from ingest (benchmarks/README.md, "What the soaks at 70 % showed").
  */
