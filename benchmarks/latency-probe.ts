@@ -218,15 +218,16 @@ export function startProbe(opts: {
 
 /**
  * Publish-to-queryable latencies of a sample: per login, each sent seq's visibility time minus its
- * send time; a seq never seen counts as overwritten when a timestamp collision took it
- * (ts-collisions.ts), else as not seen.
+ * send time (`sentAt[i]` is `latencies[i]`'s); a seq never seen counts as overwritten when a
+ * timestamp collision took it (ts-collisions.ts), else as not seen.
  */
 export function sampleLatencies(
   sent: Record<string, Map<number, number>>,
   seen: Map<string, Map<number, number>>,
   overwritten: Record<string, number[]>,
-): { latencies: number[]; notSeen: number; overwritten: number } {
+): { latencies: number[]; sentAt: number[]; notSeen: number; overwritten: number } {
   const latencies: number[] = [];
+  const sentAtOf: number[] = [];
   let notSeen = 0;
   let shared = 0;
   for (const [login, times] of Object.entries(sent)) {
@@ -234,10 +235,12 @@ export function sampleLatencies(
     const collided = new Set(overwritten[login]);
     for (const [seq, sentAt] of times) {
       const at = got?.get(seq);
-      if (at !== undefined) latencies.push(at - sentAt);
-      else if (collided.has(seq)) shared++;
+      if (at !== undefined) {
+        latencies.push(at - sentAt);
+        sentAtOf.push(sentAt);
+      } else if (collided.has(seq)) shared++;
       else notSeen++;
     }
   }
-  return { latencies, notSeen, overwritten: shared };
+  return { latencies, sentAt: sentAtOf, notSeen, overwritten: shared };
 }

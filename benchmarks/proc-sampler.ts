@@ -77,7 +77,14 @@ export function rssMiB(pid: number): number | undefined {
   }
 }
 
-export function machineTicks(): { busy: number; irq: number; steal: number; total: number } {
+export interface MachineTicks {
+  busy: number;
+  irq: number;
+  steal: number;
+  total: number;
+}
+
+export function machineTicks(): MachineTicks {
   const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
   // user nice system idle iowait irq softirq steal
   const n = line.trim().split(/\s+/).slice(1, 9).map(Number);
@@ -120,7 +127,7 @@ export interface Sampler {
 export function startSampler(pids: Record<string, number>, intervalMs = 250): Sampler {
   const tracks = new Map<string, Track>();
   for (const [name, pid] of Object.entries(pids)) tracks.set(name, { pid, samples: [] });
-  const machine: Array<{ t: number; busy: number; irq: number; steal: number; total: number }> = [];
+  const machine: Array<MachineTicks & { t: number }> = [];
   const sample = (): void => {
     const t = Date.now();
     machine.push({ t, ...machineTicks() });
@@ -205,11 +212,15 @@ export function round(value: number, digits: number): number {
   return Math.round(value * f) / f;
 }
 
+/** Cores the whole machine was busy between two readings of `machineTicks`. */
+export function busyCores(a: MachineTicks, b: MachineTicks): number {
+  const total = b.total - a.total;
+  return total > 0 ? ((b.busy - a.busy) / total) * availableParallelism() : 0;
+}
+
 /** Cores busy on the whole machine over `ms`: what runs besides the benchmark before it starts. */
 export async function machineCores(ms: number): Promise<number> {
   const a = machineTicks();
   await new Promise((r) => setTimeout(r, ms));
-  const b = machineTicks();
-  const total = b.total - a.total;
-  return total > 0 ? round(((b.busy - a.busy) / total) * availableParallelism(), 2) : 0;
+  return round(busyCores(a, machineTicks()), 2);
 }

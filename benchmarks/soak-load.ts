@@ -113,7 +113,7 @@ export async function soakLoad(
       );
       const seen = await probe.take(expected, LATENCY_WAIT_MS);
       const latency = sampleLatencies(poll.sample, seen, poll.sampleOverwritten);
-      timeline?.addLatencies(poll.sample, seen);
+      timeline?.addLatencies(latency.sentAt, latency.latencies);
       const row = intervalRow({
         k,
         endMin: (end - started.at) / 60_000,

@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { sampleLatencies } from './latency-probe.ts';
 import { startTimeline } from './soak-timeline.ts';
 
 test('the timeline puts each sampled message in the second it was sent, beside the CPU and the compactions then', async (t) => {
@@ -30,6 +31,7 @@ test('the timeline puts each sampled message in the second it was sent, beside t
   const timeline = startTimeline(file, { runner: process.pid }, { url, user: 'u', password: 'p' });
   const second = Math.floor(Date.now() / 1000) * 1000;
   // Sent in one second: 100 messages visible after 1..100 ms; one never seen. Another second: one message.
+  // Percentiles are nearest-rank, as in the soak's intervals (stats.ts).
   const sent = new Map<number, number>();
   const seenTimes = new Map<number, number>();
   for (let seq = 1; seq <= 100; seq++) {
@@ -39,7 +41,8 @@ test('the timeline puts each sampled message in the second it was sent, beside t
   sent.set(101, second + 20);
   sent.set(200, second + 1_500);
   seenTimes.set(200, second + 1_500 + 700);
-  timeline.addLatencies({ dev: sent }, new Map([['dev', seenTimes]]));
+  const sample = sampleLatencies({ dev: sent }, new Map([['dev', seenTimes]]), {});
+  timeline.addLatencies(sample.sentAt, sample.latencies);
   await new Promise((r) => setTimeout(r, 2_300)); // two samples of CPU and /debug/vars
   timeline.finish();
 
@@ -47,7 +50,7 @@ test('the timeline puts each sampled message in the second it was sent, beside t
   assert.equal(header, 'time\tsampled\tp50\tp99\tmax\tbusy\trunner\tcompacting');
   const byTime = new Map(rows.map((r) => [r.split('\t')[0], r.split('\t')]));
   const hhmmss = (ms: number) => new Date(ms).toISOString().slice(11, 19);
-  assert.deepEqual(byTime.get(hhmmss(second))?.slice(1, 5), ['100', '51', '100', '100']);
+  assert.deepEqual(byTime.get(hhmmss(second))?.slice(1, 5), ['100', '50', '99', '100']);
   assert.deepEqual(byTime.get(hhmmss(second + 1_000))?.slice(1, 5), ['1', '700', '700', '700']);
   const sampled = rows.map((r) => r.split('\t')).filter((c) => c[5] !== '');
   assert.ok(sampled.length >= 1, 'at least one second has the machine’s CPU');

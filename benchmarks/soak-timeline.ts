@@ -8,9 +8,9 @@
  * lines once the soak ends.
  */
 import { writeFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
 import { httpdStats } from './influxd-stats.ts';
-import { cpuSeconds, machineTicks } from './proc-sampler.ts';
+import { busyCores, cpuSeconds, machineTicks } from './proc-sampler.ts';
+import { distribution } from './stats.ts';
 
 interface SecondOfLoad {
   latencies: number[];
@@ -20,8 +20,8 @@ interface SecondOfLoad {
 }
 
 export interface Timeline {
-  /** The sampled messages of one reading: their send times, and when each became queryable (epoch ms). */
-  addLatencies(sent: Record<string, Map<number, number>>, seen: Map<string, Map<number, number>>): void;
+  /** Sampled messages' publish-to-queryable ms, each with its send time (epoch ms), as sampleLatencies gives them. */
+  addLatencies(sentAt: number[], latencies: number[]): void;
   /** Stops sampling and writes the file. */
   finish(): void;
 }
@@ -46,9 +46,7 @@ export function startTimeline(
     const now = { t: Date.now(), machine: machineTicks(), cpu: cpuOf(pids) };
     const second = at(previous.t);
     const dt = (now.t - previous.t) / 1000;
-    const total = now.machine.total - previous.machine.total;
-    second.busyCores =
-      total > 0 ? ((now.machine.busy - previous.machine.busy) / total) * availableParallelism() : 0;
+    second.busyCores = busyCores(previous.machine, now.machine);
     second.cores = Object.fromEntries(
       Object.entries(now.cpu).map(([name, s]) => [name, dt > 0 ? (s - (previous.cpu[name] ?? s)) / dt : 0]),
     );
@@ -70,14 +68,8 @@ export function startTimeline(
   }, 1000);
 
   return {
-    addLatencies(sent, seen) {
-      for (const [login, times] of Object.entries(sent)) {
-        const got = seen.get(login);
-        for (const [seq, sentAt] of times) {
-          const visible = got?.get(seq);
-          if (visible !== undefined) at(sentAt).latencies.push(visible - sentAt);
-        }
-      }
+    addLatencies(sentAt, latencies) {
+      for (const [i, ms] of latencies.entries()) at(sentAt[i] as number).latencies.push(ms);
     },
     finish() {
       clearInterval(timer);
@@ -86,15 +78,14 @@ export function startTimeline(
       const lines = [...seconds.entries()]
         .sort((a, b) => a[0] - b[0])
         .map(([key, s]) => {
-          const l = s.latencies.sort((a, b) => a - b);
-          const q = (p: number) =>
-            l.length ? String(l[Math.min(l.length - 1, Math.floor(p * l.length))]) : '';
+          const d = distribution(s.latencies);
+          const ms = (v: number) => (d.count ? String(v) : '');
           return [
             new Date(key * 1000).toISOString().slice(11, 19),
-            l.length,
-            q(0.5),
-            q(0.99),
-            l.length ? String(l.at(-1)) : '',
+            d.count,
+            ms(d.p50),
+            ms(d.p99),
+            ms(d.max),
             fixed(s.busyCores),
             ...names.map((n) => fixed(s.cores?.[n])),
             s.compacting ?? '',

@@ -109,12 +109,10 @@ async function main(): Promise<void> {
       await pipeline.close();
     }
 
+    const figures = (rss: 'rssMeanMiB' | 'rssMiB') =>
+      rows.map((r) => ({ endMin: r.endMin, rssMiB: r.skjold[rss], p99Ms: r.latencyMs.p99 }));
     // Each interval's mean RSS (a reading every 250 ms): the end's single reading swings ±15 MiB with the buffers in flight.
-    const verdict = soakVerdict(
-      rows.map((r) => ({ endMin: r.endMin, rssMiB: r.skjold.rssMeanMiB, p99Ms: r.latencyMs.p99 })),
-      final.lost,
-      warmupMin,
-    );
+    const verdict = soakVerdict(figures('rssMeanMiB'), final.lost, warmupMin);
     if (aborted) verdict.failures.unshift(`aborted: ${aborted.split('\n')[0]}`);
     if (aborted || rows.length < count) verdict.pass = false;
     const results = {
@@ -133,10 +131,7 @@ async function main(): Promise<void> {
       totals: final,
       verdict,
       /** The same fit over each interval's end reading, for comparison with earlier soaks (which used it). */
-      rssEndSlope: rssSlope(
-        rows.map((r) => ({ endMin: r.endMin, rssMiB: r.skjold.rssMiB, p99Ms: r.latencyMs.p99 })),
-        warmupMin,
-      ).miBPerMin,
+      rssEndSlope: rssSlope(figures('rssMiB'), warmupMin).miBPerMin,
       aborted,
       load: run
         ? {
