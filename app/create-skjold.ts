@@ -54,7 +54,7 @@ export interface SkjoldOptions {
   clock?: Clock;
   /** Restarts the influxd Skjold manages, to purge erased pseudonyms from its index (store/index-purge.ts). */
   restartInfluxd?: () => Promise<void>;
-  /** How the spool opens its segment files (tests make fdatasync hang or fail). */
+  /** How the spool opens its segment files (tests make the durable write hang or fail). */
   spoolFiles?: SpoolFiles;
 }
 

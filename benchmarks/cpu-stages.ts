@@ -10,7 +10,7 @@
  * thread's wait is charged to whatever it was running. So the profile gives
  * the shares, and the thread's CPU time from the kernel over the same window
  * (`process.threadCpuUsage()`) gives the total they divide. Only the main
- * thread is sampled: the fdatasync itself runs on libuv's thread pool, so
+ * thread is sampled: the durable write itself runs on libuv's thread pool, so
  * `spool commit` is the main thread's share of a commit (queueing, the write
  * call, resolving the appends), not the disk's time.
  */

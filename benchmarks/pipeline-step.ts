@@ -41,8 +41,8 @@ export interface PipelineStep {
   /** Skjold's writes to InfluxDB during the step (one per tenant per batch). */
   storeWrites: { count: number; meanMs: number; meanPoints: number };
   /**
-   * The spool's group commits (none on the other transports): one write and
-   * one fdatasync each, timed on Skjold's main thread, so a commit's time
+   * The spool's group commits (none on the other transports): one durable
+   * (O_DSYNC) write each, timed on Skjold's main thread, so a commit's time
    * includes the event-loop turns it waited for. A PUBACK waits for its commit,
    * and the drainer sees a record only after it.
    */

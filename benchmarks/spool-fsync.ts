@@ -1,7 +1,8 @@
 /**
  * `node benchmarks/spool-fsync.ts`: what one group commit of the spool costs on
  * this machine's disk — one write of N records (~300 bytes each, the size of
- * a spool record) at the end of a segment file, then fdatasync — for rising
+ * a spool record) at the end of a segment file opened O_DSYNC, as the spool's
+ * tail is, so the write returns once the bytes are durable — for rising
  * N. The spool's commit caps (transport/spool.ts, transport/README.md) are
  * read off this curve: where a sync stops costing the same whatever its
  * size. Writes benchmarks/results/spool-fsync.json and prints a table.
@@ -30,7 +31,7 @@ const { values: args } = parseArgs({
 const recordBytes = Number(args['record-bytes']);
 const repeats = Number(args.repeats);
 const dir = mkdtempSync(join(args.dir, 'skjold-fsync-'));
-const file = await nodeSpoolFiles.open(join(dir, 'segment'), 'w+');
+const file = await nodeSpoolFiles.open(join(dir, 'segment'), 'w+dsync');
 const rows: Array<{
   records: number;
   bytes: number;
@@ -46,13 +47,12 @@ try {
     for (let i = 0; i < repeats; i++) {
       const started = performance.now();
       await file.write(data, 0, data.length, position);
-      await file.datasync();
       ms.push(performance.now() - started);
       position += data.length;
       // Segments end at 32 MiB: start over so the file stays a segment's size.
       if (position > 32 * 1024 ** 2) {
         await file.truncate(0);
-        await file.datasync();
+        await file.sync();
         position = 0;
       }
     }

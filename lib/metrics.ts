@@ -149,7 +149,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     }),
     spoolFsyncSeconds: new Histogram({
       name: 'skjold_spool_fsync_seconds',
-      help: 'Duration of one spool group commit (write + fdatasync)',
+      help: 'Duration of one spool group commit (one O_DSYNC write)',
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
       registers,
     }),

@@ -2,7 +2,7 @@ import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { syncDir } from './spool-checkpoint.ts';
-import { nodeSpoolFiles, type SpoolFile, type SpoolFiles } from './spool-files.ts';
+import { nodeSpoolFiles, type SpoolFile, type SpoolFiles, type SpoolOpenFlags } from './spool-files.ts';
 import { FRAME_HEADER_BYTES, readFrame } from './spool-frame.ts';
 import { READ_CHUNK_BYTES, scanSegment } from './spool-scan.ts';
 
@@ -14,8 +14,9 @@ import { READ_CHUNK_BYTES, scanSegment } from './spool-scan.ts';
  *
  * Group commit: `appendWith` writes a frame into the current arena, behind
  * those queued before it; one loop writes a group of queued frames from there
- * with a single write and makes it durable with a single fdatasync, then
- * resolves all of those appends together. Appends arriving during that
+ * with a single write to a file opened O_DSYNC, which returns once the bytes
+ * are durable (as an fdatasync would leave them), then resolves all of those
+ * appends together. Appends arriving during that
  * sync wait for the next one, so the number of syncs follows the disk, not the
  * message rate. A group is capped (`commit`): see transport/README.md for the
  * measurement behind the caps.
@@ -32,7 +33,7 @@ export interface SpoolLogOptions {
   segmentBytes: number;
   /** A segment takes appends for at most this long (ms); default: no limit. */
   segmentMaxAgeMs?: number;
-  /** The most one commit (one write, one fdatasync) takes; default: everything queued. */
+  /** The most one commit (one durable write) takes; default: everything queued. */
   commit?: CommitPolicy;
   /** Called after each commit: how long the sync took and how many frames it made durable. */
   onCommit?: (seconds: number, frames: number) => void;
@@ -137,7 +138,7 @@ export async function openSpoolLog(options: SpoolLogOptions, checkpoint: number)
   const policy = options.commit ?? UNLIMITED;
   const maxAgeMs = options.segmentMaxAgeMs ?? Number.POSITIVE_INFINITY;
   const keepBytes = options.keepBytes ?? 0;
-  const open = (path: string, flags: 'r' | 'r+' | 'w+') => files.open(path, flags);
+  const open = (path: string, flags: SpoolOpenFlags) => files.open(path, flags);
   await mkdir(dir, { recursive: true });
   const bases = (await readdir(dir))
     .filter((f) => /^\d{20}\.seg$/.test(f))
@@ -244,10 +245,10 @@ export async function openSpoolLog(options: SpoolLogOptions, checkpoint: number)
           await removeDrained();
         }
         if (!tailFile) {
-          tailFile = await open(join(dir, nameOf(tail.base)), 'w+');
+          tailFile = await open(join(dir, nameOf(tail.base)), 'w+dsync');
           await syncDir(dir);
         }
-        // Queued frames, up to the commit policy and the segment's size, go in one write and one sync.
+        // Queued frames, up to the commit policy and the segment's size, go in one durable write.
         const pieces = dequeue(policy.maxRecords, Math.min(policy.maxBytes, segmentBytes - tail.size));
         frames = pieces.frames;
         settles = take(frames);
@@ -261,7 +262,6 @@ export async function openSpoolLog(options: SpoolLogOptions, checkpoint: number)
           );
           written += bytesWritten;
         }
-        await tailFile.datasync();
         keep(tail.base + tail.size, data);
         if (tail.size === 0) startAgeClock();
         tail.size += data.length;

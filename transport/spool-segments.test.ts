@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { constants, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -59,6 +59,25 @@ test('under steady traffic a drained segment is deleted within its age bound, no
   }
   assert.equal(new Set(rec.stored.map((s) => s.seq)).size, seq, 'nothing lost to the rollovers');
   await transport.close();
+});
+
+test('the segment taking appends is open with O_DSYNC, so a commit’s one write is its sync', async () => {
+  const dir = tempDir();
+  const log = await openSpoolLog({ dir, segmentBytes: 1 << 20 }, 0);
+  await log.append(frame(0));
+  // The kernel's own record of the open file: fdinfo's `flags` are the open(2) flags, in octal.
+  const fds = readdirSync('/proc/self/fd').filter((fd) => {
+    try {
+      return readlinkSync(`/proc/self/fd/${fd}`).startsWith(dir);
+    } catch {
+      return false; // closed since the listing
+    }
+  });
+  assert.equal(fds.length, 1, 'one segment file open');
+  const flags = /^flags:\s+([0-7]+)$/m.exec(readFileSync(`/proc/self/fdinfo/${fds[0]}`, 'utf8'))?.[1];
+  assert.ok(flags, 'fdinfo gives the flags');
+  assert.equal(Number.parseInt(flags, 8) & constants.O_DSYNC, constants.O_DSYNC, `flags ${flags}`);
+  await log.close();
 });
 
 test('a group commit stops at its record and byte caps', async () => {

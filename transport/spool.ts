@@ -30,13 +30,13 @@ export interface SpoolOptions {
   segmentBytes: number;
   /** …or once a segment has taken appends for this long (ms), so a drained one can be deleted. */
   segmentMaxAgeMs: number;
-  /** The most one group commit (one write, one fdatasync) takes; COMMIT_POLICY by default. */
+  /** The most one group commit (one durable write) takes; COMMIT_POLICY by default. */
   commit?: CommitPolicy;
   /** Unread committed bytes kept in memory for the drainer; KEEP_UNREAD_BYTES by default, 0 reads every record from the file. */
   keepUnreadBytes?: number;
   /** Batches written to the store at once; DRAIN_WRITES_IN_FLIGHT by default. */
   concurrency?: number;
-  /** How segment files are opened (node:fs by default; tests make fdatasync hang or fail). */
+  /** How segment files are opened (node:fs by default; tests make the durable write hang or fail). */
   files?: SpoolFiles;
 }
 
