@@ -42,9 +42,10 @@ export interface SpoolOptions {
 
 /**
  * Group commit, sized by `node benchmarks/spool-fsync.ts` on the 2-core reference
- * VM (transport/README.md has the table): one write + fdatasync costs about
- * the same (~0.2–0.5 ms) up to ~300 KiB and grows past ~1 MiB (1.5 ms at
- * 1.4 MiB, 14 ms at 2.9 MiB, 40 ms at 5.9 MiB, with p99s ten times that). A
+ * VM (transport/README.md has the table): one durable write costs about
+ * the same (~0.2–0.6 ms) up to ~300 KiB and grows past ~1 MiB (1.5 ms at
+ * 1.4 MiB; at 2.9 and 5.9 MiB 14 and 40 ms one day, 2.6 and 4.8 another,
+ * with p99s several times that). A
  * group stops at 4,000 records or 1 MiB, whichever comes first (records are
  * ~200–300 bytes), so a backlog is acknowledged in steady steps of ~1 ms
  * rather than one long sync; a commit waits up to 2 ms for its
