@@ -6,8 +6,9 @@
  * (mqtt.js connects, keeps the session alive and parses what comes back, but
  * holds no copy to resend: a message whose connection drops before its PUBACK
  * stays unacknowledged, and one due while its device is offline is counted
- * as `not_connected` and not sent); acknowledgements go to one callback per
- * device, so the hot path allocates no closures. Send times are kept only for the logins asked
+ * as `not_connected` and not sent); PUBACKs are read off the socket
+ * (puback-reader.ts) and go to one callback per device, so the hot path
+ * allocates no closures. Send times are kept only for the logins asked
  * for, in a map per device keyed by seq (no key strings), and `progress()`
  * hands them over while the load runs, so a run of any length stays flat.
  */
@@ -18,6 +19,7 @@ import type { SimDevice } from './fleet.ts';
 import { mapLimit } from './map-limit.ts';
 import { modelState } from './models.ts';
 import { reading } from './payloads.ts';
+import { readPubacks } from './puback-reader.ts';
 import { createRng } from './random.ts';
 
 export interface RunLoadOptions {
@@ -240,10 +242,12 @@ export function startLoad(opts: RunLoadOptions): LoadRun {
         sendTimes: record ? new Map() : null,
       };
       // The generator writes its PUBLISHes itself (below), so mqtt.js holds no
-      // record of them and passes over their PUBACKs; they are counted here.
-      outcome.client.on('packetreceive', (packet) => {
-        if (packet.cmd === 'puback') onAck();
-      });
+      // record of them and would pass over their PUBACKs; they are counted here.
+      if (!readPubacks(outcome.client, onAck)) {
+        outcome.client.on('packetreceive', (packet) => {
+          if (packet.cmd === 'puback') onAck();
+        });
+      }
       slots.push(slot);
       if (record) recorded.push(slot);
     });
