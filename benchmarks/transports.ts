@@ -13,11 +13,12 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
+import { PIPELINE_RATES } from './args.ts';
 import { type CpuStages, stagesLine } from './cpu-stages.ts';
 
 const { values: args } = parseArgs({
   options: {
-    rates: { type: 'string', default: '10000,15000,20000,25000,30000,35000,40000' },
+    rates: { type: 'string', default: ['10000', ...PIPELINE_RATES.map(String)].join(',') },
     duration: { type: 'string', default: '20' },
     transports: { type: 'string', default: 'memory,spool,kafka' },
     out: { type: 'string', default: join(import.meta.dirname, 'results', 'transports.json') },
