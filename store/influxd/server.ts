@@ -24,19 +24,8 @@ export function influxdBinary(): string {
  */
 const INFLUXD_ENV = ['PATH', 'HOME', 'TZ', 'LANG', 'LC_ALL'] as const;
 
-/**
- * Go's garbage collector runs once the heap has grown by GOGC % over what the
- * last collection left. influxd keeps ~50 MiB live while it parses writes and
- * compacts at ~110 MiB a second, so at Go's default of 100 it collected about
- * three times a second, and the collector took ~31 % of influxd's CPU
- * (`memstats.GCCPUFraction` in /debug/vars, 2026-12-04, 12 minutes at 31,391
- * msg/s). At 400 it collects a fifth as often for a heap a few hundred MiB
- * larger (benchmarks/README.md, "influxd's garbage collector").
- */
-export const INFLUXD_GOGC = '400';
-
 function influxdEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { GOGC: INFLUXD_GOGC };
+  const env: NodeJS.ProcessEnv = {};
   for (const key of INFLUXD_ENV) if (process.env[key] !== undefined) env[key] = process.env[key];
   return env;
 }
