@@ -28,17 +28,14 @@ interface PipedState {
   _readableState?: { pipes?: unknown };
 }
 
-const attached = new WeakSet<object>();
-
 function attach(client: MqttClient, onAck: () => void): boolean {
   const stream = client.stream as unknown as (NodeJS.ReadableStream & PipedState) | undefined;
   if (!stream) return false;
-  if (attached.has(stream)) return true;
-  // mqtt.js 5 (client.js, connect()) pipes the socket into one Writable that parses.
+  // mqtt.js 5 (client.js, connect()) pipes the socket into one Writable that parses;
+  // a socket read here already has no pipe, so it is never attached twice.
   const pipes = stream._readableState?.pipes;
   const parser = Array.isArray(pipes) && pipes.length === 1 ? (pipes[0] as NodeJS.WritableStream) : undefined;
   if (typeof parser?.write !== 'function' || typeof stream.unpipe !== 'function') return false;
-  attached.add(stream);
   stream.unpipe(parser);
   const frames = createFramer(onAck, (packets) => parser.write(packets));
   stream.on('data', frames);
