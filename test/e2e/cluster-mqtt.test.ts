@@ -76,12 +76,13 @@ function connect(stack: Stack, d: TestDevice, clientId: string, clean = true): P
 }
 
 function command(stack: Stack, d: TestDevice, text: string, retain = false): Promise<void> {
-  return new Promise((resolve, reject) =>
+  const published = new Promise<void>((resolve, reject) =>
     stack.skjold.broker.aedes.publish(
       { cmd: 'publish', topic: d.commands, payload: Buffer.from(text), qos: 1, retain, dup: false },
       (err) => (err ? reject(err) : resolve()),
     ),
   );
+  return withDeadline(published, 10_000, 'the command published');
 }
 
 function messages(client: MqttClient): string[] {

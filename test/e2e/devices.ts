@@ -217,13 +217,18 @@ export async function publishAcked(
 }
 
 /**
- * The SUBACK return codes for one SUBSCRIBE. mqtt.js 5 rejects the promise
- * when a code is 128 (failure); the SUBACK is on the error, so both come back
- * as codes here.
+ * The SUBACK return codes for one SUBSCRIBE (with a deadline: mqtt.js waits
+ * for a SUBACK forever). mqtt.js 5 rejects the promise when a code is 128
+ * (failure); the SUBACK is on the error, so both come back as codes here.
  */
-export async function subscribeCodes(client: MqttClient, topic: string, qos: 0 | 1 = 1): Promise<number[]> {
+export async function subscribeCodes(
+  client: MqttClient,
+  topic: string,
+  qos: 0 | 1 = 1,
+  timeoutMs = 10_000,
+): Promise<number[]> {
   try {
-    const granted = await client.subscribeAsync(topic, { qos });
+    const granted = await withDeadline(client.subscribeAsync(topic, { qos }), timeoutMs, 'SUBACK');
     return granted.map((g) => g.qos);
   } catch (err) {
     const granted = (err as { packet?: { granted?: unknown } }).packet?.granted;
