@@ -53,7 +53,13 @@ export function createCluster({ redisUrl, logger }: ClusterDeps) {
   const onError = (part: string) => (err: Error) =>
     logger.warn({ err: err.message, part }, 'Redis connection error; retrying');
 
-  const subConn = new Redis(redisUrl, { enableAutoPipelining: true });
+  // No ready check on the subscriber connection. ioredis sends a (P)SUBSCRIBE
+  // made during its handshake at once; the check's INFO is then refused on
+  // what has become a subscriber connection, and ioredis reconnects without
+  // the subscription it reported made: an instance deaf to the others, seen
+  // only when a device's SUBACK never comes. The check waits for Redis to
+  // finish loading its data, which pub/sub does not need.
+  const subConn = new Redis(redisUrl, { enableAutoPipelining: true, enableReadyCheck: false });
   const pubConn = new Redis(redisUrl, { enableAutoPipelining: true });
   const mq = MQEmitterRedis({ subConn, pubConn });
   // aedes closes the emitter, which QUITs its connections and waits for them to
