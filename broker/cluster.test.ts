@@ -69,3 +69,19 @@ test('a subscription made during the Redis handshake still receives what another
     await redis.stop();
   }
 });
+
+test('ping() answers false while Redis answers PING but no longer delivers to this instance', async () => {
+  const redis = await startRedis();
+  const cluster = createCluster({ redisUrl: redis.url, logger: createLogger('silent') });
+  try {
+    assert.equal(await cluster.ping(), true);
+    // What a lost subscription leaves: a connection Redis answers on, subscribed to nothing.
+    const sub = (cluster.mq as unknown as { subConn: { unsubscribe(): Promise<unknown> } }).subConn;
+    await sub.unsubscribe();
+    assert.equal(await cluster.ping(), false);
+  } finally {
+    await new Promise<void>((resolve) => cluster.mq.close(() => resolve()));
+    await cluster.close();
+    await redis.stop();
+  }
+});

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { Readable } from 'node:stream';
 import { Redis } from 'ioredis';
@@ -30,6 +31,9 @@ class RedisPersistence extends AsyncRedisPersistence {
 
 /** How long closing waits for Redis to acknowledge QUIT before it drops the connections. */
 const CLOSE_DEADLINE_MS = 1_000;
+
+/** How long readiness waits for this instance's own publish to come back through Redis. */
+const ECHO_DEADLINE_MS = 1_000;
 
 export interface ClusterDeps {
   redisUrl: string;
@@ -109,21 +113,62 @@ export function createCluster({ redisUrl, logger }: ClusterDeps) {
   });
   probe.on('error', () => {}); // answered through ping() instead
 
+  // Readiness also asks the emitter: a message this instance publishes on a
+  // topic of its own must come back through its subscriber connection. An
+  // instance Redis answers but does not deliver to is not ready either.
+  const echoTopic = `$SYS/skjold-echo/${randomBytes(8).toString('hex')}`;
+  const echoes = new Map<string, () => void>();
+  mq.on(echoTopic, (packet, done) => {
+    echoes.get(String(packet.payload))?.();
+    done();
+  });
+  let heard = true;
+
+  function echo(): Promise<boolean> {
+    const nonce = randomBytes(8).toString('hex');
+    return new Promise((resolve) => {
+      const answer = (ok: boolean) => {
+        clearTimeout(timer);
+        echoes.delete(nonce);
+        resolve(ok);
+      };
+      const timer = setTimeout(() => answer(false), ECHO_DEADLINE_MS).unref();
+      echoes.set(nonce, () => answer(true));
+      const packet = { topic: echoTopic, payload: Buffer.from(nonce) };
+      local.emit(packet, (err) => {
+        if (err) answer(false);
+      });
+    });
+  }
+
+  async function pong(): Promise<boolean> {
+    if (probe.status === 'wait' || probe.status === 'end') await probe.connect();
+    const reply = await Promise.race([
+      probe.ping(),
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timeout')), 1_000).unref()),
+    ]);
+    return reply === 'PONG';
+  }
+
   return {
     mq,
     persistence,
-    /** True when Redis answers PING within a second. */
+    /**
+     * True when Redis answers PING within a second and delivers this
+     * instance's own publish back to it within a second.
+     */
     async ping(): Promise<boolean> {
-      try {
-        if (probe.status === 'wait' || probe.status === 'end') await probe.connect();
-        const pong = await Promise.race([
-          probe.ping(),
-          new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timeout')), 1_000).unref()),
-        ]);
-        return pong === 'PONG';
-      } catch {
-        return false;
+      if (!(await pong().catch(() => false))) return false;
+      const now = await echo();
+      if (now !== heard) {
+        if (now) logger.info('Redis delivers to this instance again');
+        else
+          logger.warn(
+            'Redis answers but does not deliver this instance its own publish: it is not ready until it does',
+          );
+        heard = now;
       }
+      return now;
     },
     /**
      * After aedes has closed (which closes the emitter): the persistence's and
