@@ -1,9 +1,21 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import type { Redis } from 'ioredis';
 import { createLogger } from '../lib/log.ts';
 import { waitUntil } from '../lib/process/server-process.ts';
 import { startRedis } from '../test/harness/redis.ts';
-import { createCluster } from './cluster.ts';
+import { type Cluster, createCluster } from './cluster.ts';
+
+/** The emitter's subscriber connection (mqemitter-redis keeps it as `subConn`). */
+function subscriber(cluster: Cluster): Redis {
+  return (cluster.mq as unknown as { subConn: Redis }).subConn;
+}
+
+/** What aedes' close and then Skjold's would do: the emitter's connections, then the rest. */
+async function stop(cluster: Cluster): Promise<void> {
+  await new Promise<void>((resolve) => cluster.mq.close(() => resolve()));
+  await cluster.close();
+}
 
 test('ping() answers true while Redis answers and false, quickly, once it is gone', async () => {
   const redis = await startRedis();
@@ -15,8 +27,7 @@ test('ping() answers true while Redis answers and false, quickly, once it is gon
     assert.equal(await cluster.ping(), false);
     assert.ok(Date.now() - started < 3_000, 'readiness does not hang on a dead Redis');
   } finally {
-    await new Promise<void>((resolve) => cluster.mq.close(() => resolve()));
-    await cluster.close();
+    await stop(cluster);
     await redis.stop();
   }
 });
@@ -35,7 +46,7 @@ test('a subscription made during the Redis handshake still receives what another
   const topic = '$SYS/skjold-test/+/hello';
   const heard: string[] = [];
   try {
-    const sub = (deaf.mq as unknown as { subConn: NodeJS.EventEmitter & { status: string } }).subConn;
+    const sub = subscriber(deaf);
     const statusThen = await new Promise<string>((resolve) =>
       sub.once('connect', () => {
         const status = sub.status;
@@ -62,10 +73,8 @@ test('a subscription made during the Redis handshake still receives what another
       { what: 'a publish from the other instance, heard', timeoutMs: 10_000, intervalMs: 100 },
     );
   } finally {
-    for (const c of [deaf, other]) {
-      await new Promise<void>((resolve) => c.mq.close(() => resolve()));
-      await c.close();
-    }
+    await stop(deaf);
+    await stop(other);
     await redis.stop();
   }
 });
@@ -76,12 +85,10 @@ test('ping() answers false while Redis answers PING but no longer delivers to th
   try {
     assert.equal(await cluster.ping(), true);
     // What a lost subscription leaves: a connection Redis answers on, subscribed to nothing.
-    const sub = (cluster.mq as unknown as { subConn: { unsubscribe(): Promise<unknown> } }).subConn;
-    await sub.unsubscribe();
+    await subscriber(cluster).unsubscribe();
     assert.equal(await cluster.ping(), false);
   } finally {
-    await new Promise<void>((resolve) => cluster.mq.close(() => resolve()));
-    await cluster.close();
+    await stop(cluster);
     await redis.stop();
   }
 });
